@@ -1,0 +1,103 @@
+// ParenDB embedded API.
+//
+// Open a database, make sessions, send them statement text, get typed
+// responses. This is the same evaluator the TCP server and the console use,
+// so a response's text() is exactly the line a socket client would receive.
+//
+//   std::string error;
+//   auto db = parendb::Database::Open(parendb::Options{}, &error);  // in memory
+//   auto s = db->NewSession();
+//   for (auto& r : s->Execute("(mkcoll people)(colls)")) std::puts(r.text().c_str());
+//
+// Thread safety: a Database may be shared by any number of threads; each
+// Session is used by one thread at a time (use one session per thread).
+// Execute blocks while an acquire waits for locks held by other sessions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parendb {
+
+struct Options {
+  // Where the database lives. Empty: in memory, gone when closed.
+  std::string data_dir;
+  // Largest statement or document, in bytes (larger: (error limit …)).
+  uint64_t max_statement_bytes = 16u << 20;
+  // Deepest nesting of lists or JSON (deeper: (error limit …)).
+  int max_depth = 256;
+  // How long an acquire without MILLIS waits before (error lock-timeout …).
+  int64_t lock_timeout_ms = 5000;
+  uint32_t max_transactions_per_session = 1024;
+  uint32_t max_selections_per_transaction = 4096;
+};
+
+class Response {
+ public:
+  enum class Kind { kOk, kJson, kError };
+
+  Response(Kind kind, std::string text, std::string error_code)
+      : kind_(kind), text_(std::move(text)), error_code_(std::move(error_code)) {}
+
+  Kind kind() const { return kind_; }
+  bool ok() const { return kind_ != Kind::kError; }
+  // The response line as sent on the wire, without the trailing newline:
+  // "(ok committed)", "{\"_id\":1}", "(error stage \"…\")".
+  const std::string& text() const { return text_; }
+  // For errors, the code ("lock-timeout"); empty otherwise.
+  const std::string& error_code() const { return error_code_; }
+
+ private:
+  Kind kind_;
+  std::string text_;
+  std::string error_code_;
+};
+
+class Evaluator;
+class Engine;
+
+class Session {
+ public:
+  ~Session();  // closes the session's live transactions
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Executes every statement in `statements` (and the JSON documents that
+  // follow create/updateall), returning one response per statement in order.
+  // Line and column numbers in syntax errors count from the start of this
+  // text. An unfinished statement at the end is (error syntax …).
+  std::vector<Response> Execute(std::string_view statements);
+
+  // The same, as the raw response lines (each ending in '\n').
+  std::string ExecuteText(std::string_view statements);
+
+ private:
+  friend class Database;
+  explicit Session(std::unique_ptr<Evaluator> evaluator);
+  void Run(std::string_view statements);
+  std::unique_ptr<Evaluator> evaluator_;
+};
+
+class Database {
+ public:
+  // Opens (creating if needed) the database described by options. Returns
+  // null and sets *error when it cannot.
+  static std::unique_ptr<Database> Open(const Options& options, std::string* error);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  std::unique_ptr<Session> NewSession();
+
+  // The engine behind this database (for the server and tools in this repo).
+  Engine* engine() { return engine_.get(); }
+
+ private:
+  Database() = default;
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace parendb

@@ -1,0 +1,17 @@
+// `parendb console`: the interactive s-expression prompt, and its scripted
+// form when stdin is not a terminal (one response line per statement).
+#pragma once
+
+#include <parendb/parendb.h>
+
+namespace parendb {
+
+struct ConsoleOptions {
+  bool pretty = false;         // pretty-print JSON responses
+  std::string history_file;    // empty: ~/.parendb_history
+};
+
+// Runs against an embedded database. Returns the process exit code.
+int RunConsole(Database* db, const ConsoleOptions& options);
+
+}  // namespace parendb

@@ -1,0 +1,221 @@
+#include "doc/json.h"
+
+#include <unordered_set>
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/writer.h>
+#include <simdjson.h>
+
+namespace parendb {
+namespace {
+
+// RapidJSON output stream that appends straight into a std::string.
+struct StringSink {
+  typedef char Ch;
+  std::string* s;
+  void Put(char c) { s->push_back(c); }
+  void Flush() {}
+};
+
+Status BadDocument(std::string msg) { return Status(ErrorCode::kBadDocument, std::move(msg)); }
+
+Status LimitError(int max_depth) {
+  return Status(ErrorCode::kLimit, "document nested deeper than " + std::to_string(max_depth) + " levels");
+}
+
+Status FromSimdjson(simdjson::error_code e, int max_depth) {
+  if (e == simdjson::DEPTH_ERROR) return LimitError(max_depth);
+  return BadDocument(std::string("malformed JSON document: ") + simdjson::error_message(e));
+}
+
+Status CheckUniqueKeys(const Object& members) {
+  if (members.size() <= 16) {
+    for (size_t i = 1; i < members.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (members[i].key == members[j].key) return BadDocument("duplicate member \"" + members[i].key + "\"");
+      }
+    }
+    return Status::Ok();
+  }
+  std::unordered_set<std::string_view> seen;
+  for (const Member& m : members) {
+    if (!seen.insert(m.key).second) return BadDocument("duplicate member \"" + m.key + "\"");
+  }
+  return Status::Ok();
+}
+
+// Converts simdjson's DOM (parsed at SIMD speed, with runtime CPU dispatch)
+// into Values.
+Status FromDom(simdjson::dom::element e, int depth, int max_depth, Value* out) {
+  using T = simdjson::dom::element_type;
+  if (depth > max_depth) return LimitError(max_depth);
+  switch (e.type()) {
+    case T::OBJECT: {
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      Object members;
+      members.reserve(obj.size());
+      for (simdjson::dom::key_value_pair kv : obj) {
+        members.push_back(Member{std::string(kv.key), Value()});
+        Status st = FromDom(kv.value, depth + 1, max_depth, &members.back().value);
+        if (!st.ok()) return st;
+      }
+      Status st = CheckUniqueKeys(members);
+      if (!st.ok()) return st;
+      *out = Value(std::move(members));
+      return Status::Ok();
+    }
+    case T::ARRAY: {
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      Array items;
+      items.reserve(arr.size());
+      for (simdjson::dom::element item : arr) {
+        items.emplace_back();
+        Status st = FromDom(item, depth + 1, max_depth, &items.back());
+        if (!st.ok()) return st;
+      }
+      *out = Value(std::move(items));
+      return Status::Ok();
+    }
+    case T::STRING:
+      *out = Value(std::string(e.get_string().value_unsafe()));
+      return Status::Ok();
+    case T::INT64:
+      *out = Value(e.get_int64().value_unsafe());
+      return Status::Ok();
+    case T::UINT64:  // above INT64_MAX: a double, per the contract
+      *out = Value(static_cast<double>(e.get_uint64().value_unsafe()));
+      return Status::Ok();
+    case T::DOUBLE:
+      *out = Value(e.get_double().value_unsafe());
+      return Status::Ok();
+    case T::BOOL:
+      *out = Value(e.get_bool().value_unsafe());
+      return Status::Ok();
+    case T::NULL_VALUE:
+      *out = Value();
+      return Status::Ok();
+  }
+  return BadDocument("malformed JSON value");
+}
+
+// RapidJSON, for the rare document simdjson refuses over a number: integers
+// wider than 64 bits are doubles to RapidJSON (and to the contract), while
+// numbers beyond a double's range stay errors.
+Status FromRapidJson(const rapidjson::Value& v, int depth, int max_depth, Value* out) {
+  if (depth > max_depth) return LimitError(max_depth);
+  if (v.IsObject()) {
+    Object members;
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      members.push_back(Member{std::string(it->name.GetString(), it->name.GetStringLength()), Value()});
+      Status st = FromRapidJson(it->value, depth + 1, max_depth, &members.back().value);
+      if (!st.ok()) return st;
+    }
+    Status st = CheckUniqueKeys(members);
+    if (!st.ok()) return st;
+    *out = Value(std::move(members));
+  } else if (v.IsArray()) {
+    Array items;
+    for (const rapidjson::Value& item : v.GetArray()) {
+      items.emplace_back();
+      Status st = FromRapidJson(item, depth + 1, max_depth, &items.back());
+      if (!st.ok()) return st;
+    }
+    *out = Value(std::move(items));
+  } else if (v.IsString()) {
+    *out = Value(std::string(v.GetString(), v.GetStringLength()));
+  } else if (v.IsInt64()) {
+    *out = Value(v.GetInt64());
+  } else if (v.IsNumber()) {
+    *out = Value(v.GetDouble());
+  } else if (v.IsBool()) {
+    *out = Value(v.GetBool());
+  } else {
+    *out = Value();
+  }
+  return Status::Ok();
+}
+
+Status ParseWithRapidJson(const char* data, size_t len, int max_depth, Value* out) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseStopWhenDoneFlag>(data, len);
+  if (doc.HasParseError()) {
+    return BadDocument(std::string("malformed JSON document: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
+                       " at byte " + std::to_string(doc.GetErrorOffset()));
+  }
+  return FromRapidJson(doc, 1, max_depth, out);
+}
+
+template <typename Writer>
+void WriteValue(const Value& v, Writer& w) {
+  switch (v.kind()) {
+    case Value::Kind::kNull: w.Null(); break;
+    case Value::Kind::kBool: w.Bool(v.as_bool()); break;
+    case Value::Kind::kInt: w.Int64(v.as_int()); break;
+    case Value::Kind::kDouble: w.Double(v.as_double()); break;
+    case Value::Kind::kString: {
+      const std::string& s = v.as_string();
+      w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      break;
+    }
+    case Value::Kind::kArray:
+      w.StartArray();
+      for (const Value& item : v.as_array()) WriteValue(item, w);
+      w.EndArray();
+      break;
+    case Value::Kind::kObject:
+      w.StartObject();
+      for (const Member& m : v.as_object()) {
+        w.Key(m.key.data(), static_cast<rapidjson::SizeType>(m.key.size()));
+        WriteValue(m.value, w);
+      }
+      w.EndObject();
+      break;
+  }
+}
+
+simdjson::dom::parser& ThreadParser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
+}
+
+Status Parse(const char* data, size_t len, bool padded, int max_depth, bool object_only, Value* out) {
+  simdjson::dom::element root;
+  auto error = ThreadParser().parse(data, len, !padded).get(root);
+  if (error == simdjson::NUMBER_ERROR) {
+    Status st = ParseWithRapidJson(data, len, max_depth, out);
+    if (st.ok() && object_only && !out->is_object()) return BadDocument("a document must be a JSON object");
+    return st;
+  }
+  if (error) return FromSimdjson(error, max_depth);
+  if (object_only && !root.is_object()) return BadDocument("a document must be a JSON object");
+  return FromDom(root, 1, max_depth, out);
+}
+
+}  // namespace
+
+size_t JsonPadding() { return simdjson::SIMDJSON_PADDING; }
+
+Status ParseJsonObject(const char* data, size_t len, size_t capacity, int max_depth, Value* out) {
+  return Parse(data, len, capacity >= len + simdjson::SIMDJSON_PADDING, max_depth, true, out);
+}
+
+Status ParseJson(std::string_view text, int max_depth, Value* out) {
+  return Parse(text.data(), text.size(), false, max_depth, false, out);
+}
+
+void AppendJson(const Value& v, std::string* out) {
+  StringSink sink{out};
+  rapidjson::Writer<StringSink> w(sink);
+  WriteValue(v, w);
+}
+
+void AppendJsonPretty(const Value& v, std::string* out) {
+  StringSink sink{out};
+  rapidjson::PrettyWriter<StringSink> w(sink);
+  w.SetIndent(' ', 2);
+  WriteValue(v, w);
+}
+
+}  // namespace parendb

@@ -1,0 +1,34 @@
+// JSON in and out of Value: simdjson parses (it validates UTF-8 and numbers
+// at memory speed), RapidJSON writes (shortest round-trip doubles, so 2.0
+// reads back as a double).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "doc/value.h"
+
+namespace parendb {
+
+// The bytes a parser may read past the end of the input. Callers that own
+// their buffer keep this much spare capacity so parsing needs no copy.
+size_t JsonPadding();
+
+// Parses one JSON object occupying exactly [data, data+len). `capacity` is
+// how many bytes from `data` may be read (at least len + JsonPadding(); when
+// smaller the input is copied). Errors: bad-document (malformed, not an
+// object, duplicate member, number out of range), limit (nested deeper
+// than max_depth).
+Status ParseJsonObject(const char* data, size_t len, size_t capacity, int max_depth, Value* out);
+
+// Convenience for tests and tools: parses any JSON value from a string.
+Status ParseJson(std::string_view text, int max_depth, Value* out);
+
+// Appends the compact one-line JSON text of v.
+void AppendJson(const Value& v, std::string* out);
+
+// Appends v as indented multi-line JSON (the console's pretty mode).
+void AppendJsonPretty(const Value& v, std::string* out);
+
+}  // namespace parendb

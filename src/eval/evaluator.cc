@@ -1,0 +1,833 @@
+#include "eval/evaluator.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "doc/json.h"
+
+namespace parendb {
+
+// ---------------------------------------------------------------------------
+// Per-transaction state
+
+namespace {
+
+struct WorkspaceKey {
+  const Collection* collection;
+  DocId id;
+  friend bool operator<(const WorkspaceKey& a, const WorkspaceKey& b) {
+    if (a.collection != b.collection) return std::less<const Collection*>()(a.collection, b.collection);
+    return a.id < b.id;
+  }
+};
+
+// A private write: the document as this transaction left it.
+struct WorkspaceEntry {
+  std::shared_ptr<Collection> collection;
+  Value value;
+  bool deleted = false;
+  bool created = false;  // did not exist before this transaction
+};
+
+LockMode ModeFor(LockKind kind, bool read_only) {
+  if (read_only) return LockMode::kSnapshotRead;
+  switch (kind) {
+    case LockKind::kRead: return LockMode::kShared;
+    case LockKind::kWriteNonBlocking: return LockMode::kExclusive;
+    case LockKind::kWriteBlocking: return LockMode::kExclusiveBlocking;
+  }
+  return LockMode::kExclusiveBlocking;
+}
+
+Status Error(ErrorCode code, std::string msg) { return Status(code, std::move(msg)); }
+
+// Builds the `read` projection: _id plus each named path that resolves,
+// nested as in the document (array steps keep only the named elements).
+void Insert(Value* into, const Path& path, size_t step, const Value& v) {
+  const PathStep& s = path[step];
+  bool last = step + 1 == path.size();
+  if (s.is_index) {
+    if (!into->is_array()) *into = Value(Array{});
+    into->as_array().push_back(last ? v : Value());
+    if (!last) Insert(&into->as_array().back(), path, step + 1, v);
+    return;
+  }
+  if (!into->is_object()) *into = Value(Object{});
+  Value* m = into->find(s.name);
+  if (m == nullptr) {
+    into->as_object().push_back(Member{s.name, Value()});
+    m = &into->as_object().back().value;
+  }
+  if (last) {
+    *m = v;
+  } else {
+    Insert(m, path, step + 1, v);
+  }
+}
+
+Value Project(const Value& doc, const std::vector<Path>& paths) {
+  Value out{Object{}};
+  if (const Value* id = doc.find("_id")) out.as_object().push_back(Member{"_id", *id});
+  for (const Path& p : paths) {
+    if (p.size() == 1 && !p[0].is_index && p[0].name == "_id") continue;
+    if (const Value* v = Resolve(p, doc)) Insert(&out, p, 0, *v);
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Evaluator::Selection {
+  struct Bound {
+    DocId id;
+    DocRef committed;  // the version read at acquire; null for created docs
+  };
+  std::string name;
+  Transaction* txn = nullptr;
+  LockKind lock = LockKind::kRead;
+  bool multi = false;
+  bool created = false;
+  std::string collection_name;
+  std::shared_ptr<Collection> collection;
+  Expr condition;
+  std::optional<std::vector<DocId>> ids;  // when the condition pins _id
+  std::vector<Bound> docs;
+
+  bool writable() const { return created || lock != LockKind::kRead; }
+};
+
+struct Evaluator::Transaction {
+  enum class Stage { kSelecting, kWaiting, kAcquired };
+  std::string name;
+  TxnId id = 0;
+  Stage stage = Stage::kSelecting;
+  std::vector<Selection*> selections;
+  bool read_only = false;
+  bool has_snapshot = false;
+  uint64_t snapshot = 0;
+  std::map<WorkspaceKey, WorkspaceEntry> workspace;
+};
+
+struct Evaluator::PendingAcquire {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool decided = false;
+  Status status;
+  std::function<void()> wakeup;
+};
+
+// ---------------------------------------------------------------------------
+// Lifetime and input
+
+Evaluator::Evaluator(Engine* engine)
+    : engine_(engine), owner_(engine->NewOwnerId()), reader_(engine->options().reader) {
+  engine_->counters().connections.fetch_add(1, std::memory_order_relaxed);
+  engine_->counters().connections_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+Evaluator::~Evaluator() {
+  while (!txns_.empty()) EndTransaction(txns_.back().get(), false);
+  engine_->counters().connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Evaluator::RequirePassword(std::string password) {
+  password_ = std::move(password);
+  authenticated_ = false;
+}
+
+void Evaluator::Feed(std::string_view bytes) {
+  reader_.Append(bytes);
+  if (!pending_) Pump();
+}
+
+void Evaluator::Resume() {
+  if (!pending_) return;
+  {
+    std::lock_guard lock(pending_->mu);
+    if (!pending_->decided) return;
+  }
+  std::shared_ptr<PendingAcquire> p = std::move(pending_);
+  Transaction* t = pending_txn_;
+  pending_txn_ = nullptr;
+  if (p->status.ok()) {
+    FinishAcquire(t);
+  } else {
+    Status st = p->status;
+    if (st.code() == ErrorCode::kLockTimeout) st = Error(ErrorCode::kLockTimeout, "locks for " + t->name + " were not granted in time");
+    Fail(std::move(st), t);
+  }
+  Pump();
+}
+
+void Evaluator::WaitAndResume() {
+  std::shared_ptr<PendingAcquire> p = pending_;
+  if (!p) return;
+  {
+    std::unique_lock lock(p->mu);
+    p->cv.wait(lock, [&] { return p->decided; });
+  }
+  Resume();
+}
+
+void Evaluator::FinishInput() {
+  if (pending_) return;
+  if (awaiting_document_) {
+    awaiting_document_ = false;
+    Status st = pending_error_.ok() ? Error(ErrorCode::kBadDocument, "the statement must be followed by a JSON object")
+                                    : std::move(pending_error_);
+    pending_error_ = Status::Ok();
+    FailNamed(std::move(st), named_);
+  }
+  if (!reader_.OnlyBlankLeft()) {
+    LineCol lc = reader_.position();
+    RespondError(Error(ErrorCode::kSyntax, "unexpected end of input: the statement starting at " +
+                                               std::to_string(lc.line) + ":" + std::to_string(lc.column) +
+                                               " is not closed"));
+    reader_.Reset();
+  }
+}
+
+void Evaluator::Pump() {
+  while (!pending_ && !must_close_) {
+    Status err;
+    if (awaiting_document_) {
+      const char* data = nullptr;
+      size_t len = 0, cap = 0;
+      Reader::Result r = reader_.NextDocument(&data, &len, &cap, &err);
+      if (r == Reader::Result::kNeedMore) return;
+      awaiting_document_ = false;
+      Status failed = std::move(pending_error_);
+      pending_error_ = Status::Ok();
+      switch (r) {
+        case Reader::Result::kItem:
+          if (failed.ok()) {
+            ExecuteWithDocument(data, len, cap);
+          } else {
+            FailNamed(std::move(failed), named_);  // the document is read and dropped
+          }
+          break;
+        case Reader::Result::kNotDocument:
+          FailNamed(failed.ok() ? Error(ErrorCode::kBadDocument, "the statement must be followed by a JSON object")
+                                : std::move(failed),
+                    named_);
+          break;
+        case Reader::Result::kFatal:
+          RespondError(err);
+          must_close_ = true;
+          return;
+        default:
+          FailNamed(failed.ok() ? std::move(err) : std::move(failed), named_);
+          break;
+      }
+      continue;
+    }
+    Reader::Result r = reader_.NextStatement(&tree_, &err);
+    switch (r) {
+      case Reader::Result::kNeedMore:
+        return;
+      case Reader::Result::kFatal:
+        RespondError(err);
+        must_close_ = true;
+        return;
+      case Reader::Result::kError:
+        RespondError(err);
+        continue;
+      default:
+        engine_->counters().statements.fetch_add(1, std::memory_order_relaxed);
+        ExecuteStatement();
+    }
+  }
+}
+
+void Evaluator::ExecuteStatement() {
+  Status st = CompileStatement(tree_, &stmt_, &named_);
+  if (!authenticated_ && !(st.ok() && stmt_.kind == StatementKind::kAuth)) {
+    st = Error(ErrorCode::kAuth, "authenticate first with (auth \"password\")");
+    named_ = Named{"", "", named_.takes_document};
+  }
+  if (named_.takes_document) {
+    // The JSON object belongs to this statement even when it failed.
+    awaiting_document_ = true;
+    pending_error_ = std::move(st);
+    return;
+  }
+  if (!st.ok()) {
+    FailNamed(std::move(st), named_);
+    return;
+  }
+  Dispatch(nullptr, 0, 0);
+}
+
+void Evaluator::ExecuteWithDocument(const char* data, size_t len, size_t capacity) { Dispatch(data, len, capacity); }
+
+void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
+  switch (stmt_.kind) {
+    case StatementKind::kOpen: return Open();
+    case StatementKind::kSelect: return Select(false);
+    case StatementKind::kSelects: return Select(true);
+    case StatementKind::kAcquire: return Acquire();
+    case StatementKind::kCreate: return Create(doc, doc_len, doc_cap);
+    case StatementKind::kReadAll: return ReadAll();
+    case StatementKind::kRead: return Read();
+    case StatementKind::kUpdate: return Update();
+    case StatementKind::kUpdateAll: return UpdateAll(doc, doc_len, doc_cap);
+    case StatementKind::kDelete: return Delete();
+    case StatementKind::kCheck: return Check();
+    case StatementKind::kCommit: return Commit();
+    case StatementKind::kClose: return Close();
+    case StatementKind::kMakeCollection: return MakeCollection();
+    case StatementKind::kDropCollection: return DropCollection();
+    case StatementKind::kCollections: return Collections();
+    case StatementKind::kPing: return RespondOk("pong");
+    case StatementKind::kStats: return Stats();
+    case StatementKind::kCheckpoint: return RespondOk("checkpoint");
+    case StatementKind::kAuth: return Auth();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Lookup and errors
+
+Evaluator::Transaction* Evaluator::FindTransaction(std::string_view name) {
+  for (auto& t : txns_) {
+    if (t->name == name) return t.get();
+  }
+  return nullptr;
+}
+
+Evaluator::Selection* Evaluator::FindSelection(std::string_view name) {
+  for (auto& s : sels_) {
+    if (s->name == name) return s.get();
+  }
+  return nullptr;
+}
+
+Evaluator::Transaction* Evaluator::RequireTransaction(const std::string& name) {
+  Transaction* t = FindTransaction(name);
+  if (t == nullptr) RespondError(Error(ErrorCode::kUnknownTransaction, "no live transaction named " + name));
+  return t;
+}
+
+Evaluator::Selection* Evaluator::RequireSelection(const std::string& name, bool need_write) {
+  Selection* s = FindSelection(name);
+  if (s == nullptr) {
+    RespondError(Error(ErrorCode::kUnknownSelection, "no live selection named " + name));
+    return nullptr;
+  }
+  if (s->txn->stage != Transaction::Stage::kAcquired) {
+    Fail(Error(ErrorCode::kStage, "transaction " + s->txn->name + " has not acquired its locks yet"), s->txn);
+    return nullptr;
+  }
+  if (need_write && !s->writable()) {
+    Fail(Error(ErrorCode::kLockMode, "selection " + name + " holds an r lock; writing needs wn or wb"), s->txn);
+    return nullptr;
+  }
+  return s;
+}
+
+void Evaluator::EndTransaction(Transaction* t, bool committed) {
+  engine_->locks().Release(t->id);
+  if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
+  sels_.erase(std::remove_if(sels_.begin(), sels_.end(), [&](const auto& s) { return s->txn == t; }), sels_.end());
+  if (pending_txn_ == t) {
+    pending_.reset();
+    pending_txn_ = nullptr;
+  }
+  if (!committed) engine_->counters().aborts.fetch_add(1, std::memory_order_relaxed);
+  engine_->counters().active_transactions.fetch_sub(1, std::memory_order_relaxed);
+  txns_.erase(std::find_if(txns_.begin(), txns_.end(), [&](const auto& x) { return x.get() == t; }));
+}
+
+void Evaluator::Fail(Status st, Transaction* t) {
+  if (t != nullptr) {
+    st.AppendMessage("; transaction " + t->name + " closed");
+    EndTransaction(t, false);
+  }
+  RespondError(st);
+}
+
+void Evaluator::FailNamed(Status st, const Named& named) {
+  Transaction* t = named.txn.empty() ? nullptr : FindTransaction(named.txn);
+  if (t == nullptr && !named.selection.empty()) {
+    if (Selection* s = FindSelection(named.selection)) t = s->txn;
+  }
+  Fail(std::move(st), t);
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+
+void Evaluator::EndResponse(ResponseKind kind, ErrorCode code) {
+  marks_.push_back(ResponseMark{kind, code, mark_begin_, out_.size() - mark_begin_});
+  out_ += '\n';
+}
+
+void Evaluator::RespondOk(std::string_view word) {
+  BeginResponse();
+  out_ += "(ok ";
+  out_ += word;
+  out_ += ')';
+  EndResponse(ResponseKind::kOk, ErrorCode::kOk);
+}
+
+void Evaluator::RespondOkCount(std::string_view word, uint64_t n) {
+  BeginResponse();
+  out_ += "(ok ";
+  out_ += word;
+  out_ += ' ';
+  out_ += std::to_string(n);
+  out_ += ')';
+  EndResponse(ResponseKind::kOk, ErrorCode::kOk);
+}
+
+void Evaluator::RespondJson(std::string_view json) {
+  BeginResponse();
+  out_ += json;
+  EndResponse(ResponseKind::kJson, ErrorCode::kOk);
+}
+
+void Evaluator::RespondError(const Status& st) {
+  BeginResponse();
+  out_ += "(error ";
+  out_ += st.code_name();
+  out_ += ' ';
+  AppendJson(Value(st.message()), &out_);
+  out_ += ')';
+  EndResponse(ResponseKind::kError, st.code());
+}
+
+// ---------------------------------------------------------------------------
+// Reading through the workspace
+
+const Value* Evaluator::View(Transaction* t, Selection* s, size_t i) const {
+  const Selection::Bound& b = s->docs[i];
+  if (!t->workspace.empty()) {
+    auto it = t->workspace.find(WorkspaceKey{s->collection.get(), b.id});
+    if (it != t->workspace.end()) return it->second.deleted ? nullptr : &it->second.value;
+  }
+  return b.committed ? &b.committed->value : nullptr;
+}
+
+void Evaluator::AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const {
+  const Selection::Bound& b = s->docs[i];
+  if (!t->workspace.empty()) {
+    auto it = t->workspace.find(WorkspaceKey{s->collection.get(), b.id});
+    if (it != t->workspace.end()) {
+      AppendJson(it->second.value, out);
+      return;
+    }
+  }
+  out->append(b.committed->json);  // rendered once, at commit
+}
+
+// ---------------------------------------------------------------------------
+// Statements
+
+void Evaluator::Open() {
+  if (Transaction* live = FindTransaction(stmt_.txn)) {
+    return Fail(Error(ErrorCode::kDuplicateName, "transaction " + stmt_.txn + " is already live"), live);
+  }
+  if (txns_.size() >= engine_->options().max_transactions_per_session) {
+    return RespondError(Error(ErrorCode::kLimit, "too many live transactions on this connection (limit " +
+                                                     std::to_string(engine_->options().max_transactions_per_session) + ")"));
+  }
+  auto t = std::make_unique<Transaction>();
+  t->name = stmt_.txn;
+  t->id = engine_->NewTransactionId();
+  txns_.push_back(std::move(t));
+  engine_->counters().active_transactions.fetch_add(1, std::memory_order_relaxed);
+  RespondOk("opened");
+}
+
+void Evaluator::Select(bool multi) {
+  Transaction* t = RequireTransaction(stmt_.txn);
+  if (t == nullptr) return;
+  if (t->stage != Transaction::Stage::kSelecting) {
+    return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " has already acquired; select comes before acquire"), t);
+  }
+  if (FindSelection(stmt_.selection) != nullptr) {
+    return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_.selection + " is already live"), t);
+  }
+  if (t->selections.size() >= engine_->options().max_selections_per_transaction) {
+    return Fail(Error(ErrorCode::kLimit, "too many selections in transaction " + t->name), t);
+  }
+  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_.collection);
+  if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_.collection), t);
+  auto s = std::make_unique<Selection>();
+  s->name = stmt_.selection;
+  s->txn = t;
+  s->lock = stmt_.lock;
+  s->multi = multi;
+  s->collection_name = stmt_.collection;
+  s->collection = std::move(c);
+  s->condition = std::move(stmt_.condition);
+  s->ids = CandidateIds(s->condition);
+  t->selections.push_back(s.get());
+  sels_.push_back(std::move(s));
+  RespondOk("selected");
+}
+
+void Evaluator::Acquire() {
+  Transaction* t = RequireTransaction(stmt_.txn);
+  if (t == nullptr) return;
+  if (t->stage != Transaction::Stage::kSelecting) {
+    return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " has already acquired"), t);
+  }
+  t->read_only = !t->selections.empty() && std::all_of(t->selections.begin(), t->selections.end(), [](Selection* s) {
+    return s->lock == LockKind::kRead;
+  });
+  std::vector<LockTarget> targets;
+  for (Selection* s : t->selections) {
+    s->collection = engine_->FindCollection(s->collection_name);
+    if (s->collection == nullptr) {
+      return Fail(Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " no longer exists"), t);
+    }
+    LockMode mode = ModeFor(s->lock, t->read_only);
+    if (s->ids) {
+      targets.push_back(LockTarget{CollectionResource(s->collection_name), mode, true});
+      for (const DocId& id : *s->ids) targets.push_back(LockTarget{DocumentResource(s->collection_name, id), mode, false});
+    } else {
+      targets.push_back(LockTarget{CollectionResource(s->collection_name), mode, false});
+    }
+  }
+  if (targets.empty()) return FinishAcquire(t);
+  auto millis = stmt_.millis >= 0 ? std::chrono::milliseconds(stmt_.millis) : engine_->options().lock_timeout;
+  auto p = std::make_shared<PendingAcquire>();
+  p->wakeup = wakeup_;
+  auto done = [p](Status st) {
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(p->mu);
+      p->decided = true;
+      p->status = std::move(st);
+      wake = p->wakeup;
+    }
+    p->cv.notify_all();
+    if (wake) wake();
+  };
+  Status why;
+  switch (engine_->locks().Acquire(t->id, owner_, std::move(targets), millis, std::move(done), &why)) {
+    case LockManager::Outcome::kGranted:
+      return FinishAcquire(t);
+    case LockManager::Outcome::kDenied:
+      return Fail(std::move(why), t);
+    case LockManager::Outcome::kWaiting:
+      t->stage = Transaction::Stage::kWaiting;
+      pending_ = std::move(p);
+      pending_txn_ = t;
+      return;
+  }
+}
+
+void Evaluator::FinishAcquire(Transaction* t) {
+  Status st = Bind(t);
+  if (!st.ok()) return Fail(std::move(st), t);
+  t->stage = Transaction::Stage::kAcquired;
+  RespondOk("acquired");
+}
+
+Status Evaluator::Bind(Transaction* t) {
+  uint64_t ts = kLatest;
+  if (t->read_only) {
+    t->snapshot = engine_->snapshots().Acquire();
+    t->has_snapshot = true;
+    ts = t->snapshot;
+  }
+  for (Selection* s : t->selections) {
+    // The locks now keep the collection alive; check it was not dropped
+    // between acquire's request and the grant.
+    if (engine_->FindCollection(s->collection_name) != s->collection) {
+      return Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " was dropped");
+    }
+    s->docs.clear();
+    if (s->ids) {
+      for (const DocId& id : *s->ids) {
+        DocRef doc = s->collection->Get(id, ts);
+        if (doc && Test(s->condition, doc->value)) {
+          s->docs.push_back(Selection::Bound{id, std::move(doc)});
+          if (!s->multi) break;
+        }
+      }
+    } else {
+      s->collection->Scan(ts, [&](const DocId& id, const DocRef& doc) {
+        if (!Test(s->condition, doc->value)) return true;
+        s->docs.push_back(Selection::Bound{id, doc});
+        return s->multi;
+      });
+    }
+  }
+  return Status::Ok();
+}
+
+void Evaluator::Create(const char* doc, size_t len, size_t cap) {
+  Transaction* t = RequireTransaction(stmt_.txn);
+  if (t == nullptr) return;
+  if (t->stage != Transaction::Stage::kAcquired) {
+    return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " must acquire before it creates"), t);
+  }
+  if (t->read_only) {
+    return Fail(Error(ErrorCode::kLockMode, "transaction " + t->name + " only reads (all its selections are r) and cannot create"), t);
+  }
+  if (FindSelection(stmt_.selection) != nullptr) {
+    return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_.selection + " is already live"), t);
+  }
+  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_.collection);
+  if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_.collection), t);
+  Value v;
+  Status st = ParseJsonObject(doc, len, cap, engine_->options().reader.max_depth, &v);
+  if (!st.ok()) return Fail(std::move(st), t);
+
+  Object& members = v.as_object();
+  auto id_it = std::find_if(members.begin(), members.end(), [](const Member& m) { return m.key == "_id"; });
+  DocId id;
+  if (id_it != members.end()) {
+    if (!id_it->value.is_int() && !id_it->value.is_string()) {
+      return Fail(Error(ErrorCode::kBadDocument, "_id must be an integer or a string"), t);
+    }
+    DocId::FromValue(id_it->value, &id);
+    std::rotate(members.begin(), id_it, id_it + 1);  // _id goes first
+    if (id.is_int) c->ReserveId(id.i);
+  } else {
+    id = DocId::Int(c->AllocateId());
+    members.insert(members.begin(), Member{"_id", Value(id.i)});
+  }
+
+  std::vector<LockTarget> targets{LockTarget{CollectionResource(stmt_.collection), LockMode::kExclusive, true},
+                                  LockTarget{DocumentResource(stmt_.collection, id), LockMode::kExclusive, false}};
+  if (!engine_->locks().TryAcquire(t->id, owner_, targets)) {
+    return Fail(Error(ErrorCode::kConflict, "cannot create _id " + id.ToString() + " in " + stmt_.collection +
+                                                ": another live transaction holds a conflicting lock"),
+                t);
+  }
+  WorkspaceKey key{c.get(), id};
+  auto it = t->workspace.find(key);
+  bool exists = it != t->workspace.end() ? !it->second.deleted : c->Get(id, kLatest) != nullptr;
+  if (exists) {
+    return Fail(Error(ErrorCode::kDuplicateId, "a document with _id " + id.ToString() + " already exists in " + stmt_.collection), t);
+  }
+  bool created = it == t->workspace.end() || it->second.created;
+  t->workspace[key] = WorkspaceEntry{c, std::move(v), false, created};
+
+  auto s = std::make_unique<Selection>();
+  s->name = stmt_.selection;
+  s->txn = t;
+  s->lock = LockKind::kWriteNonBlocking;
+  s->created = true;
+  s->collection_name = stmt_.collection;
+  s->collection = std::move(c);
+  s->docs.push_back(Selection::Bound{std::move(id), nullptr});
+  t->selections.push_back(s.get());
+  sels_.push_back(std::move(s));
+  RespondOk("created");
+}
+
+void Evaluator::ReadAll() {
+  Selection* s = RequireSelection(stmt_.selection, false);
+  if (s == nullptr) return;
+  Transaction* t = s->txn;
+  BeginResponse();
+  if (!s->multi) {
+    bool found = false;
+    for (size_t i = 0; i < s->docs.size() && !found; ++i) {
+      if (View(t, s, i) != nullptr) {
+        AppendDocJson(t, s, i, &out_);
+        found = true;
+      }
+    }
+    if (!found) out_ += "null";
+  } else {
+    out_ += '[';
+    bool first = true;
+    for (size_t i = 0; i < s->docs.size(); ++i) {
+      if (View(t, s, i) == nullptr) continue;
+      if (!first) out_ += ',';
+      first = false;
+      AppendDocJson(t, s, i, &out_);
+    }
+    out_ += ']';
+  }
+  EndResponse(ResponseKind::kJson, ErrorCode::kOk);
+}
+
+void Evaluator::Read() {
+  Selection* s = RequireSelection(stmt_.selection, false);
+  if (s == nullptr) return;
+  Transaction* t = s->txn;
+  Value result;
+  if (s->multi) result = Value(Array{});
+  for (size_t i = 0; i < s->docs.size(); ++i) {
+    const Value* doc = View(t, s, i);
+    if (doc == nullptr) continue;
+    if (!s->multi) {
+      result = Project(*doc, stmt_.paths);
+      break;
+    }
+    result.as_array().push_back(Project(*doc, stmt_.paths));
+  }
+  std::string json;
+  AppendJson(result, &json);
+  RespondJson(json);
+}
+
+void Evaluator::Update() {
+  Selection* s = RequireSelection(stmt_.selection, true);
+  if (s == nullptr) return;
+  Transaction* t = s->txn;
+  uint64_t n = 0;
+  std::vector<Value> results(stmt_.values.size());
+  for (size_t i = 0; i < s->docs.size(); ++i) {
+    const Value* before = View(t, s, i);
+    if (before == nullptr) continue;
+    // Every expression sees the document as it was before this statement.
+    for (size_t k = 0; k < stmt_.values.size(); ++k) {
+      Value scratch;
+      Status err;
+      const Value* r = Evaluate(stmt_.values[k], *before, &scratch, &err);
+      if (r == nullptr) {
+        err.AppendMessage(" (setting " + PathToString(stmt_.paths[k]) + " of _id " + s->docs[i].id.ToString() + ")");
+        return Fail(std::move(err), t);
+      }
+      results[k] = r == &scratch ? std::move(scratch) : *r;
+    }
+    WorkspaceKey key{s->collection.get(), s->docs[i].id};
+    auto [it, fresh] = t->workspace.try_emplace(key);
+    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value, false, false};
+    for (size_t k = 0; k < stmt_.paths.size(); ++k) {
+      Status st = Assign(stmt_.paths[k], std::move(results[k]), &it->second.value);
+      if (!st.ok()) return Fail(std::move(st), t);
+    }
+    ++n;
+  }
+  RespondOkCount("updated", n);
+}
+
+void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
+  Selection* s = RequireSelection(stmt_.selection, true);
+  if (s == nullptr) return;
+  Transaction* t = s->txn;
+  Value v;
+  Status st = ParseJsonObject(doc, len, cap, engine_->options().reader.max_depth, &v);
+  if (!st.ok()) return Fail(std::move(st), t);
+  const Value* given_id = v.find("_id");
+  uint64_t n = 0;
+  for (size_t i = 0; i < s->docs.size(); ++i) {
+    if (View(t, s, i) == nullptr) continue;
+    const DocId& id = s->docs[i].id;
+    DocId same;
+    if (given_id != nullptr && !(DocId::FromValue(*given_id, &same) && same == id && given_id->kind() == id.ToValue().kind())) {
+      return Fail(Error(ErrorCode::kBadDocument, "updateall cannot change _id " + id.ToString()), t);
+    }
+    Object fresh;
+    fresh.reserve(v.as_object().size() + 1);
+    fresh.push_back(Member{"_id", id.ToValue()});
+    for (const Member& m : v.as_object()) {
+      if (m.key != "_id") fresh.push_back(m);
+    }
+    WorkspaceKey key{s->collection.get(), id};
+    auto [it, created] = t->workspace.try_emplace(key);
+    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false};
+    it->second.value = Value(std::move(fresh));
+    ++n;
+  }
+  RespondOkCount("updated", n);
+}
+
+void Evaluator::Delete() {
+  Selection* s = RequireSelection(stmt_.selection, true);
+  if (s == nullptr) return;
+  Transaction* t = s->txn;
+  uint64_t n = 0;
+  for (size_t i = 0; i < s->docs.size(); ++i) {
+    if (View(t, s, i) == nullptr) continue;
+    WorkspaceKey key{s->collection.get(), s->docs[i].id};
+    auto [it, created] = t->workspace.try_emplace(key);
+    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false};
+    it->second.deleted = true;
+    it->second.value = Value();
+    ++n;
+  }
+  RespondOkCount("deleted", n);
+}
+
+void Evaluator::Check() {
+  Selection* s = RequireSelection(stmt_.selection, false);
+  if (s == nullptr) return;
+  Transaction* t = s->txn;
+  for (size_t i = 0; i < s->docs.size(); ++i) {
+    const Value* doc = View(t, s, i);
+    if (doc != nullptr && !Test(stmt_.condition, *doc)) {
+      return Fail(Error(ErrorCode::kCheckFailed, "document " + s->docs[i].id.ToString() + " of selection " + s->name +
+                                                     " does not satisfy the condition"),
+                  t);
+    }
+  }
+  RespondOk("checked");
+}
+
+void Evaluator::Commit() {
+  Transaction* t = RequireTransaction(stmt_.txn);
+  if (t == nullptr) return;
+  if (t->stage != Transaction::Stage::kAcquired) {
+    return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " must acquire before it commits"), t);
+  }
+  std::vector<Write> writes;
+  writes.reserve(t->workspace.size());
+  for (auto& [key, e] : t->workspace) {
+    if (e.deleted && e.created) continue;  // never existed outside this transaction
+    writes.push_back(Write{e.collection, key.id, e.deleted ? nullptr : MakeStoredDoc(std::move(e.value))});
+  }
+  Status st = engine_->Commit(writes);
+  if (!st.ok()) return Fail(std::move(st), t);
+  EndTransaction(t, true);
+  RespondOk("committed");
+}
+
+void Evaluator::Close() {
+  Transaction* t = RequireTransaction(stmt_.txn);
+  if (t == nullptr) return;
+  EndTransaction(t, false);
+  RespondOk("closed");
+}
+
+void Evaluator::MakeCollection() {
+  Status st = engine_->MakeCollection(stmt_.collection);
+  if (!st.ok()) return RespondError(st);
+  RespondOk("mkcoll");
+}
+
+void Evaluator::DropCollection() {
+  Status st = engine_->DropCollection(stmt_.collection);
+  if (!st.ok()) return RespondError(st);
+  RespondOk("rmcoll");
+}
+
+void Evaluator::Collections() {
+  Array names;
+  for (std::string& n : engine_->CollectionNames()) names.emplace_back(std::move(n));
+  std::string json;
+  AppendJson(Value(std::move(names)), &json);
+  RespondJson(json);
+}
+
+void Evaluator::Stats() { RespondJson(engine_->StatsJson()); }
+
+void Evaluator::Auth() {
+  if (password_.empty()) return RespondOk("auth");
+  // Constant-time comparison: the time taken does not depend on where the
+  // first wrong byte is.
+  const std::string& given = stmt_.password;
+  unsigned char diff = given.size() == password_.size() ? 0 : 1;
+  for (size_t i = 0; i < password_.size(); ++i) {
+    diff |= static_cast<unsigned char>(password_[i] ^ (i < given.size() ? given[i] : 0));
+  }
+  if (diff == 0) {
+    authenticated_ = true;
+    return RespondOk("auth");
+  }
+  authenticated_ = false;
+  if (++auth_failures_ >= 3) must_close_ = true;
+  RespondError(Error(ErrorCode::kAuth, "wrong password"));
+}
+
+}  // namespace parendb

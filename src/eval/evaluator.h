@@ -1,0 +1,157 @@
+// The evaluator of one session: one connection's (or one embedded caller's) transactions and
+// selections, and the five stages each transaction walks: open, select,
+// acquire, read/write, commit or close.
+//
+// Bytes go in with Feed(); responses come out of output(), one line each, in
+// statement order. When an acquire has to wait the session stops processing
+// (later input stays buffered) until the lock manager decides; it then calls
+// the wakeup hook from its own thread, and the owner calls Resume() on the
+// session's thread. A session is used by one thread at a time.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/engine.h"
+#include "eval/statement.h"
+#include "reader/reader.h"
+
+namespace parendb {
+
+enum class ResponseKind : uint8_t { kOk, kJson, kError };
+
+// Where one response sits in output().
+struct ResponseMark {
+  ResponseKind kind;
+  ErrorCode code;
+  size_t begin;  // offset of the line in output()
+  size_t size;   // without the '\n'
+};
+
+class Evaluator {
+ public:
+  explicit Evaluator(Engine* engine);
+  ~Evaluator();  // closes every live transaction
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
+
+  // Called (from any thread) when a blocked acquire has been decided.
+  void SetWakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
+  // With a password set, the first statement must be (auth "…").
+  void RequirePassword(std::string password);
+
+  // Adds input and processes every complete statement it can.
+  void Feed(std::string_view bytes);
+  // Continues after the wakeup hook ran. Harmless when not blocked.
+  void Resume();
+  // Blocks the calling thread until a waiting acquire is decided, then
+  // resumes (the embedded, synchronous use).
+  void WaitAndResume();
+  // End of input: an unfinished statement or a missing document becomes an
+  // error response (embedded and console use; a socket just closes).
+  void FinishInput();
+
+  bool blocked() const { return pending_ != nullptr; }
+  // True while a statement or its JSON document is unfinished (the console
+  // then prompts for a continuation line).
+  bool NeedsMoreInput() { return awaiting_document_ || !reader_.OnlyBlankLeft(); }
+  // True once the stream cannot go on (an oversized item whose end cannot
+  // be found, or too many failed auth attempts); the owner drops it.
+  bool must_close() const { return must_close_; }
+
+  std::string& output() { return out_; }
+  std::vector<ResponseMark>& marks() { return marks_; }
+  void ClearOutput() {
+    out_.clear();
+    marks_.clear();
+  }
+
+  Reader& reader() { return reader_; }
+  size_t live_transactions() const { return txns_.size(); }
+
+ private:
+  struct Transaction;
+  struct Selection;
+  struct PendingAcquire;
+
+  void Pump();
+  void ExecuteStatement();
+  void ExecuteWithDocument(const char* data, size_t len, size_t capacity);
+  void Dispatch(const char* doc, size_t doc_len, size_t doc_cap);
+
+  // Statements.
+  void Open();
+  void Select(bool multi);
+  void Acquire();
+  void Create(const char* doc, size_t len, size_t cap);
+  void ReadAll();
+  void Read();
+  void Update();
+  void UpdateAll(const char* doc, size_t len, size_t cap);
+  void Delete();
+  void Check();
+  void Commit();
+  void Close();
+  void MakeCollection();
+  void DropCollection();
+  void Collections();
+  void Stats();
+  void Auth();
+
+  // Acquire's second half, once the locks are held.
+  void FinishAcquire(Transaction* t);
+  Status Bind(Transaction* t);
+
+  Transaction* FindTransaction(std::string_view name);
+  Selection* FindSelection(std::string_view name);
+  // Looks up T / S for the statement; on failure responds and returns null.
+  Transaction* RequireTransaction(const std::string& name);
+  Selection* RequireSelection(const std::string& name, bool need_write);
+
+  void EndTransaction(Transaction* t, bool committed);
+  // Responds with an error, closing the live transaction the statement names.
+  void Fail(Status st, Transaction* t);
+  void FailNamed(Status st, const Named& named);
+
+  void RespondOk(std::string_view word);
+  void RespondOkCount(std::string_view word, uint64_t n);
+  void RespondJson(std::string_view json);
+  void RespondError(const Status& st);
+  void BeginResponse() { mark_begin_ = out_.size(); }
+  void EndResponse(ResponseKind kind, ErrorCode code);
+
+  // The document as transaction t sees it (own writes first).
+  const Value* View(Transaction* t, Selection* s, size_t i) const;
+  void AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const;
+
+  Engine* engine_;
+  OwnerId owner_;
+  Reader reader_;
+  DatumTree tree_;
+  Statement stmt_;
+  Named named_;
+  Status pending_error_;       // a failed create/updateall waiting to discard its document
+  bool awaiting_document_ = false;
+  bool must_close_ = false;
+  bool authenticated_ = true;
+  std::string password_;
+  int auth_failures_ = 0;
+
+  std::vector<std::unique_ptr<Transaction>> txns_;
+  std::vector<std::unique_ptr<Selection>> sels_;
+
+  std::shared_ptr<PendingAcquire> pending_;
+  Transaction* pending_txn_ = nullptr;
+  std::function<void()> wakeup_;
+
+  std::string out_;
+  std::vector<ResponseMark> marks_;
+  size_t mark_begin_ = 0;
+};
+
+}  // namespace parendb

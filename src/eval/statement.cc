@@ -1,0 +1,288 @@
+#include "eval/statement.h"
+
+#include <array>
+
+namespace parendb {
+namespace {
+
+struct Spec {
+  std::string_view name;
+  StatementKind kind;
+  int min_args;
+  int max_args;
+  int txn_pos;  // argument index naming T, or -1
+  int sel_pos;  // argument index naming S, or -1
+};
+
+// Argument positions count from 1 (0 is the statement name).
+constexpr std::array<Spec, 20> kSpecs = {{
+    {"open", StatementKind::kOpen, 1, 1, 1, -1},
+    {"select", StatementKind::kSelect, 5, 5, 2, 1},
+    {"selects", StatementKind::kSelects, 5, 5, 2, 1},
+    {"acquire", StatementKind::kAcquire, 1, 2, 1, -1},
+    {"create", StatementKind::kCreate, 3, 3, 2, 1},
+    {"readall", StatementKind::kReadAll, 1, 1, -1, 1},
+    {"read", StatementKind::kRead, 2, 1 << 20, -1, 1},
+    {"update", StatementKind::kUpdate, 3, 1 << 20, -1, 1},
+    {"updateall", StatementKind::kUpdateAll, 1, 1, -1, 1},
+    {"delete", StatementKind::kDelete, 1, 1, -1, 1},
+    {"check", StatementKind::kCheck, 2, 2, -1, 1},
+    {"commit", StatementKind::kCommit, 1, 1, 1, -1},
+    {"close", StatementKind::kClose, 1, 1, 1, -1},
+    {"mkcoll", StatementKind::kMakeCollection, 1, 1, -1, -1},
+    {"rmcoll", StatementKind::kDropCollection, 1, 1, -1, -1},
+    {"colls", StatementKind::kCollections, 0, 0, -1, -1},
+    {"ping", StatementKind::kPing, 0, 0, -1, -1},
+    {"stats", StatementKind::kStats, 0, 0, -1, -1},
+    {"checkpoint", StatementKind::kCheckpoint, 0, 0, -1, -1},
+    {"auth", StatementKind::kAuth, 1, 1, -1, -1},
+}};
+
+constexpr std::string_view kReserved[] = {"r", "wn", "wb", "coll", "f", "true", "false", "null"};
+
+Status Err(ErrorCode code, std::string msg) { return Status(code, std::move(msg)); }
+
+class Compiler {
+ public:
+  Compiler(const DatumTree& t, const Spec& spec, Statement* out) : t_(t), spec_(spec), out_(out) {
+    t.Children(0, &args_);
+  }
+
+  Status Run() {
+    int argc = static_cast<int>(args_.size()) - 1;
+    if (argc < spec_.min_args || argc > spec_.max_args) return ArityError(argc);
+    Statement& s = *out_;
+    switch (spec_.kind) {
+      case StatementKind::kOpen:
+      case StatementKind::kCommit:
+      case StatementKind::kClose:
+        return NameAt(1, "transaction", &s.txn);
+      case StatementKind::kSelect:
+      case StatementKind::kSelects:
+        return Select();
+      case StatementKind::kAcquire:
+        return Acquire();
+      case StatementKind::kCreate: {
+        Status st = NameAt(1, "selection", &s.selection);
+        if (st.ok()) st = NameAt(2, "transaction", &s.txn);
+        if (st.ok()) st = CollAt(3);
+        return st;
+      }
+      case StatementKind::kReadAll:
+      case StatementKind::kUpdateAll:
+      case StatementKind::kDelete:
+        return NameAt(1, "selection", &s.selection);
+      case StatementKind::kRead:
+        return Read();
+      case StatementKind::kUpdate:
+        return Update();
+      case StatementKind::kCheck: {
+        Status st = NameAt(1, "selection", &s.selection);
+        if (st.ok()) st = CompileCondition(t_, args_[2], &s.condition);
+        return st;
+      }
+      case StatementKind::kMakeCollection:
+      case StatementKind::kDropCollection:
+        return NameAt(1, "collection", &s.collection);
+      case StatementKind::kAuth: {
+        const Datum& d = t_[args_[1]];
+        if (d.kind != DatumKind::kString) return Err(ErrorCode::kType, "auth takes the password as a string");
+        s.password = std::string(d.text);
+        return Status::Ok();
+      }
+      default:
+        return Status::Ok();
+    }
+  }
+
+ private:
+  Status ArityError(int argc) {
+    std::string want = spec_.min_args == spec_.max_args ? std::to_string(spec_.min_args)
+                       : spec_.max_args > 1000      ? "at least " + std::to_string(spec_.min_args)
+                                                    : std::to_string(spec_.min_args) + " or " + std::to_string(spec_.max_args);
+    return Err(ErrorCode::kArity, std::string(spec_.name) + " takes " + want + " argument" +
+                                      (want == "1" ? "" : "s") + ", got " + std::to_string(argc));
+  }
+
+  Status NameAt(size_t pos, std::string_view what, std::string* out) {
+    const Datum& d = t_[args_[pos]];
+    if (d.kind != DatumKind::kSymbol) {
+      return Err(ErrorCode::kBadName, "expected a " + std::string(what) + " name (a symbol), found " +
+                                          (d.kind == DatumKind::kString ? "a string" : d.kind == DatumKind::kList ? "a list" : "a literal"));
+    }
+    if (!IsValidName(d.text)) {
+      return Err(ErrorCode::kBadName, "bad " + std::string(what) + " name " + std::string(d.text) +
+                                          ": names match [A-Za-z_][A-Za-z0-9_-]* and are not reserved words");
+    }
+    out->assign(d.text);
+    return Status::Ok();
+  }
+
+  Status CollAt(size_t pos) {
+    uint32_t at = args_[pos];
+    const Datum& d = t_[at];
+    if (d.kind != DatumKind::kList || d.count != 2 || t_[at + 1].kind != DatumKind::kSymbol || t_[at + 1].text != "coll") {
+      return Err(ErrorCode::kType, "expected (coll NAME) naming a collection");
+    }
+    const Datum& name = t_[at + 2];
+    if (name.kind != DatumKind::kSymbol || !IsValidName(name.text)) {
+      return Err(ErrorCode::kBadName, "bad collection name in (coll …)");
+    }
+    out_->collection.assign(name.text);
+    return Status::Ok();
+  }
+
+  Status Select() {
+    Statement& s = *out_;
+    Status st = NameAt(1, "selection", &s.selection);
+    if (!st.ok()) return st;
+    st = NameAt(2, "transaction", &s.txn);
+    if (!st.ok()) return st;
+    const Datum& lock = t_[args_[3]];
+    std::string_view l = lock.kind == DatumKind::kSymbol ? lock.text : std::string_view();
+    if (l == "r") {
+      s.lock = LockKind::kRead;
+    } else if (l == "wn") {
+      s.lock = LockKind::kWriteNonBlocking;
+    } else if (l == "wb") {
+      s.lock = LockKind::kWriteBlocking;
+    } else {
+      return Err(ErrorCode::kLockMode, "the lock must be r, wn or wb");
+    }
+    st = CollAt(4);
+    if (!st.ok()) return st;
+    return CompileCondition(t_, args_[5], &s.condition);
+  }
+
+  Status Acquire() {
+    Statement& s = *out_;
+    Status st = NameAt(1, "transaction", &s.txn);
+    if (!st.ok()) return st;
+    s.millis = -1;
+    if (args_.size() == 3) {
+      const Datum& d = t_[args_[2]];
+      if (d.kind != DatumKind::kInt || d.integer < 0) {
+        return Err(ErrorCode::kType, "acquire's timeout must be a non-negative integer of milliseconds");
+      }
+      s.millis = d.integer;
+    }
+    return Status::Ok();
+  }
+
+  Status Read() {
+    Statement& s = *out_;
+    Status st = NameAt(1, "selection", &s.selection);
+    if (!st.ok()) return st;
+    s.paths.clear();
+    for (size_t i = 2; i < args_.size(); ++i) {
+      uint32_t at = args_[i];
+      if (t_[at].kind != DatumKind::kList || t_[at].count == 0 || t_[at + 1].text != "f" ||
+          t_[at + 1].kind != DatumKind::kSymbol) {
+        return Err(ErrorCode::kType, "read takes field paths (f …)");
+      }
+      st = CompilePath(t_, at, &s.paths.emplace_back());
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  Status Update() {
+    Statement& s = *out_;
+    Status st = NameAt(1, "selection", &s.selection);
+    if (!st.ok()) return st;
+    if ((args_.size() - 2) % 2 != 0) return Err(ErrorCode::kArity, "update takes pairs of a field path and an expression");
+    s.paths.clear();
+    s.values.clear();
+    for (size_t i = 2; i < args_.size(); i += 2) {
+      uint32_t at = args_[i];
+      if (t_[at].kind != DatumKind::kList || t_[at].count == 0 || t_[at + 1].text != "f" ||
+          t_[at + 1].kind != DatumKind::kSymbol) {
+        return Err(ErrorCode::kType, "update takes a field path (f …) before each expression");
+      }
+      st = CompilePath(t_, at, &s.paths.emplace_back());
+      if (!st.ok()) return st;
+      st = CompileExpression(t_, args_[i + 1], &s.values.emplace_back());
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
+  const DatumTree& t_;
+  const Spec& spec_;
+  Statement* out_;
+  std::vector<uint32_t> args_;
+};
+
+}  // namespace
+
+bool IsValidName(std::string_view name) {
+  if (name.empty()) return false;
+  auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  if (!alpha(name[0])) return false;
+  for (char c : name.substr(1)) {
+    if (!alpha(c) && !(c >= '0' && c <= '9') && c != '-') return false;
+  }
+  for (std::string_view r : kReserved) {
+    if (name == r) return false;
+  }
+  for (const Spec& s : kSpecs) {
+    if (name == s.name) return false;
+  }
+  return true;
+}
+
+Status CompileStatement(const DatumTree& t, Statement* out, Named* named) {
+  *named = Named();
+  const Datum& root = t[0];
+  if (root.count == 0 || t[1].kind != DatumKind::kSymbol) {
+    return Err(ErrorCode::kUnknownStatement, "a statement starts with its name, e.g. (ping)");
+  }
+  std::string_view head = t[1].text;
+  const Spec* spec = nullptr;
+  for (const Spec& s : kSpecs) {
+    if (s.name == head) spec = &s;
+  }
+  if (spec == nullptr) return Err(ErrorCode::kUnknownStatement, "unknown statement " + std::string(head));
+
+  // Record the names at T's and S's positions before anything can fail.
+  std::vector<uint32_t> args;
+  t.Children(0, &args);
+  auto symbol_at = [&](int pos) -> std::string {
+    if (pos < 0 || static_cast<size_t>(pos) >= args.size() || t[args[pos]].kind != DatumKind::kSymbol) return "";
+    return std::string(t[args[pos]].text);
+  };
+  named->txn = symbol_at(spec->txn_pos);
+  named->selection = symbol_at(spec->sel_pos);
+  named->takes_document = spec->kind == StatementKind::kCreate || spec->kind == StatementKind::kUpdateAll;
+
+  out->kind = spec->kind;
+  return Compiler(t, *spec, out).Run();
+}
+
+const std::vector<StatementHelp>& StatementHelpTable() {
+  static const std::vector<StatementHelp> kHelp = {
+      {"open", "(open t)", "start transaction t in its selection stage"},
+      {"select", "(select a t wn (coll acc) (= (f _id) 1))", "bind a to the matching document with the smallest _id"},
+      {"selects", "(selects old t r (coll people) (> (f age) 60))", "bind to every matching document, in _id order"},
+      {"acquire", "(acquire t) or (acquire t 500)", "take all of t's locks at once (optional timeout in ms)"},
+      {"create", "(create n t (coll people)) {\"name\": \"Ada\"}", "insert the JSON object that follows"},
+      {"readall", "(readall a)", "the selection's documents as JSON"},
+      {"read", "(read a (f name) (f address city))", "only _id and the named fields"},
+      {"update", "(update a (f balance) (+ (f balance) 5))", "set fields from expressions"},
+      {"updateall", "(updateall a) {\"balance\": 0}", "replace every field but _id"},
+      {"delete", "(delete a)", "delete the selection's documents"},
+      {"check", "(check a (>= (f balance) 5))", "fail (and close t) unless every document satisfies it"},
+      {"commit", "(commit t)", "make t's writes durable and visible"},
+      {"close", "(close t)", "end t, discarding its writes"},
+      {"mkcoll", "(mkcoll people)", "create a collection"},
+      {"rmcoll", "(rmcoll people)", "drop a collection"},
+      {"colls", "(colls)", "the collection names, sorted"},
+      {"ping", "(ping)", "liveness check"},
+      {"stats", "(stats)", "counters since start"},
+      {"checkpoint", "(checkpoint)", "write a checkpoint of the committed state"},
+      {"auth", "(auth \"secret\")", "authenticate (first statement, when a password is set)"},
+  };
+  return kHelp;
+}
+
+}  // namespace parendb

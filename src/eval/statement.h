@@ -1,0 +1,60 @@
+// A statement compiled from its datum tree into a checked, typed form
+// (section 3 of the contract). Compilation checks shape, arity and names;
+// execution (session.cc) checks stages, selections and data.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "eval/expr.h"
+#include "reader/datum.h"
+
+namespace parendb {
+
+enum class StatementKind : uint8_t {
+  kOpen, kSelect, kSelects, kAcquire, kCreate, kReadAll, kRead, kUpdate, kUpdateAll, kDelete, kCheck,
+  kCommit, kClose, kMakeCollection, kDropCollection, kCollections, kPing, kStats, kCheckpoint, kAuth,
+};
+
+enum class LockKind : uint8_t { kRead, kWriteNonBlocking, kWriteBlocking };
+
+struct Statement {
+  StatementKind kind = StatementKind::kPing;
+  std::string txn;         // T
+  std::string selection;   // S
+  std::string collection;  // C
+  LockKind lock = LockKind::kRead;
+  Expr condition;              // select(s), check
+  std::vector<Path> paths;     // read, update
+  std::vector<Expr> values;    // update (one per path)
+  int64_t millis = -1;         // acquire: -1 means the configured default
+  std::string password;        // auth
+
+  // Whether a JSON object follows the statement on the stream.
+  bool TakesDocument() const { return kind == StatementKind::kCreate || kind == StatementKind::kUpdateAll; }
+};
+
+// What a statement names, read from its positions even when it fails to
+// compile, so that a failing statement closes the transaction it names.
+struct Named {
+  std::string txn;
+  std::string selection;
+  bool takes_document = false;  // create/updateall: a document follows
+};
+
+// Compiles tree into *out. On failure *named says what the statement named.
+Status CompileStatement(const DatumTree& tree, Statement* out, Named* named);
+
+// [A-Za-z_][A-Za-z0-9_-]* and not a reserved word.
+bool IsValidName(std::string_view name);
+
+// Statement names with a one-line example each (the console's :help).
+struct StatementHelp {
+  std::string_view name;
+  std::string_view example;
+  std::string_view summary;
+};
+const std::vector<StatementHelp>& StatementHelpTable();
+
+}  // namespace parendb

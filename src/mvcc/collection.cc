@@ -1,0 +1,77 @@
+#include "mvcc/collection.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "doc/json.h"
+
+namespace parendb {
+
+DocRef MakeStoredDoc(Value value) {
+  auto doc = std::make_shared<StoredDoc>();
+  doc->value = std::move(value);
+  AppendJson(doc->value, &doc->json);
+  return doc;
+}
+
+const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts) {
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (it->ts <= ts) return &*it;
+  }
+  return nullptr;
+}
+
+DocRef Collection::Get(const DocId& id, uint64_t ts) const {
+  std::shared_lock lock(mu_);
+  auto it = docs_.find(id);
+  if (it == docs_.end()) return nullptr;
+  const Version* v = VisibleAt(it->second, ts);
+  return v == nullptr ? nullptr : v->doc;
+}
+
+void Collection::Scan(uint64_t ts, const std::function<bool(const DocId&, const DocRef&)>& fn) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [id, chain] : docs_) {
+    const Version* v = VisibleAt(chain, ts);
+    if (v != nullptr && v->doc != nullptr && !fn(id, v->doc)) return;
+  }
+}
+
+int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots) {
+  std::unique_lock lock(mu_);
+  Chain& chain = docs_[id];
+  bool was_live = !chain.empty() && chain.back().doc != nullptr;
+  bool is_live = doc != nullptr;
+  chain.push_back(Version{ts, std::move(doc)});
+  // Keep the newest version, plus for each live snapshot the version it sees.
+  if (chain.size() > 1) {
+    auto needed = [&](size_t i) {
+      if (i + 1 == chain.size()) return true;
+      for (uint64_t snap : live_snapshots) {
+        if (chain[i].ts <= snap && chain[i + 1].ts > snap) return true;
+      }
+      return false;
+    };
+    size_t keep = 0;
+    for (size_t i = 0; i < chain.size(); ++i) {
+      if (needed(i)) {
+        if (keep != i) chain[keep] = std::move(chain[i]);
+        ++keep;
+      }
+    }
+    chain.resize(keep);
+  }
+  if (chain.size() == 1 && chain.back().doc == nullptr) docs_.erase(id);
+  int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
+  live_.fetch_add(delta, std::memory_order_relaxed);
+  return delta;
+}
+
+void Collection::ReserveId(int64_t id) {
+  if (id == INT64_MAX) return;
+  int64_t cur = next_id_.load(std::memory_order_relaxed);
+  while (cur <= id && !next_id_.compare_exchange_weak(cur, id + 1, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace parendb

@@ -1,0 +1,69 @@
+// A collection's documents, each a chain of committed versions.
+//
+// Update transactions read the newest version (their locks keep it stable);
+// read-only transactions read the newest version at or before their snapshot
+// timestamp. Versions no snapshot can see are dropped when a key is next
+// written (see Install), so memory tracks live snapshots, not history.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "doc/doc_id.h"
+#include "mvcc/stored_doc.h"
+
+namespace parendb {
+
+// Read the newest committed version (update transactions).
+inline constexpr uint64_t kLatest = UINT64_MAX;
+
+class Collection {
+ public:
+  explicit Collection(std::string name) : name_(std::move(name)) {}
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
+
+  const std::string& name() const { return name_; }
+
+  // The version of id visible at ts (kLatest: newest); null when absent or
+  // deleted at ts.
+  DocRef Get(const DocId& id, uint64_t ts) const;
+
+  // Calls fn(id, doc) for every document visible at ts, in _id order, until
+  // fn returns false.
+  void Scan(uint64_t ts, const std::function<bool(const DocId&, const DocRef&)>& fn) const;
+
+  // Installs a committed version (null doc: a delete) at ts. `oldest_snapshot`
+  // is the oldest timestamp any live reader may use; older versions that no
+  // reader can see are dropped. Returns the change in live document count.
+  int Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots);
+
+  // Auto ids: the next unused integer id, and making sure a given integer id
+  // is never handed out later.
+  int64_t AllocateId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+  void ReserveId(int64_t id);
+
+  size_t live_documents() const { return live_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Version {
+    uint64_t ts;
+    DocRef doc;  // null: deleted
+  };
+  using Chain = std::vector<Version>;  // oldest first
+
+  static const Version* VisibleAt(const Chain& chain, uint64_t ts);
+
+  const std::string name_;
+  mutable std::shared_mutex mu_;
+  std::map<DocId, Chain> docs_;
+  std::atomic<int64_t> next_id_{1};
+  std::atomic<size_t> live_{0};
+};
+
+}  // namespace parendb

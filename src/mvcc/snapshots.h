@@ -1,0 +1,36 @@
+// The commit clock and the registry of live read snapshots.
+//
+// Commits are installed one at a time under the clock's mutex and the
+// visible timestamp moves only after a commit is fully installed, so a
+// snapshot sees every write of a transaction or none of them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace parendb {
+
+class SnapshotRegistry {
+ public:
+  // Takes a snapshot of the visible state and registers it.
+  uint64_t Acquire();
+  void Release(uint64_t ts);
+  // Sorted distinct live snapshot timestamps.
+  std::vector<uint64_t> Live() const;
+  size_t live_count() const;
+
+  uint64_t visible() const { return visible_.load(std::memory_order_acquire); }
+  // Called by the committer with the commit mutex held.
+  uint64_t NextCommitTs() { return visible_.load(std::memory_order_relaxed) + 1; }
+  void Publish(uint64_t ts) { visible_.store(ts, std::memory_order_release); }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<uint64_t, int> live_;  // ts -> number of readers
+  std::atomic<uint64_t> visible_{0};
+};
+
+}  // namespace parendb

@@ -1,0 +1,643 @@
+#include "reader/reader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include <simdjson.h>
+
+namespace parendb {
+namespace {
+
+inline bool IsBlank(unsigned char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+inline bool IsDelimiter(unsigned char c) {
+  return IsBlank(c) || c == '(' || c == ')' || c == '"' || c == ';';
+}
+
+inline bool IsControl(unsigned char c) { return (c < 0x20 && !IsBlank(c)) || c == 0x7f; }
+
+// Counts UTF-8 code points (bytes that do not continue a sequence).
+uint64_t CountCodePoints(const char* p, size_t n) {
+  uint64_t count = 0;
+  for (size_t i = 0; i < n; ++i) count += (static_cast<unsigned char>(p[i]) & 0xC0) != 0x80;
+  return count;
+}
+
+void Advance(LineCol* lc, const char* p, size_t n) {
+  const char* end = p + n;
+  const char* last_nl = nullptr;
+  for (const char* q = p; (q = static_cast<const char*>(std::memchr(q, '\n', end - q))) != nullptr; ++q) {
+    ++lc->line;
+    last_nl = q;
+  }
+  if (last_nl != nullptr) {
+    lc->column = 1 + CountCodePoints(last_nl + 1, end - last_nl - 1);
+  } else {
+    lc->column += CountCodePoints(p, n);
+  }
+}
+
+std::string Describe(unsigned char c) {
+  if (c >= 0x20 && c < 0x7f) return std::string("'") + static_cast<char>(c) + "'";
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02x", c);
+  return buf;
+}
+
+// Offset of the first byte that breaks UTF-8 in text (text is known invalid).
+size_t FirstInvalidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = text[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return i;
+    if (!simdjson::validate_utf8(text.data() + i, len)) return i;
+    i += len;
+  }
+  return text.size();
+}
+
+// JSON's number grammar; sets *integer when there is no fraction/exponent.
+bool IsJsonNumber(std::string_view s, bool* integer) {
+  size_t i = 0, n = s.size();
+  auto digits = [&] {
+    size_t start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < n && s[i] == '-') ++i;
+  if (i >= n) return false;
+  if (s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  *integer = true;
+  if (i < n && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+    *integer = false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+    *integer = false;
+  }
+  return i == n;
+}
+
+// Parses a JSON-grammar number as a double; false when beyond a double.
+bool ParseDouble(std::string_view s, double* out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+  if (r.ec == std::errc()) return true;
+  // from_chars reports both overflow and underflow as out of range; only
+  // overflow is an error (1e-999 is simply 0).
+  std::string copy(s);
+  *out = std::strtod(copy.c_str(), nullptr);
+  return !std::isinf(*out);
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool ReadHex4(std::string_view t, size_t i, uint32_t* out) {
+  if (i + 4 > t.size()) return false;
+  uint32_t v = 0;
+  for (size_t k = 0; k < 4; ++k) {
+    int d = HexDigit(t[i + k]);
+    if (d < 0) return false;
+    v = v * 16 + static_cast<uint32_t>(d);
+  }
+  *out = v;
+  return true;
+}
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+Status Syntax(std::string msg) { return Status(ErrorCode::kSyntax, std::move(msg)); }
+
+// Decodes the escapes of a string body [i, close) into *out.
+Status DecodeEscapes(std::string_view t, size_t i, size_t close, std::string* out, size_t* err) {
+  out->reserve(close - i);
+  while (i < close) {
+    char c = t[i];
+    if (c != '\\') {
+      out->push_back(c);
+      ++i;
+      continue;
+    }
+    *err = i;
+    char e = t[i + 1];  // the scanner guarantees a character follows '\'
+    i += 2;
+    switch (e) {
+      case '"': out->push_back('"'); break;
+      case '\\': out->push_back('\\'); break;
+      case '/': out->push_back('/'); break;
+      case 'b': out->push_back('\b'); break;
+      case 'f': out->push_back('\f'); break;
+      case 'n': out->push_back('\n'); break;
+      case 'r': out->push_back('\r'); break;
+      case 't': out->push_back('\t'); break;
+      case 'u': {
+        uint32_t cp;
+        if (!ReadHex4(t, i, &cp) || i + 4 > close) return Syntax("\\u must be followed by four hex digits");
+        i += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return Syntax("unpaired low surrogate \\u" + std::string(t.substr(i - 4, 4)));
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          uint32_t lo;
+          if (i + 6 > close || t[i] != '\\' || t[i + 1] != 'u' || !ReadHex4(t, i + 2, &lo) || lo < 0xDC00 ||
+              lo > 0xDFFF) {
+            return Syntax("high surrogate \\u" + std::string(t.substr(i - 4, 4)) + " is not followed by a low surrogate");
+          }
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          i += 6;
+        }
+        AppendUtf8(cp, out);
+        break;
+      }
+      default:
+        return Syntax("unknown escape \\" + std::string(1, e) + " in string");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// StatementParser
+
+Status StatementParser::Parse(std::string_view text, DatumTree* tree, size_t* error_offset) {
+  tree->Clear();
+  tree->text_ = text;
+  std::vector<Datum>& nodes = tree->nodes_;
+  thread_local std::vector<uint32_t> open;
+  open.clear();
+
+  if (!simdjson::validate_utf8(text.data(), text.size())) {
+    *error_offset = FirstInvalidUtf8(text);
+    return Syntax("invalid UTF-8");
+  }
+
+  auto add_atom = [&](Datum d) {
+    if (!open.empty()) ++nodes[open.back()].count;
+    d.end = static_cast<uint32_t>(nodes.size() + 1);
+    nodes.push_back(d);
+  };
+
+  size_t i = 0, n = text.size();
+  while (i < n) {
+    unsigned char c = text[i];
+    if (IsBlank(c)) {
+      ++i;
+      continue;
+    }
+    Datum d;
+    d.offset = static_cast<uint32_t>(i);
+    switch (c) {
+      case ';': {
+        size_t nl = text.find('\n', i);
+        i = nl == std::string_view::npos ? n : nl + 1;
+        continue;
+      }
+      case '(':
+        if (!open.empty()) ++nodes[open.back()].count;
+        d.kind = DatumKind::kList;
+        open.push_back(static_cast<uint32_t>(nodes.size()));
+        nodes.push_back(d);
+        ++i;
+        continue;
+      case ')':
+        if (open.empty()) {
+          *error_offset = i;
+          return Syntax("unexpected ')'");
+        }
+        nodes[open.back()].end = static_cast<uint32_t>(nodes.size());
+        open.pop_back();
+        ++i;
+        if (open.empty()) {
+          // One statement per parse: anything but blanks/comments after it
+          // belongs to the next statement and the scanner never passes it.
+          return Status::Ok();
+        }
+        continue;
+      case '"': {
+        size_t j = i + 1;
+        bool escaped = false;
+        while (j < n && text[j] != '"') {
+          if (text[j] == '\\') {
+            escaped = true;
+            ++j;
+          } else if (static_cast<unsigned char>(text[j]) < 0x20) {
+            *error_offset = j;
+            return Syntax("control character " + Describe(text[j]) + " inside a string");
+          }
+          ++j;
+        }
+        if (j >= n) {
+          *error_offset = i;
+          return Syntax("unterminated string");
+        }
+        d.kind = DatumKind::kString;
+        if (!escaped) {
+          d.text = text.substr(i + 1, j - i - 1);
+        } else {
+          std::string& s = tree->arena_.emplace_back();
+          size_t err = i;
+          Status st = DecodeEscapes(text, i + 1, j, &s, &err);
+          if (!st.ok()) {
+            *error_offset = err;
+            return st;
+          }
+          d.text = s;
+        }
+        add_atom(d);
+        i = j + 1;
+        continue;
+      }
+      default:
+        break;
+    }
+    if (IsControl(c)) {
+      *error_offset = i;
+      return Syntax("unexpected control character " + Describe(c));
+    }
+    size_t j = i;
+    while (j < n && !IsDelimiter(static_cast<unsigned char>(text[j]))) {
+      if (IsControl(static_cast<unsigned char>(text[j]))) {
+        *error_offset = j;
+        return Syntax("unexpected control character " + Describe(text[j]));
+      }
+      ++j;
+    }
+    std::string_view tok = text.substr(i, j - i);
+    bool integer = false;
+    if ((c == '-' || (c >= '0' && c <= '9')) && IsJsonNumber(tok, &integer)) {
+      if (integer) {
+        auto r = std::from_chars(tok.data(), tok.data() + tok.size(), d.integer);
+        if (r.ec == std::errc()) {
+          d.kind = DatumKind::kInt;
+        } else {
+          integer = false;  // beyond int64: a double
+        }
+      }
+      if (!integer) {
+        if (!ParseDouble(tok, &d.number)) {
+          *error_offset = i;
+          return Syntax("number " + std::string(tok) + " is beyond the range of a double");
+        }
+        d.kind = DatumKind::kDouble;
+      }
+    } else if (tok == "true" || tok == "false") {
+      d.kind = DatumKind::kBool;
+      d.boolean = tok == "true";
+    } else if (tok == "null") {
+      d.kind = DatumKind::kNull;
+    } else {
+      d.kind = DatumKind::kSymbol;
+      d.text = tok;
+    }
+    if (open.empty()) {
+      *error_offset = i;
+      return Syntax("a statement must be a list starting with '('");
+    }
+    add_atom(d);
+    i = j;
+  }
+  *error_offset = n;
+  return Syntax(open.empty() ? "empty statement" : "unexpected end of statement: missing ')'");
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+
+void Reader::Append(std::string_view bytes) {
+  if (pos_ > 0 && (pos_ == buf_.size() || pos_ > (buf_.size() >> 1))) {
+    buf_.erase(0, pos_);
+    scan_ -= std::min(scan_, pos_);
+    item_end_ -= std::min(item_end_, pos_);
+    pos_ = 0;
+  }
+  size_t need = buf_.size() + bytes.size() + simdjson::SIMDJSON_PADDING;
+  if (buf_.capacity() < need) buf_.reserve(std::max(need, buf_.capacity() * 2));
+  buf_.append(bytes);
+}
+
+void Reader::Reset() {
+  buf_.clear();
+  pos_ = 0;
+  discarding_ = false;
+  ResetScan();
+}
+
+void Reader::Consume(size_t n) {
+  Advance(&pos_lc_, buf_.data() + pos_, n);
+  pos_ += n;
+}
+
+LineCol Reader::PositionAt(size_t abs_offset) const {
+  LineCol lc = pos_lc_;
+  Advance(&lc, buf_.data() + pos_, abs_offset - pos_);
+  return lc;
+}
+
+Status Reader::SyntaxAt(size_t abs_offset, std::string_view what) const {
+  LineCol lc = PositionAt(abs_offset);
+  return Syntax(std::string(what) + " at " + std::to_string(lc.line) + ":" + std::to_string(lc.column));
+}
+
+void Reader::DiscardThroughLineOf(size_t abs_offset) {
+  size_t nl = buf_.find('\n', abs_offset);
+  if (nl == std::string::npos) {
+    Consume(buf_.size() - pos_);
+    discarding_ = true;
+  } else {
+    Consume(nl + 1 - pos_);
+  }
+}
+
+void Reader::SkipBlank(bool allow_comments) {
+  size_t i = pos_, n = buf_.size();
+  while (i < n) {
+    unsigned char c = buf_[i];
+    if (IsBlank(c)) {
+      ++i;
+    } else if (c == ';' && allow_comments) {
+      size_t nl = buf_.find('\n', i);
+      if (nl == std::string::npos) {
+        i = n;
+        discarding_ = true;  // the comment goes on in the next packet
+      } else {
+        i = nl + 1;
+      }
+    } else {
+      break;
+    }
+  }
+  Consume(i - pos_);
+}
+
+bool Reader::OnlyBlankLeft() {
+  if (state_ != ScanState::kIdle) return false;
+  if (discarding_) {
+    size_t nl = buf_.find('\n', pos_);
+    if (nl == std::string::npos) return true;
+    Consume(nl + 1 - pos_);
+    discarding_ = false;
+  }
+  SkipBlank(true);
+  return pos_ == buf_.size();
+}
+
+bool Reader::ScanList(Status* error, size_t* error_at) {
+  const char* p = buf_.data();
+  size_t n = buf_.size();
+  size_t i = scan_;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (in_comment_) {
+      const void* nl = std::memchr(p + i, '\n', n - i);
+      if (nl == nullptr) {
+        i = n;
+        break;
+      }
+      i = static_cast<const char*>(nl) - p + 1;
+      in_comment_ = false;
+      continue;
+    }
+    if (in_string_) {
+      // Fast path over ordinary string bytes.
+      while (i < n && !escape_) {
+        c = p[i];
+        if (c == '"' || c == '\\' || c < 0x20) break;
+        ++i;
+      }
+      if (i >= n) break;
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      } else {
+        *error = SyntaxAt(i, c == '\n' ? "unterminated string (a newline inside a string must be written \\n)"
+                                      : "control character " + Describe(c) + " inside a string");
+        *error_at = i;
+        scan_ = i;
+        return false;
+      }
+      ++i;
+      continue;
+    }
+    switch (c) {
+      case '(':
+        if (++depth_ > deepest_) deepest_ = depth_;
+        break;
+      case ')':
+        if (--depth_ == 0) {
+          item_end_ = i + 1;
+          scan_ = i + 1;
+          return true;
+        }
+        break;
+      case '"':
+        in_string_ = true;
+        break;
+      case ';':
+        in_comment_ = true;
+        break;
+      default:
+        break;
+    }
+    ++i;
+  }
+  scan_ = i;
+  return false;
+}
+
+bool Reader::ScanDocument(Status* error, size_t* error_at) {
+  const char* p = buf_.data();
+  size_t n = buf_.size();
+  size_t i = scan_;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (in_string_) {
+      while (i < n && !escape_) {
+        c = p[i];
+        if (c == '"' || c == '\\' || c < 0x20) break;
+        ++i;
+      }
+      if (i >= n) break;
+      if (escape_) {
+        escape_ = false;
+      } else if (c == '\\') {
+        escape_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      } else {
+        LineCol lc = PositionAt(i);
+        *error = Status(ErrorCode::kBadDocument, "control character " + Describe(c) + " inside a JSON string at " +
+                                                     std::to_string(lc.line) + ":" + std::to_string(lc.column));
+        *error_at = i;
+        scan_ = i;
+        return false;
+      }
+      ++i;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      if (++depth_ > deepest_) deepest_ = depth_;
+    } else if (c == '}' || c == ']') {
+      if (--depth_ == 0) {
+        item_end_ = i + 1;
+        scan_ = i + 1;
+        return true;
+      }
+    } else if (c == '"') {
+      in_string_ = true;
+    }
+    ++i;
+  }
+  scan_ = i;
+  return false;
+}
+
+Reader::Result Reader::NextStatement(DatumTree* tree, Status* error) {
+  if (state_ == ScanState::kIdle) {
+    if (discarding_) {
+      size_t nl = buf_.find('\n', pos_);
+      if (nl == std::string::npos) {
+        Consume(buf_.size() - pos_);
+        return Result::kNeedMore;
+      }
+      Consume(nl + 1 - pos_);
+      discarding_ = false;
+    }
+    SkipBlank(true);
+    if (pos_ == buf_.size()) return Result::kNeedMore;
+    unsigned char c = buf_[pos_];
+    if (c != '(') {
+      *error = SyntaxAt(pos_, c == ')' ? std::string("unexpected ')'")
+                                       : "a statement must be a list starting with '(', found " + Describe(c));
+      DiscardThroughLineOf(pos_);
+      return Result::kError;
+    }
+    state_ = ScanState::kList;
+    scan_ = pos_;
+    depth_ = deepest_ = 0;
+    in_string_ = escape_ = in_comment_ = false;
+  }
+  size_t error_at = 0;
+  if (!ScanList(error, &error_at)) {
+    if (!error->ok()) {
+      ResetScan();
+      DiscardThroughLineOf(error_at);
+      return Result::kError;
+    }
+    if (scan_ - pos_ > limits_.max_bytes) {
+      ResetScan();
+      *error = Status(ErrorCode::kLimit, "statement exceeds the size limit of " + std::to_string(limits_.max_bytes) +
+                                             " bytes and its end cannot be found");
+      return Result::kFatal;
+    }
+    return Result::kNeedMore;
+  }
+  ResetScan();
+  size_t len = item_end_ - pos_;
+  if (len > limits_.max_bytes) {
+    Consume(len);
+    *error = Status(ErrorCode::kLimit, "statement of " + std::to_string(len) + " bytes exceeds the size limit of " +
+                                           std::to_string(limits_.max_bytes) + " bytes");
+    return Result::kError;
+  }
+  if (deepest_ > limits_.max_depth) {
+    Consume(len);
+    *error = Status(ErrorCode::kLimit, "statement nested " + std::to_string(deepest_) +
+                                           " levels deep exceeds the limit of " + std::to_string(limits_.max_depth));
+    return Result::kError;
+  }
+  std::string_view text(buf_.data() + pos_, len);
+  size_t off = 0;
+  Status st = StatementParser::Parse(text, tree, &off);
+  if (!st.ok()) {
+    *error = SyntaxAt(pos_ + off, st.message());
+    DiscardThroughLineOf(item_end_ - 1);
+    return Result::kError;
+  }
+  Consume(len);
+  return Result::kItem;
+}
+
+Reader::Result Reader::NextDocument(const char** data, size_t* len, size_t* capacity, Status* error) {
+  if (state_ == ScanState::kIdle) {
+    SkipBlank(false);
+    if (pos_ == buf_.size()) return Result::kNeedMore;
+    if (buf_[pos_] != '{') return Result::kNotDocument;
+    state_ = ScanState::kDocument;
+    scan_ = pos_;
+    depth_ = deepest_ = 0;
+    in_string_ = escape_ = in_comment_ = false;
+  }
+  size_t error_at = 0;
+  if (!ScanDocument(error, &error_at)) {
+    if (!error->ok()) {
+      ResetScan();
+      DiscardThroughLineOf(error_at);
+      return Result::kError;
+    }
+    if (scan_ - pos_ > limits_.max_bytes) {
+      ResetScan();
+      *error = Status(ErrorCode::kLimit, "document exceeds the size limit of " + std::to_string(limits_.max_bytes) +
+                                             " bytes and its end cannot be found");
+      return Result::kFatal;
+    }
+    return Result::kNeedMore;
+  }
+  ResetScan();
+  size_t n = item_end_ - pos_;
+  if (n > limits_.max_bytes) {
+    Consume(n);
+    *error = Status(ErrorCode::kLimit, "document of " + std::to_string(n) + " bytes exceeds the size limit of " +
+                                           std::to_string(limits_.max_bytes) + " bytes");
+    return Result::kError;
+  }
+  if (deepest_ > limits_.max_depth) {
+    Consume(n);
+    *error = Status(ErrorCode::kLimit, "document nested " + std::to_string(deepest_) +
+                                           " levels deep exceeds the limit of " + std::to_string(limits_.max_depth));
+    return Result::kError;
+  }
+  *data = buf_.data() + pos_;
+  *len = n;
+  *capacity = buf_.capacity() - pos_;
+  Consume(n);
+  return Result::kItem;
+}
+
+}  // namespace parendb

@@ -1,0 +1,101 @@
+// The incremental s-expression reader (section 2 of the contract).
+//
+// Bytes arrive in any split (a TCP packet may end mid-token); Append() adds
+// them and Next*() returns the next complete item or kNeedMore. A resumable
+// scan finds where a statement ends before it is parsed, so a statement that
+// arrives one byte at a time is scanned once, not once per byte.
+//
+// Items returned point into the reader's buffer and stay valid until the next
+// Append().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "reader/datum.h"
+
+namespace parendb {
+
+struct ReaderLimits {
+  size_t max_bytes = 16u << 20;  // one statement or one document
+  int max_depth = 256;
+};
+
+struct LineCol {
+  uint64_t line = 1;
+  uint64_t column = 1;
+};
+
+class Reader {
+ public:
+  enum class Result {
+    kNeedMore,     // no complete item yet; Append() more
+    kItem,         // a statement (tree filled) or a document (span filled)
+    kError,        // a bad item was consumed; *error says why; go on reading
+    kNotDocument,  // NextDocument: the next text is not a JSON object; nothing consumed
+    kFatal,        // an item exceeds the size limit and its end cannot be found
+  };
+
+  explicit Reader(ReaderLimits limits = {}) : limits_(limits) {}
+
+  void Append(std::string_view bytes);
+
+  // Reads the next statement into *tree. On kError the damaged input has
+  // been discarded up to the end of its line, per the contract.
+  Result NextStatement(DatumTree* tree, Status* error);
+
+  // Reads the JSON object that must follow create/updateall. On kItem,
+  // [*data, *data+*len) holds it and *capacity bytes from *data are readable
+  // (padding for simdjson).
+  Result NextDocument(const char** data, size_t* len, size_t* capacity, Status* error);
+
+  // True when only whitespace and comments remain unconsumed.
+  bool OnlyBlankLeft();
+  // Line and column where the unconsumed input starts.
+  LineCol position() const { return pos_lc_; }
+  // Discards everything buffered (the connection is being dropped).
+  void Reset();
+  // Forgets line/column (the embedded API counts positions per call).
+  void ResetPosition() { pos_lc_ = LineCol{}; }
+  size_t buffered() const { return buf_.size() - pos_; }
+
+ private:
+  enum class ScanState : uint8_t { kIdle, kList, kDocument };
+
+  void SkipBlank(bool allow_comments);
+  void Consume(size_t n);
+  void DiscardThroughLineOf(size_t abs_offset);
+  LineCol PositionAt(size_t abs_offset) const;
+  Status SyntaxAt(size_t abs_offset, std::string_view what) const;
+  // Advances the resumable scan; returns true when the item's end is found.
+  bool ScanList(Status* error, size_t* error_at);
+  bool ScanDocument(Status* error, size_t* error_at);
+  void ResetScan() { state_ = ScanState::kIdle; }
+
+  ReaderLimits limits_;
+  std::string buf_;
+  size_t pos_ = 0;        // first unconsumed byte
+  LineCol pos_lc_;        // position of buf_[pos_]
+  bool discarding_ = false;  // dropping input until the next newline
+
+  ScanState state_ = ScanState::kIdle;
+  size_t scan_ = 0;       // next byte to scan (absolute index in buf_)
+  int depth_ = 0;
+  int deepest_ = 0;
+  bool in_string_ = false;
+  bool escape_ = false;
+  bool in_comment_ = false;
+  size_t item_end_ = 0;   // one past the item, once found
+};
+
+// Parses one complete statement text. Exposed for tests and the benchmark.
+class StatementParser {
+ public:
+  // On failure returns a syntax error and sets *error_offset.
+  static Status Parse(std::string_view text, DatumTree* tree, size_t* error_offset);
+};
+
+}  // namespace parendb
