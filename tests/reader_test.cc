@@ -1,0 +1,209 @@
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "reader/reader.h"
+
+using namespace parendb;
+
+namespace {
+
+struct Read {
+  std::vector<std::string> items;  // a rendering of each statement, or "ERR code msg"
+};
+
+// Renders a datum subtree compactly, for comparing parses.
+std::string Render(const DatumTree& t, uint32_t i) {
+  const Datum& d = t[i];
+  switch (d.kind) {
+    case DatumKind::kList: {
+      std::string s = "(";
+      for (uint32_t c = t.FirstChild(i), n = 0; n < d.count; ++n, c = t.Next(c)) {
+        if (n) s += ' ';
+        s += Render(t, c);
+      }
+      return s + ")";
+    }
+    case DatumKind::kSymbol: return "sym:" + std::string(d.text);
+    case DatumKind::kString: return "str:" + std::string(d.text);
+    case DatumKind::kInt: return "int:" + std::to_string(d.integer);
+    case DatumKind::kDouble: return "dbl:" + std::to_string(d.number);
+    case DatumKind::kBool: return d.boolean ? "true" : "false";
+    case DatumKind::kNull: return "null";
+  }
+  return "?";
+}
+
+// Feeds text in chunks of `chunk` bytes and collects everything read.
+std::vector<std::string> ReadAll(std::string_view text, size_t chunk, ReaderLimits limits = {}) {
+  Reader r(limits);
+  DatumTree tree;
+  std::vector<std::string> out;
+  bool fatal = false;  // the connection would be closed
+  auto drain = [&] {
+    while (true) {
+      Status err;
+      Reader::Result res = r.NextStatement(&tree, &err);
+      if (res == Reader::Result::kNeedMore) return;
+      if (res == Reader::Result::kItem) {
+        out.push_back(Render(tree, 0));
+      } else {
+        out.push_back("ERR " + std::string(err.code_name()) + " " + err.message());
+        if (res == Reader::Result::kFatal) {
+          fatal = true;
+          return;
+        }
+      }
+    }
+  };
+  for (size_t i = 0; i < text.size() && !fatal; i += chunk) {
+    r.Append(text.substr(i, chunk));
+    drain();
+  }
+  return out;
+}
+
+std::string ReadOne(std::string_view text) {
+  auto v = ReadAll(text, text.size() + 1);
+  return v.size() == 1 ? v[0] : "<" + std::to_string(v.size()) + " items>";
+}
+
+}  // namespace
+
+TEST_SUITE("reader") {
+  TEST_CASE("lists, symbols, literals") {
+    CHECK(ReadOne("(select p t wn (coll people) (> (f age) 60))") ==
+          "(sym:select sym:p sym:t sym:wn (sym:coll sym:people) (sym:> (sym:f sym:age) int:60))");
+    CHECK(ReadOne("(a true false null)") == "(sym:a true false null)");
+    CHECK(ReadOne("( )") == "()");
+    CHECK(ReadOne("(a ; comment (\n b)") == "(sym:a sym:b)");
+    CHECK(ReadOne("(- -x 1- -)") == "(sym:- sym:-x sym:1- sym:-)");
+  }
+
+  TEST_CASE("numbers follow JSON's grammar and the integer/double rule") {
+    CHECK(ReadOne("(n -12)") == "(sym:n int:-12)");
+    CHECK(ReadOne("(n 3.5)") == "(sym:n dbl:3.500000)");
+    CHECK(ReadOne("(n 1e9)") == "(sym:n dbl:1000000000.000000)");
+    CHECK(ReadOne("(n 9223372036854775807)") == "(sym:n int:9223372036854775807)");
+    CHECK(ReadOne("(n -9223372036854775808)") == "(sym:n int:-9223372036854775808)");
+    CHECK(ReadOne("(n 9223372036854775808)").find("dbl:9223372036854775808") != std::string::npos);
+    CHECK(ReadOne("(n 1e-999)") == "(sym:n dbl:0.000000)");
+    CHECK(ReadOne("(n 01 1. .5 +1)") == "(sym:n sym:01 sym:1. sym:.5 sym:+1)");  // not JSON numbers: symbols
+    std::string err = ReadOne("(n 1e999)");
+    CHECK(err.rfind("ERR syntax number 1e999 is beyond the range of a double at 1:4", 0) == 0);
+  }
+
+  TEST_CASE("strings with every JSON escape, including surrogate pairs") {
+    CHECK(ReadOne(R"((s "a\"b\\c\/d\b\f\n\r\t"))") == "(sym:s str:a\"b\\c/d\b\f\n\r\t)");
+    CHECK(ReadOne(R"((s "\u00e9\u20AC"))") == "(sym:s str:\xC3\xA9\xE2\x82\xAC)");
+    CHECK(ReadOne(R"((s "\ud83d\ude00"))") == "(sym:s str:\xF0\x9F\x98\x80)");
+    CHECK(ReadOne("(s \"caf\xC3\xA9\")") == "(sym:s str:caf\xC3\xA9)");
+    CHECK(ReadOne(R"((s "\ud83d"))").rfind("ERR syntax high surrogate", 0) == 0);
+    CHECK(ReadOne(R"((s "\ude00"))").rfind("ERR syntax unpaired low surrogate", 0) == 0);
+    CHECK(ReadOne(R"((s "\q"))") == "ERR syntax unknown escape \\q in string at 1:5");
+    CHECK(ReadOne(R"((s "\u12"))").rfind("ERR syntax \\u must be followed by four hex digits", 0) == 0);
+    CHECK(ReadOne("(s \"\xFF\")").rfind("ERR syntax invalid UTF-8 at 1:5", 0) == 0);
+  }
+
+  TEST_CASE("syntax errors give line:column and discard the rest of the line") {
+    auto v = ReadAll("(ping)\n  (a \"x\\q\") (ping)\n(ping)", 1000);
+    REQUIRE(v.size() == 3);
+    CHECK(v[0] == "(sym:ping)");
+    CHECK(v[1] == "ERR syntax unknown escape \\q in string at 2:8");
+    CHECK(v[2] == "(sym:ping)");
+    v = ReadAll(") (ping)\n(ping)", 1000);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0] == "ERR syntax unexpected ')' at 1:1");
+    v = ReadAll("ping\n(ping)", 1000);
+    CHECK(v[0] == "ERR syntax a statement must be a list starting with '(', found 'p' at 1:1");
+    CHECK(v[1] == "(sym:ping)");
+    v = ReadAll("(a \"unterminated\n(ping)", 1000);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].rfind("ERR syntax unterminated string", 0) == 0);
+    CHECK(v[0].find("at 1:17") != std::string::npos);
+    CHECK(v[1] == "(sym:ping)");
+    // Columns count characters, not bytes.
+    v = ReadAll("(a \"é\" \"\\x\")", 1000);
+    CHECK(v[0] == "ERR syntax unknown escape \\x in string at 1:9");
+  }
+
+  TEST_CASE("every prefix split reads the same as the whole") {
+    const std::string text =
+        "(open t)(select a t wn (coll acc) (= (f _id) 1)) ; c\n(update a (f \"first name\") \"\\u00e9\\ud83d\\ude00\")"
+        "(check a (>= (f balance) -5.5e3))\n(commit t)";
+    auto whole = ReadAll(text, text.size());
+    REQUIRE(whole.size() == 5);
+    for (size_t chunk = 1; chunk < 12; ++chunk) CHECK(ReadAll(text, chunk) == whole);
+    for (size_t cut = 0; cut <= text.size(); ++cut) {
+      Reader r;
+      DatumTree tree;
+      std::vector<std::string> got;
+      for (std::string_view part : {std::string_view(text).substr(0, cut), std::string_view(text).substr(cut)}) {
+        r.Append(part);
+        Status err;
+        while (r.NextStatement(&tree, &err) == Reader::Result::kItem) got.push_back(Render(tree, 0));
+      }
+      CHECK(got == whole);
+    }
+  }
+
+  TEST_CASE("size and depth limits") {
+    ReaderLimits small{64, 4};
+    auto v = ReadAll("(a (b (c (d (e)))))(ping)", 3, small);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].rfind("ERR limit statement nested 5 levels deep", 0) == 0);
+    CHECK(v[1] == "(sym:ping)");
+    v = ReadAll("(a \"" + std::string(100, 'x') + "\")(ping)", 1000, small);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].rfind("ERR limit statement of 106 bytes", 0) == 0);
+    CHECK(v[1] == "(sym:ping)");
+    v = ReadAll("(a " + std::string(100, 'x'), 10, small);
+    REQUIRE(v.size() == 1);
+    CHECK(v[0].rfind("ERR limit statement exceeds the size limit", 0) == 0);
+    // Deep nesting at the default limit does not recurse or crash.
+    std::string deep(100000, '(');
+    deep += std::string(100000, ')');
+    v = ReadAll(deep + "(ping)", 4096);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0].rfind("ERR limit", 0) == 0);
+    CHECK(v[1] == "(sym:ping)");
+  }
+
+  TEST_CASE("documents after a statement") {
+    Reader r;
+    DatumTree tree;
+    Status err;
+    r.Append("(create s t (coll c))\n  {\"a\": [1, {\"b\": \"}\\\"\"}]}(ping)");
+    REQUIRE(r.NextStatement(&tree, &err) == Reader::Result::kItem);
+    const char* data;
+    size_t len, cap;
+    REQUIRE(r.NextDocument(&data, &len, &cap, &err) == Reader::Result::kItem);
+    CHECK(std::string(data, len) == "{\"a\": [1, {\"b\": \"}\\\"\"}]}");
+    CHECK(cap >= len + 64);
+    REQUIRE(r.NextStatement(&tree, &err) == Reader::Result::kItem);
+    CHECK(Render(tree, 0) == "(sym:ping)");
+    r.Append("(ping)");
+    CHECK(r.NextDocument(&data, &len, &cap, &err) == Reader::Result::kNotDocument);
+  }
+
+  TEST_CASE("random bytes never crash and the reader recovers") {
+    std::mt19937 rng(42);
+    const char alphabet[] = "()\"\\;\n abc019.-eE{}\x01\xff";
+    for (int round = 0; round < 300; ++round) {
+      std::string junk;
+      size_t n = rng() % 200;
+      for (size_t i = 0; i < n; ++i) {
+        junk += (rng() % 4 == 0) ? static_cast<char>(rng() & 0xff) : alphabet[rng() % (sizeof alphabet - 1)];
+      }
+      // Whatever the junk did, a fresh line with a complete statement after
+      // closing any open list or string is read.
+      Reader r;
+      DatumTree tree;
+      Status err;
+      r.Append(junk);
+      for (int i = 0; i < 1000 && r.NextStatement(&tree, &err) != Reader::Result::kNeedMore; ++i) {
+      }
+      CHECK(r.buffered() <= junk.size());
+    }
+  }
+}

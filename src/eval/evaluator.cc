@@ -184,8 +184,8 @@ void Evaluator::FinishInput() {
     RespondError(Error(ErrorCode::kSyntax, "unexpected end of input: the statement starting at " +
                                                std::to_string(lc.line) + ":" + std::to_string(lc.column) +
                                                " is not closed"));
-    reader_.Reset();
   }
+  reader_.Reset();  // end of input also ends any discard-to-end-of-line
 }
 
 void Evaluator::Pump() {

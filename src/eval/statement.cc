@@ -22,7 +22,7 @@ constexpr std::array<Spec, 20> kSpecs = {{
     {"acquire", StatementKind::kAcquire, 1, 2, 1, -1},
     {"create", StatementKind::kCreate, 3, 3, 2, 1},
     {"readall", StatementKind::kReadAll, 1, 1, -1, 1},
-    {"read", StatementKind::kRead, 2, 1 << 20, -1, 1},
+    {"read", StatementKind::kRead, 1, 1 << 20, -1, 1},
     {"update", StatementKind::kUpdate, 3, 1 << 20, -1, 1},
     {"updateall", StatementKind::kUpdateAll, 1, 1, -1, 1},
     {"delete", StatementKind::kDelete, 1, 1, -1, 1},

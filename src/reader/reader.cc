@@ -529,6 +529,7 @@ bool Reader::ScanDocument(Status* error, size_t* error_at) {
 }
 
 Reader::Result Reader::NextStatement(DatumTree* tree, Status* error) {
+  *error = Status::Ok();
   if (state_ == ScanState::kIdle) {
     if (discarding_) {
       size_t nl = buf_.find('\n', pos_);
@@ -595,6 +596,7 @@ Reader::Result Reader::NextStatement(DatumTree* tree, Status* error) {
 }
 
 Reader::Result Reader::NextDocument(const char** data, size_t* len, size_t* capacity, Status* error) {
+  *error = Status::Ok();
   if (state_ == ScanState::kIdle) {
     SkipBlank(false);
     if (pos_ == buf_.size()) return Result::kNeedMore;
