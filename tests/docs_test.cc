@@ -83,11 +83,10 @@ TEST_SUITE("docs") {
       if (entry.path().extension() == ".md") files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
-    int examples = 0;
     for (const fs::path& f : files) {
-      examples += static_cast<int>(ExtractBlocks(f).size());
+      INFO(f.filename().string());
+      CHECK_FALSE(ExtractBlocks(f).empty());  // every page teaches by example
       RunFile(f);
     }
-    CHECK(examples >= 30);  // the reference is made of examples
   }
 }

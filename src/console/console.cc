@@ -99,6 +99,7 @@ int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
       }
       continue;
     }
+    if (!continuing) e.reader().ResetPosition();  // positions count from this entry
     entry += entry.empty() ? line : "\n" + line;
     line += '\n';
     Feed(e, line);
