@@ -37,6 +37,9 @@ struct Config {
   int docs = 100000;
   int ops = 200000;
   int rounds = 5;
+  // "reader", "read", "update", "sqlite-read" or "sqlite-update": run just
+  // that one side, for profiling (e.g. under valgrind --tool=callgrind).
+  std::string only;
 };
 
 std::string MakeDoc(int i) {
@@ -211,6 +214,23 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--docs")) c.docs = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--ops")) c.ops = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--rounds")) c.rounds = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--only")) c.only = argv[i + 1];
+  }
+  if (!c.only.empty()) {
+    if (c.only == "reader") {
+      std::printf("reader: %.0f MB/s\n", ReaderMBps(c.rounds));
+      return 0;
+    }
+    if (c.only.rfind("sqlite-", 0) == 0) {
+      SqliteSide lite;
+      lite.Load(c);
+      std::printf("%s: %.0f ns/txn\n", c.only.c_str(), lite.Run(c.only.c_str() + 7, c.ops, 1000, c.docs));
+      return 0;
+    }
+    ParenSide paren;
+    paren.Load(c);
+    std::printf("%s: %.0f ns/txn\n", c.only.c_str(), paren.Run(c.only.c_str(), c.ops, 1000, c.docs));
+    return 0;
   }
   std::printf("ParenDB core benchmark: %d documents of ~%zu bytes, %d ops x %d rounds, 1 thread\n", c.docs,
               MakeDoc(1).size(), c.ops, c.rounds);

@@ -403,6 +403,29 @@ TEST_SUITE("evaluator") {
     CHECK(Lines(*b, "(open u)(select x u wb (coll people) true)(acquire u 0)")[2] == "(ok acquired)");
   }
 
+  TEST_CASE("repeated statements (served from the statement cache) behave like the first") {
+    auto db = People();
+    auto s = db->NewSession();
+    for (int i = 0; i < 3; ++i) {
+      auto out = Lines(*s, "(open t)(open t)(close t)(ping 1e999)\n(open t)(select a t r (coll people) (= (f _id) 1))"
+                           "(acquire t)(readall a)(close t)(close t)");
+      CAPTURE(i);
+      REQUIRE(out.size() == 10);
+      CHECK(out[0] == "(ok opened)");
+      CHECK(IsError(out[1], "duplicate-name"));
+      CHECK(IsError(out[2], "unknown-transaction"));
+      CHECK(IsError(out[3], "syntax"));
+      CHECK(out[7] == R"({"_id":1,"name":"Ada","age":36})");
+      CHECK(out[8] == "(ok closed)");
+      CHECK(IsError(out[9], "unknown-transaction"));
+    }
+    // Many distinct flat statements evict each other without harm.
+    for (int i = 0; i < 200; ++i) {
+      std::string name = "t" + std::to_string(i);
+      CHECK(Lines(*s, "(open " + name + ")(close " + name + ")") == std::vector<std::string>{"(ok opened)", "(ok closed)"});
+    }
+  }
+
   TEST_CASE("auth when a password is set") {
     auto db = MemoryDb();
     auto s = db->NewSession();

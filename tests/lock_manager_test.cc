@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <future>
+#include <map>
 
 #include "lockmgr/lock_manager.h"
 
@@ -10,7 +11,20 @@ using namespace std::chrono_literals;
 
 namespace {
 
-LockTarget T(std::string r, LockMode m, bool intention = false) { return LockTarget{std::move(r), m, intention}; }
+LockTarget T(std::string_view r, LockMode m, bool intention = false) {
+  return LockTarget{std::hash<std::string_view>()(r), m, intention};
+}
+
+// Transactions by number, as the tests name them, each with its connection.
+struct Txns {
+  std::map<int, std::unique_ptr<LockManager::Txn>> all;
+  LockManager::Txn* operator()(int id, OwnerId owner) {
+    auto& t = all[id];
+    if (!t) t = std::make_unique<LockManager::Txn>(owner);
+    return t.get();
+  }
+  LockManager::Txn* operator[](int id) { return all.at(id).get(); }
+};
 
 // A request whose outcome arrives through a future.
 struct Request {
@@ -19,9 +33,11 @@ struct Request {
   LockManager::Outcome outcome;
   Status why;
 
-  Request(LockManager& lm, TxnId txn, OwnerId owner, std::vector<LockTarget> targets,
+  Request(LockManager& lm, LockManager::Txn* txn, std::vector<LockTarget> targets,
           std::chrono::milliseconds timeout = 10s) {
-    outcome = lm.Acquire(txn, owner, std::move(targets), timeout, [this](Status st) { promise.set_value(st); }, &why);
+    outcome = lm.Acquire(
+        txn, targets, timeout, [this]() -> LockManager::Callback { return [this](Status st) { promise.set_value(st); }; },
+        &why);
   }
   bool granted_now() const { return outcome == LockManager::Outcome::kGranted; }
   bool waiting() const { return outcome == LockManager::Outcome::kWaiting; }
@@ -58,101 +74,109 @@ TEST_SUITE("lockmgr") {
 
   TEST_CASE("grant at once, wait, and grant on release") {
     LockManager lm;
-    Request a(lm, 1, 100, {T("c", X, true), T("c/1", X)});
+    Txns tx;
+    Request a(lm, tx(1, 100), {T("c", X, true), T("c/1", X)});
     CHECK(a.granted_now());
-    Request b(lm, 2, 200, {T("c", X, true), T("c/1", X)});
+    Request b(lm, tx(2, 200), {T("c", X, true), T("c/1", X)});
     REQUIRE(b.waiting());
-    Request other_doc(lm, 3, 300, {T("c", X, true), T("c/2", X)});
+    Request other_doc(lm, tx(3, 300), {T("c", X, true), T("c/2", X)});
     CHECK(other_doc.granted_now());  // different _id: never waits
     CHECK_FALSE(b.decided());
-    lm.Release(1);
+    lm.Release(tx[1]);
     CHECK(b.future.get().ok());
     CHECK(lm.stats().waits.load() == 1);
-    lm.Release(2);
-    lm.Release(3);
+    lm.Release(tx[2]);
+    lm.Release(tx[3]);
   }
 
   TEST_CASE("first come first served: wb is not starved by readers") {
     LockManager lm;
-    Request r1(lm, 1, 1, {T("c", S)});
+    Txns tx;
+    Request r1(lm, tx(1, 1), {T("c", S)});
     REQUIRE(r1.granted_now());
-    Request w(lm, 2, 2, {T("c", XB)});
+    Request w(lm, tx(2, 2), {T("c", XB)});
     REQUIRE(w.waiting());
-    Request r2(lm, 3, 3, {T("c", S)});  // compatible with r1, but queued behind w
+    Request r2(lm, tx(3, 3), {T("c", S)});  // compatible with r1, but queued behind w
     REQUIRE(r2.waiting());
-    lm.Release(1);
+    lm.Release(tx[1]);
     CHECK(w.future.get().ok());
     CHECK_FALSE(r2.decided());
-    lm.Release(2);
+    lm.Release(tx[2]);
     CHECK(r2.future.get().ok());
-    lm.Release(3);
+    lm.Release(tx[3]);
   }
 
   TEST_CASE("timeouts end a wait with lock-timeout") {
     LockManager lm;
-    Request a(lm, 1, 1, {T("c", XB)});
-    Request b(lm, 2, 2, {T("c", RS)}, 20ms);
+    Txns tx;
+    Request a(lm, tx(1, 1), {T("c", XB)});
+    Request b(lm, tx(2, 2), {T("c", RS)}, 20ms);
     REQUIRE(b.waiting());
     Status st = b.future.get();
     CHECK(st.code() == ErrorCode::kLockTimeout);
     CHECK(lm.stats().timeouts.load() == 1);
     // The timed-out request left the queue: a later compatible one is granted.
-    lm.Release(1);
-    Request c(lm, 3, 3, {T("c", X)});
+    lm.Release(tx[1]);
+    Request c(lm, tx(3, 3), {T("c", X)});
     CHECK(c.granted_now());
-    lm.Release(3);
+    lm.Release(tx[3]);
   }
 
   TEST_CASE("waiting on a lock held by the same connection is a deadlock") {
     LockManager lm;
-    Request a(lm, 1, 7, {T("c", X)});
+    Txns tx;
+    Request a(lm, tx(1, 7), {T("c", X)});
     REQUIRE(a.granted_now());
-    Request b(lm, 2, 7, {T("c", X)});
+    Request b(lm, tx(2, 7), {T("c", X)});
     CHECK(b.outcome == LockManager::Outcome::kDenied);
     CHECK(b.why.code() == ErrorCode::kDeadlock);
-    lm.Release(1);
+    lm.Release(tx[1]);
   }
 
   TEST_CASE("a cycle through two connections is a deadlock") {
     LockManager lm;
+    Txns tx;
     // Connection 1 holds t1 on x; connection 2 holds t3 on y.
-    Request t1(lm, 1, 1, {T("x", X)});
-    Request t3(lm, 3, 2, {T("y", X)});
+    Request t1(lm, tx(1, 1), {T("x", X)});
+    Request t3(lm, tx(3, 2), {T("y", X)});
     // Connection 1 opens t2 wanting y: waits on t3.
-    Request t2(lm, 2, 1, {T("y", X)});
+    Request t2(lm, tx(2, 1), {T("y", X)});
     REQUIRE(t2.waiting());
     // Connection 2 opens t4 wanting x: waits on t1, whose connection waits
     // on t2, which waits on t3 of connection 2 — a cycle.
-    Request t4(lm, 4, 2, {T("x", X)});
+    Request t4(lm, tx(4, 2), {T("x", X)});
     CHECK(t4.outcome == LockManager::Outcome::kDenied);
     CHECK(lm.stats().deadlocks.load() == 1);
-    lm.Release(3);
+    lm.Release(tx[3]);
     CHECK(t2.future.get().ok());
-    lm.Release(1);
-    lm.Release(2);
+    lm.Release(tx[1]);
+    lm.Release(tx[2]);
   }
 
   TEST_CASE("releasing a waiting transaction cancels its wait") {
     LockManager lm;
-    Request a(lm, 1, 1, {T("c", X)});
-    Request b(lm, 2, 2, {T("c", X)});
+    Txns tx;
+    Request a(lm, tx(1, 1), {T("c", X)});
+    Request b(lm, tx(2, 2), {T("c", X)});
     REQUIRE(b.waiting());
-    lm.Release(2);  // b's connection went away
-    lm.Release(1);
-    Request c(lm, 3, 3, {T("c", XB)});
+    lm.Release(tx[2]);  // b's connection went away
+    lm.Release(tx[1]);
+    Request c(lm, tx(3, 3), {T("c", XB)});
     CHECK(c.granted_now());
     CHECK_FALSE(b.decided());
-    lm.Release(3);
+    lm.Release(tx[3]);
   }
 
   TEST_CASE("TryAcquire never waits") {
     LockManager lm;
-    Request a(lm, 1, 1, {T("c", S)});
-    CHECK_FALSE(lm.TryAcquire(2, 2, {T("c", X, true), T("c/9", X)}));
-    CHECK(lm.TryAcquire(1, 1, {T("c", X, true), T("c/9", X)}));  // its own S upgrades
-    lm.Release(1);
-    CHECK(lm.TryAcquire(2, 2, {T("c", X, true), T("c/9", X)}));
-    lm.Release(2);
+    Txns tx;
+    Request a(lm, tx(1, 1), {T("c", S)});
+    std::vector<LockTarget> create{T("c", X, true), T("c/9", X)};
+    CHECK_FALSE(lm.TryAcquire(tx(2, 2), create));
+    CHECK(lm.TryAcquire(tx[1], create));  // its own S upgrades
+    lm.Release(tx[1]);
+    CHECK(lm.TryAcquire(tx[2], create));
+    lm.Release(tx[2]);
   }
 
   TEST_CASE("many threads contending stay consistent") {
@@ -162,17 +186,18 @@ TEST_SUITE("lockmgr") {
     std::vector<std::thread> threads;
     for (int th = 0; th < 4; ++th) {
       threads.emplace_back([&, th] {
+        LockManager::Txn txn(static_cast<OwnerId>(th + 1));
         for (int i = 0; i < 300; ++i) {
-          TxnId id = static_cast<TxnId>(th * 100000 + i + 1);
           std::promise<Status> p;
           auto f = p.get_future();
           Status why;
-          auto out = lm.Acquire(id, static_cast<OwnerId>(th + 1), {T("c", XB)}, 10s,
-                                [&p](Status st) { p.set_value(st); }, &why);
+          std::vector<LockTarget> targets{T("c", XB)};
+          auto out = lm.Acquire(&txn, targets, 10s,
+                                [&p]() -> LockManager::Callback { return [&p](Status st) { p.set_value(st); }; }, &why);
           if (out == LockManager::Outcome::kWaiting) REQUIRE(f.get().ok());
           if (inside.fetch_add(1) != 0) violations.fetch_add(1);
           inside.fetch_sub(1);
-          lm.Release(id);
+          lm.Release(&txn);
         }
       });
     }

@@ -42,7 +42,7 @@ void Session::Run(std::string_view statements) {
 
 std::string Session::ExecuteText(std::string_view statements) {
   Run(statements);
-  std::string out = std::move(evaluator_->output());
+  std::string out = evaluator_->output();  // a copy, so the evaluator keeps its buffer
   evaluator_->ClearOutput();
   return out;
 }

@@ -4,20 +4,28 @@
 
 namespace parendb {
 
-std::string CollectionResource(std::string_view collection) { return std::string(collection); }
+namespace {
 
-std::string DocumentResource(std::string_view collection, const DocId& id) {
-  // Names cannot contain control characters, so \x1f cannot be forged.
-  std::string r(collection);
-  r += '\x1f';
-  if (id.is_int) {
-    r += 'i';
-    r.append(reinterpret_cast<const char*>(&id.i), sizeof id.i);
-  } else {
-    r += 's';
-    r += id.s;
-  }
-  return r;
+// splitmix64's finalizer: spreads every input bit over the whole word.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+}  // namespace
+
+ResourceId CollectionResource(std::string_view collection) {
+  return Mix(std::hash<std::string_view>()(collection));
+}
+
+ResourceId DocumentResource(std::string_view collection, const DocId& id) {
+  uint64_t h = id.is_int ? Mix(static_cast<uint64_t>(id.i) ^ 0x5bd1e995ULL)
+                         : Mix(std::hash<std::string>()(id.s) ^ 0x27d4eb2fULL);
+  return Mix(CollectionResource(collection) + 0x9e3779b97f4a7c15ULL * (h | 1)) ^ h;
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<CommitLog> log)
@@ -72,10 +80,9 @@ Status Engine::DropCollection(const std::string& name) {
   if (!st.ok()) return st;
   // A drop is a tiny transaction holding the collection's strongest lock,
   // so it never pulls a collection from under a live transaction.
-  TxnId txn = NewTransactionId();
+  LockManager::Txn txn(NewOwnerId());
   std::vector<LockTarget> target{LockTarget{CollectionResource(name), LockMode::kExclusiveBlocking, false}};
-  if (!locks_.TryAcquire(txn, NewOwnerId(), target)) {
-    locks_.Release(txn);
+  if (!locks_.TryAcquire(&txn, target)) {
     return Status(ErrorCode::kConflict, "collection " + name + " is in use by a live transaction");
   }
   std::lock_guard commit(commit_mu_);
@@ -86,7 +93,7 @@ Status Engine::DropCollection(const std::string& name) {
     if (it != catalog_.end()) victim = it->second;
   }
   if (victim == nullptr) {
-    locks_.Release(txn);
+    locks_.Release(&txn);
     return Status(ErrorCode::kUnknownCollection, "no collection named " + name);
   }
   std::vector<LogRecord> rec(1);
@@ -95,15 +102,16 @@ Status Engine::DropCollection(const std::string& name) {
   st = log_->Commit(rec);
   if (!st.ok()) {
     failed_.store(true, std::memory_order_release);
-    locks_.Release(txn);
+    locks_.Release(&txn);
     return st;
   }
   {
     std::unique_lock lock(catalog_mu_);
     catalog_.erase(name);
   }
+  victim->MarkDropped();
   documents_.fetch_sub(victim->live_documents(), std::memory_order_relaxed);
-  locks_.Release(txn);
+  locks_.Release(&txn);
   return Status::Ok();
 }
 

@@ -97,7 +97,7 @@ class Engine {
 };
 
 // Lock resource names: a collection, or one document in it.
-std::string CollectionResource(std::string_view collection);
-std::string DocumentResource(std::string_view collection, const DocId& id);
+ResourceId CollectionResource(std::string_view collection);
+ResourceId DocumentResource(std::string_view collection, const DocId& id);
 
 }  // namespace parendb

@@ -100,7 +100,7 @@ struct Evaluator::Selection {
 struct Evaluator::Transaction {
   enum class Stage { kSelecting, kWaiting, kAcquired };
   std::string name;
-  TxnId id = 0;
+  LockManager::Txn locks;
   Stage stage = Stage::kSelecting;
   std::vector<Selection*> selections;
   bool read_only = false;
@@ -128,6 +128,8 @@ Evaluator::Evaluator(Engine* engine)
 
 Evaluator::~Evaluator() {
   while (!txns_.empty()) EndTransaction(txns_.back().get(), false);
+  free_txns_.clear();
+  free_sels_.clear();
   engine_->counters().connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -222,6 +224,7 @@ void Evaluator::Pump() {
       }
       continue;
     }
+    if (authenticated_ && RunCachedStatement()) continue;
     Reader::Result r = reader_.NextStatement(&tree_, &err);
     switch (r) {
       case Reader::Result::kNeedMore:
@@ -235,34 +238,99 @@ void Evaluator::Pump() {
         continue;
       default:
         engine_->counters().statements.fetch_add(1, std::memory_order_relaxed);
-        ExecuteStatement();
+        Remember(ExecuteStatement());
     }
   }
 }
 
-void Evaluator::ExecuteStatement() {
-  Status st = CompileStatement(tree_, &stmt_, &named_);
-  if (!authenticated_ && !(st.ok() && stmt_.kind == StatementKind::kAuth)) {
+bool Evaluator::ExecuteStatement() {
+  Status st = CompileStatement(tree_, &compiled_, &named_);
+  stmt_ = &compiled_;
+  if (!authenticated_ && !(st.ok() && stmt_->kind == StatementKind::kAuth)) {
     st = Error(ErrorCode::kAuth, "authenticate first with (auth \"password\")");
     named_ = Named{"", "", named_.takes_document};
   }
+  bool compiled = st.ok();
   if (named_.takes_document) {
     // The JSON object belongs to this statement even when it failed.
     awaiting_document_ = true;
     pending_error_ = std::move(st);
-    return;
+    return false;
   }
-  if (!st.ok()) {
+  if (!compiled) {
     FailNamed(std::move(st), named_);
-    return;
+    return false;
   }
   Dispatch(nullptr, 0, 0);
+  return true;
+}
+
+// Flat statements — (open t), (acquire t), (readall a), (commit t) — recur
+// byte for byte in a session's transactions. Their compiled form is kept,
+// keyed by their exact text, so a repeat skips parsing and compiling.
+namespace {
+
+bool Cacheable(const Statement& s) {
+  switch (s.kind) {
+    case StatementKind::kOpen:
+    case StatementKind::kAcquire:
+    case StatementKind::kReadAll:
+    case StatementKind::kDelete:
+    case StatementKind::kCommit:
+    case StatementKind::kClose:
+    case StatementKind::kCollections:
+    case StatementKind::kPing:
+    case StatementKind::kStats:
+      return true;
+    default:
+      return false;
+  }
+}
+
+size_t CacheSet(std::string_view text, size_t sets) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  h ^= h >> 29;  // FNV's low bits alone collide too often
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return (h >> 40) & (sets - 1);
+}
+
+}  // namespace
+
+bool Evaluator::RunCachedStatement() {
+  miss_way_ = nullptr;
+  std::string_view text;
+  if (!reader_.PeekFlatStatement(&text)) return false;
+  // Two ways per set: (acquire t) and (commit t) may share a set.
+  CachedStatement* way = &cache_[CacheSet(text, cache_.size() / 2) * 2];
+  CachedStatement* hit = way[0].text == text ? &way[0] : way[1].text == text ? &way[1] : nullptr;
+  if (hit == nullptr) {
+    // Miss: the caller reads and runs it as usual; Remember() keeps it.
+    miss_way_ = way[0].last_use <= way[1].last_use ? &way[0] : &way[1];
+    miss_text_.assign(text);
+    return false;
+  }
+  hit->last_use = ++cache_clock_;
+  reader_.Skip(text.size());
+  engine_->counters().statements.fetch_add(1, std::memory_order_relaxed);
+  stmt_ = &hit->stmt;
+  Dispatch(nullptr, 0, 0);
+  return true;
+}
+
+void Evaluator::Remember(bool compiled) {
+  if (miss_way_ != nullptr && compiled && Cacheable(compiled_)) {
+    std::swap(miss_way_->text, miss_text_);
+    miss_way_->stmt = compiled_;
+    miss_way_->last_use = ++cache_clock_;
+  }
+  miss_way_ = nullptr;
 }
 
 void Evaluator::ExecuteWithDocument(const char* data, size_t len, size_t capacity) { Dispatch(data, len, capacity); }
 
 void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
-  switch (stmt_.kind) {
+  switch (stmt_->kind) {
     case StatementKind::kOpen: return Open();
     case StatementKind::kSelect: return Select(false);
     case StatementKind::kSelects: return Select(true);
@@ -327,16 +395,60 @@ Evaluator::Selection* Evaluator::RequireSelection(const std::string& name, bool 
 }
 
 void Evaluator::EndTransaction(Transaction* t, bool committed) {
-  engine_->locks().Release(t->id);
+  engine_->locks().Release(&t->locks);
   if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
-  sels_.erase(std::remove_if(sels_.begin(), sels_.end(), [&](const auto& s) { return s->txn == t; }), sels_.end());
+  for (Selection* s : t->selections) {
+    auto it = std::find_if(sels_.begin(), sels_.end(), [&](const auto& x) { return x.get() == s; });
+    RecycleSelection(std::move(*it));
+    *it = std::move(sels_.back());
+    sels_.pop_back();
+  }
   if (pending_txn_ == t) {
     pending_.reset();
     pending_txn_ = nullptr;
   }
   if (!committed) engine_->counters().aborts.fetch_add(1, std::memory_order_relaxed);
   engine_->counters().active_transactions.fetch_sub(1, std::memory_order_relaxed);
-  txns_.erase(std::find_if(txns_.begin(), txns_.end(), [&](const auto& x) { return x.get() == t; }));
+  auto it = std::find_if(txns_.begin(), txns_.end(), [&](const auto& x) { return x.get() == t; });
+  RecycleTransaction(std::move(*it));
+  txns_.erase(it);
+}
+
+// Finished transactions and selections are kept for reuse, so a steady
+// stream of transactions allocates (almost) nothing.
+std::unique_ptr<Evaluator::Transaction> Evaluator::TakeTransaction() {
+  if (free_txns_.empty()) {
+    auto t = std::make_unique<Transaction>();
+    t->locks.set_owner(owner_);
+    return t;
+  }
+  std::unique_ptr<Transaction> t = std::move(free_txns_.back());
+  free_txns_.pop_back();
+  return t;
+}
+
+void Evaluator::RecycleTransaction(std::unique_ptr<Transaction> t) {
+  t->stage = Transaction::Stage::kSelecting;
+  t->selections.clear();
+  t->read_only = false;
+  t->has_snapshot = false;
+  t->workspace.clear();
+  if (free_txns_.size() < 16) free_txns_.push_back(std::move(t));
+}
+
+std::unique_ptr<Evaluator::Selection> Evaluator::TakeSelection() {
+  if (free_sels_.empty()) return std::make_unique<Selection>();
+  std::unique_ptr<Selection> s = std::move(free_sels_.back());
+  free_sels_.pop_back();
+  return s;
+}
+
+void Evaluator::RecycleSelection(std::unique_ptr<Selection> s) {
+  s->multi = s->created = false;
+  s->collection.reset();
+  s->ids.reset();
+  s->docs.clear();
+  if (free_sels_.size() < 64) free_sels_.push_back(std::move(s));
 }
 
 void Evaluator::Fail(Status st, Transaction* t) {
@@ -425,43 +537,42 @@ void Evaluator::AppendDocJson(Transaction* t, Selection* s, size_t i, std::strin
 // Statements
 
 void Evaluator::Open() {
-  if (Transaction* live = FindTransaction(stmt_.txn)) {
-    return Fail(Error(ErrorCode::kDuplicateName, "transaction " + stmt_.txn + " is already live"), live);
+  if (Transaction* live = FindTransaction(stmt_->txn)) {
+    return Fail(Error(ErrorCode::kDuplicateName, "transaction " + stmt_->txn + " is already live"), live);
   }
   if (txns_.size() >= engine_->options().max_transactions_per_session) {
     return RespondError(Error(ErrorCode::kLimit, "too many live transactions on this connection (limit " +
                                                      std::to_string(engine_->options().max_transactions_per_session) + ")"));
   }
-  auto t = std::make_unique<Transaction>();
-  t->name = stmt_.txn;
-  t->id = engine_->NewTransactionId();
+  std::unique_ptr<Transaction> t = TakeTransaction();
+  t->name = stmt_->txn;
   txns_.push_back(std::move(t));
   engine_->counters().active_transactions.fetch_add(1, std::memory_order_relaxed);
   RespondOk("opened");
 }
 
 void Evaluator::Select(bool multi) {
-  Transaction* t = RequireTransaction(stmt_.txn);
+  Transaction* t = RequireTransaction(stmt_->txn);
   if (t == nullptr) return;
   if (t->stage != Transaction::Stage::kSelecting) {
     return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " has already acquired; select comes before acquire"), t);
   }
-  if (FindSelection(stmt_.selection) != nullptr) {
-    return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_.selection + " is already live"), t);
+  if (FindSelection(stmt_->selection) != nullptr) {
+    return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_->selection + " is already live"), t);
   }
   if (t->selections.size() >= engine_->options().max_selections_per_transaction) {
     return Fail(Error(ErrorCode::kLimit, "too many selections in transaction " + t->name), t);
   }
-  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_.collection);
-  if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_.collection), t);
-  auto s = std::make_unique<Selection>();
-  s->name = stmt_.selection;
+  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_->collection);
+  if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
+  std::unique_ptr<Selection> s = TakeSelection();
+  s->name = stmt_->selection;
   s->txn = t;
-  s->lock = stmt_.lock;
+  s->lock = stmt_->lock;
   s->multi = multi;
-  s->collection_name = stmt_.collection;
+  s->collection_name = stmt_->collection;
   s->collection = std::move(c);
-  s->condition = std::move(stmt_.condition);
+  std::swap(s->condition, stmt_->condition);
   s->ids = CandidateIds(s->condition);
   t->selections.push_back(s.get());
   sels_.push_back(std::move(s));
@@ -469,7 +580,7 @@ void Evaluator::Select(bool multi) {
 }
 
 void Evaluator::Acquire() {
-  Transaction* t = RequireTransaction(stmt_.txn);
+  Transaction* t = RequireTransaction(stmt_->txn);
   if (t == nullptr) return;
   if (t->stage != Transaction::Stage::kSelecting) {
     return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " has already acquired"), t);
@@ -479,7 +590,7 @@ void Evaluator::Acquire() {
   });
   std::vector<LockTarget> targets;
   for (Selection* s : t->selections) {
-    s->collection = engine_->FindCollection(s->collection_name);
+    if (s->collection->dropped()) s->collection = engine_->FindCollection(s->collection_name);
     if (s->collection == nullptr) {
       return Fail(Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " no longer exists"), t);
     }
@@ -492,22 +603,26 @@ void Evaluator::Acquire() {
     }
   }
   if (targets.empty()) return FinishAcquire(t);
-  auto millis = stmt_.millis >= 0 ? std::chrono::milliseconds(stmt_.millis) : engine_->options().lock_timeout;
-  auto p = std::make_shared<PendingAcquire>();
-  p->wakeup = wakeup_;
-  auto done = [p](Status st) {
-    std::function<void()> wake;
-    {
-      std::lock_guard lock(p->mu);
-      p->decided = true;
-      p->status = std::move(st);
-      wake = p->wakeup;
-    }
-    p->cv.notify_all();
-    if (wake) wake();
+  auto millis = stmt_->millis >= 0 ? std::chrono::milliseconds(stmt_->millis) : engine_->options().lock_timeout;
+  // The completion state is made only when the request has to wait.
+  std::shared_ptr<PendingAcquire> p;
+  auto make_done = [&]() -> LockManager::Callback {
+    p = std::make_shared<PendingAcquire>();
+    p->wakeup = wakeup_;
+    return [p](Status st) {
+      std::function<void()> wake;
+      {
+        std::lock_guard lock(p->mu);
+        p->decided = true;
+        p->status = std::move(st);
+        wake = p->wakeup;
+      }
+      p->cv.notify_all();
+      if (wake) wake();
+    };
   };
   Status why;
-  switch (engine_->locks().Acquire(t->id, owner_, std::move(targets), millis, std::move(done), &why)) {
+  switch (engine_->locks().Acquire(&t->locks, targets, millis, make_done, &why)) {
     case LockManager::Outcome::kGranted:
       return FinishAcquire(t);
     case LockManager::Outcome::kDenied:
@@ -537,7 +652,7 @@ Status Evaluator::Bind(Transaction* t) {
   for (Selection* s : t->selections) {
     // The locks now keep the collection alive; check it was not dropped
     // between acquire's request and the grant.
-    if (engine_->FindCollection(s->collection_name) != s->collection) {
+    if (s->collection->dropped()) {
       return Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " was dropped");
     }
     s->docs.clear();
@@ -561,7 +676,7 @@ Status Evaluator::Bind(Transaction* t) {
 }
 
 void Evaluator::Create(const char* doc, size_t len, size_t cap) {
-  Transaction* t = RequireTransaction(stmt_.txn);
+  Transaction* t = RequireTransaction(stmt_->txn);
   if (t == nullptr) return;
   if (t->stage != Transaction::Stage::kAcquired) {
     return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " must acquire before it creates"), t);
@@ -569,11 +684,11 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   if (t->read_only) {
     return Fail(Error(ErrorCode::kLockMode, "transaction " + t->name + " only reads (all its selections are r) and cannot create"), t);
   }
-  if (FindSelection(stmt_.selection) != nullptr) {
-    return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_.selection + " is already live"), t);
+  if (FindSelection(stmt_->selection) != nullptr) {
+    return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_->selection + " is already live"), t);
   }
-  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_.collection);
-  if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_.collection), t);
+  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_->collection);
+  if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
   Value v;
   Status st = ParseJsonObject(doc, len, cap, engine_->options().reader.max_depth, &v);
   if (!st.ok()) return Fail(std::move(st), t);
@@ -593,10 +708,10 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
     members.insert(members.begin(), Member{"_id", Value(id.i)});
   }
 
-  std::vector<LockTarget> targets{LockTarget{CollectionResource(stmt_.collection), LockMode::kExclusive, true},
-                                  LockTarget{DocumentResource(stmt_.collection, id), LockMode::kExclusive, false}};
-  if (!engine_->locks().TryAcquire(t->id, owner_, targets)) {
-    return Fail(Error(ErrorCode::kConflict, "cannot create _id " + id.ToString() + " in " + stmt_.collection +
+  std::vector<LockTarget> targets{LockTarget{CollectionResource(stmt_->collection), LockMode::kExclusive, true},
+                                  LockTarget{DocumentResource(stmt_->collection, id), LockMode::kExclusive, false}};
+  if (!engine_->locks().TryAcquire(&t->locks, targets)) {
+    return Fail(Error(ErrorCode::kConflict, "cannot create _id " + id.ToString() + " in " + stmt_->collection +
                                                 ": another live transaction holds a conflicting lock"),
                 t);
   }
@@ -604,17 +719,17 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   auto it = t->workspace.find(key);
   bool exists = it != t->workspace.end() ? !it->second.deleted : c->Get(id, kLatest) != nullptr;
   if (exists) {
-    return Fail(Error(ErrorCode::kDuplicateId, "a document with _id " + id.ToString() + " already exists in " + stmt_.collection), t);
+    return Fail(Error(ErrorCode::kDuplicateId, "a document with _id " + id.ToString() + " already exists in " + stmt_->collection), t);
   }
   bool created = it == t->workspace.end() || it->second.created;
   t->workspace[key] = WorkspaceEntry{c, std::move(v), false, created};
 
-  auto s = std::make_unique<Selection>();
-  s->name = stmt_.selection;
+  std::unique_ptr<Selection> s = TakeSelection();
+  s->name = stmt_->selection;
   s->txn = t;
   s->lock = LockKind::kWriteNonBlocking;
   s->created = true;
-  s->collection_name = stmt_.collection;
+  s->collection_name = stmt_->collection;
   s->collection = std::move(c);
   s->docs.push_back(Selection::Bound{std::move(id), nullptr});
   t->selections.push_back(s.get());
@@ -623,7 +738,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
 }
 
 void Evaluator::ReadAll() {
-  Selection* s = RequireSelection(stmt_.selection, false);
+  Selection* s = RequireSelection(stmt_->selection, false);
   if (s == nullptr) return;
   Transaction* t = s->txn;
   BeginResponse();
@@ -651,7 +766,7 @@ void Evaluator::ReadAll() {
 }
 
 void Evaluator::Read() {
-  Selection* s = RequireSelection(stmt_.selection, false);
+  Selection* s = RequireSelection(stmt_->selection, false);
   if (s == nullptr) return;
   Transaction* t = s->txn;
   Value result;
@@ -660,10 +775,10 @@ void Evaluator::Read() {
     const Value* doc = View(t, s, i);
     if (doc == nullptr) continue;
     if (!s->multi) {
-      result = Project(*doc, stmt_.paths);
+      result = Project(*doc, stmt_->paths);
       break;
     }
-    result.as_array().push_back(Project(*doc, stmt_.paths));
+    result.as_array().push_back(Project(*doc, stmt_->paths));
   }
   std::string json;
   AppendJson(result, &json);
@@ -671,21 +786,21 @@ void Evaluator::Read() {
 }
 
 void Evaluator::Update() {
-  Selection* s = RequireSelection(stmt_.selection, true);
+  Selection* s = RequireSelection(stmt_->selection, true);
   if (s == nullptr) return;
   Transaction* t = s->txn;
   uint64_t n = 0;
-  std::vector<Value> results(stmt_.values.size());
+  std::vector<Value> results(stmt_->values.size());
   for (size_t i = 0; i < s->docs.size(); ++i) {
     const Value* before = View(t, s, i);
     if (before == nullptr) continue;
     // Every expression sees the document as it was before this statement.
-    for (size_t k = 0; k < stmt_.values.size(); ++k) {
+    for (size_t k = 0; k < stmt_->values.size(); ++k) {
       Value scratch;
       Status err;
-      const Value* r = Evaluate(stmt_.values[k], *before, &scratch, &err);
+      const Value* r = Evaluate(stmt_->values[k], *before, &scratch, &err);
       if (r == nullptr) {
-        err.AppendMessage(" (setting " + PathToString(stmt_.paths[k]) + " of _id " + s->docs[i].id.ToString() + ")");
+        err.AppendMessage(" (setting " + PathToString(stmt_->paths[k]) + " of _id " + s->docs[i].id.ToString() + ")");
         return Fail(std::move(err), t);
       }
       results[k] = r == &scratch ? std::move(scratch) : *r;
@@ -693,8 +808,8 @@ void Evaluator::Update() {
     WorkspaceKey key{s->collection.get(), s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
     if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value, false, false};
-    for (size_t k = 0; k < stmt_.paths.size(); ++k) {
-      Status st = Assign(stmt_.paths[k], std::move(results[k]), &it->second.value);
+    for (size_t k = 0; k < stmt_->paths.size(); ++k) {
+      Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.value);
       if (!st.ok()) return Fail(std::move(st), t);
     }
     ++n;
@@ -703,7 +818,7 @@ void Evaluator::Update() {
 }
 
 void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
-  Selection* s = RequireSelection(stmt_.selection, true);
+  Selection* s = RequireSelection(stmt_->selection, true);
   if (s == nullptr) return;
   Transaction* t = s->txn;
   Value v;
@@ -734,7 +849,7 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
 }
 
 void Evaluator::Delete() {
-  Selection* s = RequireSelection(stmt_.selection, true);
+  Selection* s = RequireSelection(stmt_->selection, true);
   if (s == nullptr) return;
   Transaction* t = s->txn;
   uint64_t n = 0;
@@ -751,12 +866,12 @@ void Evaluator::Delete() {
 }
 
 void Evaluator::Check() {
-  Selection* s = RequireSelection(stmt_.selection, false);
+  Selection* s = RequireSelection(stmt_->selection, false);
   if (s == nullptr) return;
   Transaction* t = s->txn;
   for (size_t i = 0; i < s->docs.size(); ++i) {
     const Value* doc = View(t, s, i);
-    if (doc != nullptr && !Test(stmt_.condition, *doc)) {
+    if (doc != nullptr && !Test(stmt_->condition, *doc)) {
       return Fail(Error(ErrorCode::kCheckFailed, "document " + s->docs[i].id.ToString() + " of selection " + s->name +
                                                      " does not satisfy the condition"),
                   t);
@@ -766,7 +881,7 @@ void Evaluator::Check() {
 }
 
 void Evaluator::Commit() {
-  Transaction* t = RequireTransaction(stmt_.txn);
+  Transaction* t = RequireTransaction(stmt_->txn);
   if (t == nullptr) return;
   if (t->stage != Transaction::Stage::kAcquired) {
     return Fail(Error(ErrorCode::kStage, "transaction " + t->name + " must acquire before it commits"), t);
@@ -784,20 +899,20 @@ void Evaluator::Commit() {
 }
 
 void Evaluator::Close() {
-  Transaction* t = RequireTransaction(stmt_.txn);
+  Transaction* t = RequireTransaction(stmt_->txn);
   if (t == nullptr) return;
   EndTransaction(t, false);
   RespondOk("closed");
 }
 
 void Evaluator::MakeCollection() {
-  Status st = engine_->MakeCollection(stmt_.collection);
+  Status st = engine_->MakeCollection(stmt_->collection);
   if (!st.ok()) return RespondError(st);
   RespondOk("mkcoll");
 }
 
 void Evaluator::DropCollection() {
-  Status st = engine_->DropCollection(stmt_.collection);
+  Status st = engine_->DropCollection(stmt_->collection);
   if (!st.ok()) return RespondError(st);
   RespondOk("rmcoll");
 }
@@ -816,7 +931,7 @@ void Evaluator::Auth() {
   if (password_.empty()) return RespondOk("auth");
   // Constant-time comparison: the time taken does not depend on where the
   // first wrong byte is.
-  const std::string& given = stmt_.password;
+  const std::string& given = stmt_->password;
   unsigned char diff = given.size() == password_.size() ? 0 : 1;
   for (size_t i = 0; i < password_.size(); ++i) {
     diff |= static_cast<unsigned char>(password_[i] ^ (i < given.size() ? given[i] : 0));

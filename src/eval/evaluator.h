@@ -9,6 +9,7 @@
 // session's thread. A session is used by one thread at a time.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -80,7 +81,10 @@ class Evaluator {
   struct PendingAcquire;
 
   void Pump();
-  void ExecuteStatement();
+  // Compiles tree_ and runs it; true when it compiled.
+  bool ExecuteStatement();
+  bool RunCachedStatement();
+  void Remember(bool compiled);
   void ExecuteWithDocument(const char* data, size_t len, size_t capacity);
   void Dispatch(const char* doc, size_t doc_len, size_t doc_cap);
 
@@ -114,6 +118,10 @@ class Evaluator {
   Selection* RequireSelection(const std::string& name, bool need_write);
 
   void EndTransaction(Transaction* t, bool committed);
+  std::unique_ptr<Transaction> TakeTransaction();
+  void RecycleTransaction(std::unique_ptr<Transaction> t);
+  std::unique_ptr<Selection> TakeSelection();
+  void RecycleSelection(std::unique_ptr<Selection> s);
   // Responds with an error, closing the live transaction the statement names.
   void Fail(Status st, Transaction* t);
   void FailNamed(Status st, const Named& named);
@@ -133,7 +141,17 @@ class Evaluator {
   OwnerId owner_;
   Reader reader_;
   DatumTree tree_;
-  Statement stmt_;
+  Statement compiled_;      // the statement being executed, when freshly compiled
+  Statement* stmt_ = &compiled_;  // the statement being executed
+  struct CachedStatement {
+    std::string text;
+    Statement stmt;
+    uint64_t last_use = 0;
+  };
+  std::array<CachedStatement, 64> cache_;  // see RunCachedStatement
+  uint64_t cache_clock_ = 0;
+  CachedStatement* miss_way_ = nullptr;  // where the statement being read will be kept
+  std::string miss_text_;
   Named named_;
   Status pending_error_;       // a failed create/updateall waiting to discard its document
   bool awaiting_document_ = false;
@@ -144,6 +162,8 @@ class Evaluator {
 
   std::vector<std::unique_ptr<Transaction>> txns_;
   std::vector<std::unique_ptr<Selection>> sels_;
+  std::vector<std::unique_ptr<Transaction>> free_txns_;
+  std::vector<std::unique_ptr<Selection>> free_sels_;
 
   std::shared_ptr<PendingAcquire> pending_;
   Transaction* pending_txn_ = nullptr;

@@ -66,6 +66,7 @@ bool Lookup(const OpName (&table)[N], std::string_view name, Expr::Op* op) {
 }
 
 Status CompileArgs(const DatumTree& t, uint32_t at, bool conditions, Expr* out) {
+  out->args.reserve(t[at].count - 1);
   uint32_t c = t.Next(t.FirstChild(at));  // skip the operator
   for (uint32_t n = 1; n < t[at].count; ++n, c = t.Next(c)) {
     Expr& arg = out->args.emplace_back();

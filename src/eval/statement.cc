@@ -44,9 +44,8 @@ Status Err(ErrorCode code, std::string msg) { return Status(code, std::move(msg)
 
 class Compiler {
  public:
-  Compiler(const DatumTree& t, const Spec& spec, Statement* out) : t_(t), spec_(spec), out_(out) {
-    t.Children(0, &args_);
-  }
+  Compiler(const DatumTree& t, const Spec& spec, Statement* out, const std::vector<uint32_t>& args)
+      : t_(t), spec_(spec), out_(out), args_(args) {}
 
   Status Run() {
     int argc = static_cast<int>(args_.size()) - 1;
@@ -210,8 +209,30 @@ class Compiler {
   const DatumTree& t_;
   const Spec& spec_;
   Statement* out_;
-  std::vector<uint32_t> args_;
+  const std::vector<uint32_t>& args_;
 };
+
+}  // namespace
+
+namespace {
+
+// Reserved words bucketed by first letter: a name is checked against the
+// two or three words that share its first letter, not all 28.
+struct ReservedIndex {
+  std::vector<std::string_view> by_first[128];
+  ReservedIndex() {
+    for (std::string_view r : kReserved) by_first[static_cast<unsigned char>(r[0])].push_back(r);
+    for (const Spec& s : kSpecs) by_first[static_cast<unsigned char>(s.name[0])].push_back(s.name);
+  }
+};
+
+bool IsReserved(std::string_view name) {
+  static const ReservedIndex index;
+  for (std::string_view r : index.by_first[static_cast<unsigned char>(name[0]) & 0x7f]) {
+    if (r == name) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -222,13 +243,7 @@ bool IsValidName(std::string_view name) {
   for (char c : name.substr(1)) {
     if (!alpha(c) && !(c >= '0' && c <= '9') && c != '-') return false;
   }
-  for (std::string_view r : kReserved) {
-    if (name == r) return false;
-  }
-  for (const Spec& s : kSpecs) {
-    if (name == s.name) return false;
-  }
-  return true;
+  return !IsReserved(name);
 }
 
 Status CompileStatement(const DatumTree& t, Statement* out, Named* named) {
@@ -245,7 +260,7 @@ Status CompileStatement(const DatumTree& t, Statement* out, Named* named) {
   if (spec == nullptr) return Err(ErrorCode::kUnknownStatement, "unknown statement " + std::string(head));
 
   // Record the names at T's and S's positions before anything can fail.
-  std::vector<uint32_t> args;
+  thread_local std::vector<uint32_t> args;
   t.Children(0, &args);
   auto symbol_at = [&](int pos) -> std::string {
     if (pos < 0 || static_cast<size_t>(pos) >= args.size() || t[args[pos]].kind != DatumKind::kSymbol) return "";
@@ -256,7 +271,7 @@ Status CompileStatement(const DatumTree& t, Statement* out, Named* named) {
   named->takes_document = spec->kind == StatementKind::kCreate || spec->kind == StatementKind::kUpdateAll;
 
   out->kind = spec->kind;
-  return Compiler(t, *spec, out).Run();
+  return Compiler(t, *spec, out, args).Run();
 }
 
 const std::vector<StatementHelp>& StatementHelpTable() {

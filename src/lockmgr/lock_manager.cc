@@ -31,7 +31,7 @@ LockManager::~LockManager() {
   }
   timer_cv_.notify_all();
   timer_.join();
-  for (auto& [id, tl] : txns_) delete tl.waiting;
+  for (auto& [deadline, w] : deadlines_) delete w;
 }
 
 void LockManager::Run(Ready& ready) {
@@ -39,25 +39,47 @@ void LockManager::Run(Ready& ready) {
   ready.clear();
 }
 
-std::vector<LockManager::Want> LockManager::Resolve(std::vector<LockTarget>& targets) {
+size_t LockManager::resource_count() const {
+  std::lock_guard lock(mu_);
+  return resources_.size();
+}
+
+void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants) {
   // One want per resource, with the strongest mode asked for it.
   std::sort(targets.begin(), targets.end(),
             [](const LockTarget& a, const LockTarget& b) { return a.resource < b.resource; });
-  std::vector<Want> wants;
+  wants->clear();
   for (size_t i = 0; i < targets.size(); ++i) {
-    if (!wants.empty() && *wants.back().key == targets[i].resource) {
-      Want& w = wants.back();
-      w.mode = Stronger(w.mode, targets[i].mode);
-      w.intention = w.intention && targets[i].intention;
+    const LockTarget& t = targets[i];
+    if (i > 0 && targets[i - 1].resource == t.resource) {
+      Want& w = wants->back();
+      w.mode = Stronger(w.mode, t.mode);
+      w.intention = w.intention && t.intention;
       continue;
     }
-    auto it = resources_.try_emplace(targets[i].resource).first;
-    wants.push_back(Want{&it->second, &it->first, targets[i].mode, targets[i].intention});
+    auto it = resources_.find(t.resource);
+    if (it == resources_.end()) {
+      if (spare_.empty()) {
+        it = resources_.emplace(t.resource, Resource()).first;
+      } else {
+        ResourceMap::node_type node = std::move(spare_.back());
+        spare_.pop_back();
+        node.key() = t.resource;
+        it = resources_.insert(std::move(node)).position;
+      }
+      it->second.id = t.resource;
+    }
+    wants->push_back(Want{&it->second, t.mode, t.intention});
   }
-  return wants;
 }
 
-bool LockManager::CanGrant(TxnId txn, const Want& w, const Waiter* self) const {
+void LockManager::Retire(Resource* r) {
+  if (!r->idle()) return;
+  auto node = resources_.extract(r->id);
+  if (spare_.size() < 1024) spare_.push_back(std::move(node));
+}
+
+bool LockManager::CanGrant(const Txn* txn, const Want& w, const Waiter* self) const {
   for (const Holder& h : w.resource->holders) {
     if (h.txn != txn && !Compatible(h.mode, h.intention, w.mode, w.intention)) return false;
   }
@@ -68,14 +90,13 @@ bool LockManager::CanGrant(TxnId txn, const Want& w, const Waiter* self) const {
   return true;
 }
 
-void LockManager::Grant(TxnId txn, const std::vector<Want>& wants) {
-  TxnLocks& tl = txns_[txn];
+void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
   for (const Want& w : wants) {
     auto& holders = w.resource->holders;
     auto mine = std::find_if(holders.begin(), holders.end(), [&](const Holder& h) { return h.txn == txn; });
     if (mine == holders.end()) {
       holders.push_back(Holder{txn, w.mode, w.intention});
-      tl.held.emplace_back(w.resource, w.key);
+      txn->held_.push_back(w.resource);
     } else {
       mine->mode = Stronger(mine->mode, w.mode);
       mine->intention = mine->intention && w.intention;
@@ -83,46 +104,42 @@ void LockManager::Grant(TxnId txn, const std::vector<Want>& wants) {
   }
 }
 
-LockManager::Outcome LockManager::Acquire(TxnId txn, OwnerId owner, std::vector<LockTarget> targets,
-                                          std::chrono::milliseconds timeout, Callback done, Status* why) {
+LockManager::Outcome LockManager::Acquire(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,
+                                          const std::function<Callback()>& make_done, Status* why) {
   std::lock_guard lock(mu_);
-  TxnLocks& tl = txns_[txn];
-  tl.owner = owner;
-  std::vector<Want> wants = Resolve(targets);
-  bool now = std::all_of(wants.begin(), wants.end(), [&](const Want& w) { return CanGrant(txn, w, nullptr); });
+  Resolve(targets, &scratch_wants_);
+  bool now = std::all_of(scratch_wants_.begin(), scratch_wants_.end(),
+                         [&](const Want& w) { return CanGrant(txn, w, nullptr); });
   if (now) {
-    Grant(txn, wants);
+    Grant(txn, scratch_wants_);
     return Outcome::kGranted;
   }
-  auto* w = new Waiter{txn, owner, next_seq_++, std::move(wants), std::chrono::steady_clock::now() + timeout,
-                       std::move(done)};
+  auto* w = new Waiter{txn, next_seq_++, scratch_wants_, std::chrono::steady_clock::now() + timeout, nullptr};
   for (const Want& want : w->wants) want.resource->queue.push_back(Queued{w, want.mode, want.intention});
-  tl.waiting = w;
-  waiting_owner_[owner] = w;
+  txn->waiting_ = w;
+  waiting_owner_[txn->owner_] = w;
   if (WouldDeadlock(w)) {
     Dequeue(w);
-    tl.waiting = nullptr;
-    waiting_owner_.erase(owner);
-    for (const Want& want : w->wants) GarbageCollect(want.resource, want.key);
+    txn->waiting_ = nullptr;
+    waiting_owner_.erase(txn->owner_);
+    for (const Want& want : w->wants) Retire(want.resource);
     delete w;
     stats_.deadlocks.fetch_add(1, std::memory_order_relaxed);
     *why = Status(ErrorCode::kDeadlock, "waiting for these locks would deadlock with a transaction that waits, "
                                         "directly or through its connection, for this one");
     return Outcome::kDenied;
   }
+  w->done = make_done();
   deadlines_.emplace(std::make_pair(w->deadline, w->seq), w);
   stats_.waits.fetch_add(1, std::memory_order_relaxed);
   timer_cv_.notify_one();
   return Outcome::kWaiting;
 }
 
-bool LockManager::TryAcquire(TxnId txn, OwnerId owner, const std::vector<LockTarget>& targets) {
+bool LockManager::TryAcquire(Txn* txn, std::vector<LockTarget>& targets) {
   std::lock_guard lock(mu_);
-  TxnLocks& tl = txns_[txn];
-  tl.owner = owner;
-  std::vector<LockTarget> copy = targets;
-  std::vector<Want> wants = Resolve(copy);
-  for (const Want& w : wants) {
+  Resolve(targets, &scratch_wants_);
+  for (const Want& w : scratch_wants_) {
     bool holds = std::any_of(w.resource->holders.begin(), w.resource->holders.end(),
                              [&](const Holder& h) { return h.txn == txn; });
     // A resource we already hold may be strengthened past the queue (its
@@ -133,15 +150,15 @@ bool LockManager::TryAcquire(TxnId txn, OwnerId owner, const std::vector<LockTar
     }
     if (ok && !holds) ok = CanGrant(txn, w, nullptr);
     if (!ok) {
-      for (const Want& x : wants) GarbageCollect(x.resource, x.key);
+      for (const Want& x : scratch_wants_) Retire(x.resource);
       return false;
     }
   }
-  Grant(txn, wants);
+  Grant(txn, scratch_wants_);
   return true;
 }
 
-void LockManager::Blockers(const Waiter* w, std::vector<TxnId>* out) const {
+void LockManager::Blockers(const Waiter* w, std::vector<const Txn*>* out) const {
   for (const Want& want : w->wants) {
     for (const Holder& h : want.resource->holders) {
       if (h.txn != w->txn && !Compatible(h.mode, h.intention, want.mode, want.intention)) out->push_back(h.txn);
@@ -159,22 +176,20 @@ bool LockManager::WouldDeadlock(const Waiter* start) const {
   // Waits-for graph: a waiter waits for the holders and earlier queued
   // requests it conflicts with; a holder whose connection is blocked in
   // another acquire waits for that acquire.
-  std::vector<TxnId> stack{start->txn};
-  std::vector<TxnId> seen{start->txn};
-  std::vector<TxnId> next;
+  std::vector<const Txn*> stack{start->txn};
+  std::vector<const Txn*> seen{start->txn};
+  std::vector<const Txn*> next;
   while (!stack.empty()) {
-    TxnId t = stack.back();
+    const Txn* t = stack.back();
     stack.pop_back();
     next.clear();
-    auto it = txns_.find(t);
-    if (it == txns_.end()) continue;
-    if (it->second.waiting != nullptr) {
-      Blockers(it->second.waiting, &next);
+    if (t->waiting_ != nullptr) {
+      Blockers(static_cast<const Waiter*>(t->waiting_), &next);
     } else {
-      auto ow = waiting_owner_.find(it->second.owner);
+      auto ow = waiting_owner_.find(t->owner_);
       if (ow != waiting_owner_.end() && ow->second->txn != t) next.push_back(ow->second->txn);
     }
-    for (TxnId n : next) {
+    for (const Txn* n : next) {
       if (n == start->txn) return true;
       if (std::find(seen.begin(), seen.end(), n) == seen.end()) {
         seen.push_back(n);
@@ -192,62 +207,58 @@ void LockManager::Dequeue(Waiter* w) {
   }
 }
 
-void LockManager::GarbageCollect(Resource* r, const std::string* key) {
-  if (r->holders.empty() && r->queue.empty()) resources_.erase(*key);
+// Takes a waiter out of every structure that knows it (not freed).
+void LockManager::EndWait(Waiter* w) {
+  Dequeue(w);
+  deadlines_.erase(std::make_pair(w->deadline, w->seq));
+  auto ow = waiting_owner_.find(w->txn->owner_);
+  if (ow != waiting_owner_.end() && ow->second == w) waiting_owner_.erase(ow);
+  w->txn->waiting_ = nullptr;
 }
 
-void LockManager::WakeLocked(std::vector<Resource*> touched, Ready* ready) {
+void LockManager::WakeLocked(const std::vector<Resource*>& touched, Ready* ready) {
   std::vector<Waiter*> candidates;
   for (Resource* r : touched) {
     for (const Queued& q : r->queue) candidates.push_back(q.waiter);
   }
+  if (candidates.empty()) return;
   std::sort(candidates.begin(), candidates.end(), [](Waiter* a, Waiter* b) { return a->seq < b->seq; });
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   for (Waiter* w : candidates) {
     bool all = std::all_of(w->wants.begin(), w->wants.end(), [&](const Want& want) { return CanGrant(w->txn, want, w); });
     if (!all) continue;
-    Dequeue(w);
-    deadlines_.erase(std::make_pair(w->deadline, w->seq));
-    waiting_owner_.erase(w->owner);
-    txns_[w->txn].waiting = nullptr;
+    EndWait(w);
     Grant(w->txn, w->wants);
     ready->emplace_back(std::move(w->done), Status::Ok());
     delete w;
   }
 }
 
-void LockManager::ReleaseLocked(TxnId txn, Ready* ready) {
-  auto it = txns_.find(txn);
-  if (it == txns_.end()) return;
-  TxnLocks tl = std::move(it->second);
-  txns_.erase(it);
-  std::vector<Resource*> touched;
-  std::vector<std::pair<Resource*, const std::string*>> all = tl.held;
-  if (tl.waiting != nullptr) {
-    Waiter* w = tl.waiting;
-    Dequeue(w);
-    deadlines_.erase(std::make_pair(w->deadline, w->seq));
-    auto ow = waiting_owner_.find(w->owner);
-    if (ow != waiting_owner_.end() && ow->second == w) waiting_owner_.erase(ow);
-    for (const Want& want : w->wants) all.emplace_back(want.resource, want.key);
-    delete w;
-  }
-  for (auto& [r, key] : tl.held) {
-    auto& h = r->holders;
-    h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
-  }
-  for (auto& [r, key] : all) touched.push_back(r);
-  WakeLocked(touched, ready);
-  std::sort(all.begin(), all.end());
-  all.erase(std::unique(all.begin(), all.end()), all.end());
-  for (auto& [r, key] : all) GarbageCollect(r, key);
-}
-
-void LockManager::Release(TxnId txn) {
+void LockManager::Release(Txn* txn) {
   Ready ready;
   {
     std::lock_guard lock(mu_);
-    ReleaseLocked(txn, &ready);
+    std::vector<Resource*> touched;
+    touched.reserve(txn->held_.size());
+    if (txn->waiting_ != nullptr) {
+      auto* w = static_cast<Waiter*>(txn->waiting_);
+      EndWait(w);
+      for (const Want& want : w->wants) touched.push_back(want.resource);
+      delete w;
+    }
+    for (void* p : txn->held_) {
+      auto* r = static_cast<Resource*>(p);
+      auto& h = r->holders;
+      h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
+      if (!r->queue.empty()) {
+        touched.push_back(r);
+      } else {
+        Retire(r);
+      }
+    }
+    txn->held_.clear();
+    WakeLocked(touched, &ready);
+    for (Resource* r : touched) Retire(r);
   }
   Run(ready);
 }
@@ -255,33 +266,26 @@ void LockManager::Release(TxnId txn) {
 void LockManager::TimerLoop() {
   std::unique_lock lock(mu_);
   Ready ready;
+  std::vector<Resource*> touched;
   while (!stopping_) {
     if (deadlines_.empty()) {
       timer_cv_.wait(lock);
       continue;
     }
     auto first = deadlines_.begin();
-    auto now = std::chrono::steady_clock::now();
-    if (first->first.first > now) {
+    if (first->first.first > std::chrono::steady_clock::now()) {
       timer_cv_.wait_until(lock, first->first.first);
       continue;
     }
     Waiter* w = first->second;
-    deadlines_.erase(first);
-    Dequeue(w);
-    waiting_owner_.erase(w->owner);
-    txns_[w->txn].waiting = nullptr;
+    EndWait(w);
     stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
     ready.emplace_back(std::move(w->done), Status(ErrorCode::kLockTimeout, "locks not granted in time"));
-    std::vector<Resource*> touched;
-    std::vector<std::pair<Resource*, const std::string*>> keys;
-    for (const Want& want : w->wants) {
-      touched.push_back(want.resource);
-      keys.emplace_back(want.resource, want.key);
-    }
+    touched.clear();
+    for (const Want& want : w->wants) touched.push_back(want.resource);
     delete w;
     WakeLocked(touched, &ready);
-    for (auto& [r, key] : keys) GarbageCollect(r, key);
+    for (Resource* r : touched) Retire(r);
     lock.unlock();
     Run(ready);
     lock.lock();

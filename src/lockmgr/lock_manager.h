@@ -33,8 +33,13 @@ namespace parendb {
 // kExclusiveBlocking is `wb`.
 enum class LockMode : uint8_t { kSnapshotRead, kShared, kExclusive, kExclusiveBlocking };
 
+// A lockable resource: a 64-bit name (see ResourceKey in engine.h). Two
+// resources that hashed alike would only share a lock — more waiting, never
+// less safety — and at 64 bits that does not happen in practice.
+using ResourceId = uint64_t;
+
 struct LockTarget {
-  std::string resource;
+  ResourceId resource = 0;
   LockMode mode = LockMode::kShared;
   bool intention = false;  // held on a collection on behalf of a document lock
 };
@@ -42,7 +47,6 @@ struct LockTarget {
 // Whether a lock held by one transaction lets another's be granted.
 bool Compatible(LockMode held, bool held_intention, LockMode wanted, bool wanted_intention);
 
-using TxnId = uint64_t;
 using OwnerId = uint64_t;  // a session: its transactions run one statement at a time
 
 struct LockStats {
@@ -56,31 +60,51 @@ class LockManager {
   using Callback = std::function<void(Status)>;
   enum class Outcome { kGranted, kWaiting, kDenied };
 
+  // One transaction's locks. Owned by the caller (so a transaction costs the
+  // lock manager no allocation of its own); must stay alive, and not move,
+  // until Release(). Reusable after Release().
+  class Txn {
+   public:
+    explicit Txn(OwnerId owner = 0) : owner_(owner) {}
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+    void set_owner(OwnerId owner) { owner_ = owner; }
+    bool holds_locks() const { return !held_.empty(); }
+
+   private:
+    friend class LockManager;
+    OwnerId owner_;
+    std::vector<void*> held_;  // Resource*
+    void* waiting_ = nullptr;  // Waiter*
+  };
+
   LockManager();
   ~LockManager();
   LockManager(const LockManager&) = delete;
   LockManager& operator=(const LockManager&) = delete;
 
-  // Asks for every target at once. kGranted: held now, `done` is dropped.
-  // kWaiting: `done` runs exactly once later, on another thread, with OK,
-  // lock-timeout or deadlock (unless Release cancels the wait first).
-  // kDenied: waiting would deadlock; *why says so and nothing is held.
-  Outcome Acquire(TxnId txn, OwnerId owner, std::vector<LockTarget> targets, std::chrono::milliseconds timeout,
-                  Callback done, Status* why);
+  // Asks for every target at once (targets is sorted in place). kGranted:
+  // held now. kWaiting: make_done() was called once for a callback that runs
+  // exactly once later, on another thread, with OK, lock-timeout or deadlock
+  // (unless Release cancels the wait first). kDenied: waiting would
+  // deadlock; *why says so and nothing is held.
+  Outcome Acquire(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,
+                  const std::function<Callback()>& make_done, Status* why);
 
-  // Takes more locks for a transaction that already holds some, only if they
-  // can be granted at once (used by create after acquire).
-  bool TryAcquire(TxnId txn, OwnerId owner, const std::vector<LockTarget>& targets);
+  // Takes more locks for a transaction, only if they can be granted at once
+  // (used by create after acquire).
+  bool TryAcquire(Txn* txn, std::vector<LockTarget>& targets);
 
   // Releases everything txn holds and cancels its wait, if any.
-  void Release(TxnId txn);
+  void Release(Txn* txn);
 
   const LockStats& stats() const { return stats_; }
+  size_t resource_count() const;
 
  private:
   struct Waiter;
   struct Holder {
-    TxnId txn;
+    Txn* txn;
     LockMode mode;
     bool intention;
   };
@@ -90,48 +114,48 @@ class LockManager {
     bool intention;
   };
   struct Resource {
+    ResourceId id = 0;
     std::vector<Holder> holders;
     std::vector<Queued> queue;  // FIFO; short in practice
+    bool idle() const { return holders.empty() && queue.empty(); }
   };
   struct Want {
     Resource* resource;
-    const std::string* key;
     LockMode mode;
     bool intention;
   };
   struct Waiter {
-    TxnId txn;
-    OwnerId owner;
+    Txn* txn;
     uint64_t seq;
     std::vector<Want> wants;
     std::chrono::steady_clock::time_point deadline;
     Callback done;
   };
-  struct TxnLocks {
-    OwnerId owner = 0;
-    std::vector<std::pair<Resource*, const std::string*>> held;
-    Waiter* waiting = nullptr;
-  };
   using Ready = std::vector<std::pair<Callback, Status>>;
 
-  std::vector<Want> Resolve(std::vector<LockTarget>& targets);
-  bool CanGrant(TxnId txn, const Want& w, const Waiter* self) const;
-  void Grant(TxnId txn, const std::vector<Want>& wants);
+  void Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants);
+  bool CanGrant(const Txn* txn, const Want& w, const Waiter* self) const;
+  void Grant(Txn* txn, const std::vector<Want>& wants);
   bool WouldDeadlock(const Waiter* start) const;
-  void Blockers(const Waiter* w, std::vector<TxnId>* out) const;
+  void Blockers(const Waiter* w, std::vector<const Txn*>* out) const;
   void Dequeue(Waiter* w);
-  void ReleaseLocked(TxnId txn, Ready* ready);
-  void WakeLocked(std::vector<Resource*> touched, Ready* ready);
-  void GarbageCollect(Resource* r, const std::string* key);
+  void EndWait(Waiter* w);
+  void WakeLocked(const std::vector<Resource*>& touched, Ready* ready);
+  // Takes an idle resource out of the map, keeping its node for reuse.
+  void Retire(Resource* r);
   void TimerLoop();
   static void Run(Ready& ready);
 
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Resource> resources_;
-  std::unordered_map<TxnId, TxnLocks> txns_;
+  // Only resources someone holds or waits for are in the map; the nodes of
+  // retired ones are kept (with their vectors' capacity) for the next.
+  using ResourceMap = std::unordered_map<ResourceId, Resource>;
+  ResourceMap resources_;
+  std::vector<ResourceMap::node_type> spare_;
   std::unordered_map<OwnerId, Waiter*> waiting_owner_;
   std::map<std::pair<std::chrono::steady_clock::time_point, uint64_t>, Waiter*> deadlines_;
   uint64_t next_seq_ = 1;
+  std::vector<Want> scratch_wants_;
   LockStats stats_;
 
   std::condition_variable timer_cv_;

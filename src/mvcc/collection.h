@@ -50,6 +50,11 @@ class Collection {
 
   size_t live_documents() const { return live_.load(std::memory_order_relaxed); }
 
+  // Set once the collection is dropped: holders of a pointer to it learn so
+  // without a catalog lookup.
+  void MarkDropped() { dropped_.store(true, std::memory_order_release); }
+  bool dropped() const { return dropped_.load(std::memory_order_acquire); }
+
  private:
   struct Version {
     uint64_t ts;
@@ -64,6 +69,7 @@ class Collection {
   std::map<DocId, Chain> docs_;
   std::atomic<int64_t> next_id_{1};
   std::atomic<size_t> live_{0};
+  std::atomic<bool> dropped_{false};
 };
 
 }  // namespace parendb

@@ -29,7 +29,7 @@ class DatumTree {
  public:
   void Clear() {
     nodes_.clear();
-    arena_.clear();
+    if (!arena_.empty()) arena_.clear();
   }
   const Datum& operator[](uint32_t i) const { return nodes_[i]; }
   uint32_t size() const { return static_cast<uint32_t>(nodes_.size()); }

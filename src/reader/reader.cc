@@ -1,6 +1,7 @@
 #include "reader/reader.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -11,20 +12,49 @@
 namespace parendb {
 namespace {
 
-inline bool IsBlank(unsigned char c) {
-  return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+// Byte classes outside strings, one table lookup per byte.
+enum CharClass : uint8_t { kOther, kBlank, kOpen, kClose, kQuote, kSemi, kControl };
+
+constexpr std::array<uint8_t, 256> MakeClasses() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = kControl;
+  t[0x7f] = kControl;
+  for (char c : {' ', '\n', '\t', '\r', '\f', '\v'}) t[static_cast<unsigned char>(c)] = kBlank;
+  t['('] = kOpen;
+  t[')'] = kClose;
+  t['"'] = kQuote;
+  t[';'] = kSemi;
+  return t;
 }
+constexpr std::array<uint8_t, 256> kClass = MakeClasses();
 
-inline bool IsDelimiter(unsigned char c) {
-  return IsBlank(c) || c == '(' || c == ')' || c == '"' || c == ';';
+// Bytes that end the fast run inside a string: '"', '\\', control chars.
+constexpr std::array<bool, 256> MakeStringStops() {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = true;
+  return t;
 }
+constexpr std::array<bool, 256> kStringStop = MakeStringStops();
 
-inline bool IsControl(unsigned char c) { return (c < 0x20 && !IsBlank(c)) || c == 0x7f; }
+inline bool IsBlank(unsigned char c) { return kClass[c] == kBlank; }
+inline bool IsControl(unsigned char c) { return kClass[c] == kControl; }
 
-// Counts UTF-8 code points (bytes that do not continue a sequence).
+// Counts UTF-8 code points (bytes that do not continue a sequence), eight
+// bytes at a time while they are ASCII.
 uint64_t CountCodePoints(const char* p, size_t n) {
   uint64_t count = 0;
-  for (size_t i = 0; i < n; ++i) count += (static_cast<unsigned char>(p[i]) & 0xC0) != 0x80;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if ((w & 0x8080808080808080ULL) == 0) {
+      count += 8;
+      continue;
+    }
+    for (size_t k = 0; k < 8; ++k) count += (static_cast<unsigned char>(p[i + k]) & 0xC0) != 0x80;
+  }
+  for (; i < n; ++i) count += (static_cast<unsigned char>(p[i]) & 0xC0) != 0x80;
   return count;
 }
 
@@ -193,110 +223,117 @@ Status DecodeEscapes(std::string_view t, size_t i, size_t close, std::string* ou
 // ---------------------------------------------------------------------------
 // StatementParser
 
-Status StatementParser::Parse(std::string_view text, DatumTree* tree, size_t* error_offset) {
+StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int max_depth, DatumTree* tree,
+                                                     size_t* end, Status* error) {
   tree->Clear();
-  tree->text_ = text;
   std::vector<Datum>& nodes = tree->nodes_;
   thread_local std::vector<uint32_t> open;
   open.clear();
+  const char* t = text.data();
+  const size_t n = text.size();
+  unsigned char high = 0;  // OR of every byte: non-ASCII needs UTF-8 validation
 
-  if (!simdjson::validate_utf8(text.data(), text.size())) {
-    *error_offset = FirstInvalidUtf8(text);
-    return Syntax("invalid UTF-8");
-  }
-
-  auto add_atom = [&](Datum d) {
+  auto fail = [&](size_t at, std::string msg) {
+    *end = at;
+    *error = Syntax(std::move(msg));
+    return Outcome::kError;
+  };
+  auto add_atom = [&](const Datum& d) {
     if (!open.empty()) ++nodes[open.back()].count;
-    d.end = static_cast<uint32_t>(nodes.size() + 1);
     nodes.push_back(d);
+    nodes.back().end = static_cast<uint32_t>(nodes.size());
   };
 
-  size_t i = 0, n = text.size();
+  size_t i = 0;
   while (i < n) {
-    unsigned char c = text[i];
-    if (IsBlank(c)) {
-      ++i;
-      continue;
-    }
-    Datum d;
-    d.offset = static_cast<uint32_t>(i);
-    switch (c) {
-      case ';': {
-        size_t nl = text.find('\n', i);
-        i = nl == std::string_view::npos ? n : nl + 1;
+    unsigned char c = t[i];
+    switch (kClass[c]) {
+      case kBlank:
+        ++i;
+        continue;
+      case kSemi: {
+        const void* nl = std::memchr(t + i, '\n', n - i);
+        if (nl == nullptr) return Outcome::kIncomplete;
+        i = static_cast<const char*>(nl) - t + 1;
         continue;
       }
-      case '(':
+      case kOpen: {
         if (!open.empty()) ++nodes[open.back()].count;
+        if (static_cast<int>(open.size()) >= max_depth) return Outcome::kTooDeep;
+        Datum d;
         d.kind = DatumKind::kList;
+        d.offset = static_cast<uint32_t>(i);
         open.push_back(static_cast<uint32_t>(nodes.size()));
         nodes.push_back(d);
         ++i;
         continue;
-      case ')':
-        if (open.empty()) {
-          *error_offset = i;
-          return Syntax("unexpected ')'");
-        }
+      }
+      case kClose:
+        if (open.empty()) return fail(i, "unexpected ')'");
         nodes[open.back()].end = static_cast<uint32_t>(nodes.size());
         open.pop_back();
         ++i;
         if (open.empty()) {
-          // One statement per parse: anything but blanks/comments after it
-          // belongs to the next statement and the scanner never passes it.
-          return Status::Ok();
+          if ((high & 0x80) && !simdjson::validate_utf8(t, i)) {
+            return fail(FirstInvalidUtf8(text.substr(0, i)), "invalid UTF-8");
+          }
+          tree->text_ = text.substr(0, i);
+          *end = i;
+          return Outcome::kComplete;
         }
         continue;
-      case '"': {
+      case kQuote: {
         size_t j = i + 1;
         bool escaped = false;
-        while (j < n && text[j] != '"') {
-          if (text[j] == '\\') {
+        while (true) {
+          while (j < n && !kStringStop[static_cast<unsigned char>(t[j])]) high |= static_cast<unsigned char>(t[j++]);
+          if (j >= n) return Outcome::kIncomplete;
+          unsigned char s = t[j];
+          if (s == '"') break;
+          if (s == '\\') {
+            if (j + 1 >= n) return Outcome::kIncomplete;
             escaped = true;
-            ++j;
-          } else if (static_cast<unsigned char>(text[j]) < 0x20) {
-            *error_offset = j;
-            return Syntax("control character " + Describe(text[j]) + " inside a string");
+            j += 2;
+            continue;
           }
-          ++j;
+          return fail(j, s == '\n' ? "unterminated string (a newline inside a string must be written \\n)"
+                                   : "control character " + Describe(s) + " inside a string");
         }
-        if (j >= n) {
-          *error_offset = i;
-          return Syntax("unterminated string");
-        }
+        Datum d;
         d.kind = DatumKind::kString;
+        d.offset = static_cast<uint32_t>(i);
         if (!escaped) {
           d.text = text.substr(i + 1, j - i - 1);
         } else {
-          std::string& s = tree->arena_.emplace_back();
+          std::string& decoded = tree->arena_.emplace_back();
           size_t err = i;
-          Status st = DecodeEscapes(text, i + 1, j, &s, &err);
+          Status st = DecodeEscapes(text, i + 1, j, &decoded, &err);
           if (!st.ok()) {
-            *error_offset = err;
-            return st;
+            *end = err;
+            *error = std::move(st);
+            return Outcome::kError;
           }
-          d.text = s;
+          d.text = decoded;
         }
+        if (open.empty()) return fail(i, "a statement must be a list starting with '('");
         add_atom(d);
         i = j + 1;
         continue;
       }
+      case kControl:
+        return fail(i, "unexpected control character " + Describe(c));
       default:
         break;
     }
-    if (IsControl(c)) {
-      *error_offset = i;
-      return Syntax("unexpected control character " + Describe(c));
-    }
     size_t j = i;
-    while (j < n && !IsDelimiter(static_cast<unsigned char>(text[j]))) {
-      if (IsControl(static_cast<unsigned char>(text[j]))) {
-        *error_offset = j;
-        return Syntax("unexpected control character " + Describe(text[j]));
-      }
-      ++j;
+    while (j < n && kClass[static_cast<unsigned char>(t[j])] == kOther) high |= static_cast<unsigned char>(t[j++]);
+    if (j < n && kClass[static_cast<unsigned char>(t[j])] == kControl) {
+      return fail(j, "unexpected control character " + Describe(t[j]));
     }
+    if (j >= n) return Outcome::kIncomplete;  // the token may go on
     std::string_view tok = text.substr(i, j - i);
+    Datum d;
+    d.offset = static_cast<uint32_t>(i);
     bool integer = false;
     if ((c == '-' || (c >= '0' && c <= '9')) && IsJsonNumber(tok, &integer)) {
       if (integer) {
@@ -308,10 +345,7 @@ Status StatementParser::Parse(std::string_view text, DatumTree* tree, size_t* er
         }
       }
       if (!integer) {
-        if (!ParseDouble(tok, &d.number)) {
-          *error_offset = i;
-          return Syntax("number " + std::string(tok) + " is beyond the range of a double");
-        }
+        if (!ParseDouble(tok, &d.number)) return fail(i, "number " + std::string(tok) + " is beyond the range of a double");
         d.kind = DatumKind::kDouble;
       }
     } else if (tok == "true" || tok == "false") {
@@ -323,15 +357,31 @@ Status StatementParser::Parse(std::string_view text, DatumTree* tree, size_t* er
       d.kind = DatumKind::kSymbol;
       d.text = tok;
     }
-    if (open.empty()) {
-      *error_offset = i;
-      return Syntax("a statement must be a list starting with '('");
-    }
+    if (open.empty()) return fail(i, "a statement must be a list starting with '('");
     add_atom(d);
     i = j;
   }
-  *error_offset = n;
-  return Syntax(open.empty() ? "empty statement" : "unexpected end of statement: missing ')'");
+  return Outcome::kIncomplete;
+}
+
+Status StatementParser::Parse(std::string_view text, DatumTree* tree, size_t* error_offset) {
+  size_t end = 0;
+  Status error;
+  switch (ParsePrefix(text, 1 << 30, tree, &end, &error)) {
+    case Outcome::kComplete:
+      if (text.find_first_not_of(" \t\r\n\f\v", end) != std::string_view::npos) {
+        *error_offset = end;
+        return Syntax("text after the end of the statement");
+      }
+      return Status::Ok();
+    case Outcome::kError:
+      *error_offset = end;
+      return error;
+    default:
+      *error_offset = text.size();
+      return Syntax(text.find('(') == std::string_view::npos ? "empty statement"
+                                                             : "unexpected end of statement: missing ')'");
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -339,6 +389,8 @@ Status StatementParser::Parse(std::string_view text, DatumTree* tree, size_t* er
 
 void Reader::Append(std::string_view bytes) {
   if (pos_ > 0 && (pos_ == buf_.size() || pos_ > (buf_.size() >> 1))) {
+    lc_ = PositionAt(pos_);
+    lc_at_ = 0;
     buf_.erase(0, pos_);
     scan_ -= std::min(scan_, pos_);
     item_end_ -= std::min(item_end_, pos_);
@@ -352,18 +404,16 @@ void Reader::Append(std::string_view bytes) {
 void Reader::Reset() {
   buf_.clear();
   pos_ = 0;
+  lc_at_ = 0;
   discarding_ = false;
   ResetScan();
 }
 
-void Reader::Consume(size_t n) {
-  Advance(&pos_lc_, buf_.data() + pos_, n);
-  pos_ += n;
-}
+void Reader::Consume(size_t n) { pos_ += n; }
 
 LineCol Reader::PositionAt(size_t abs_offset) const {
-  LineCol lc = pos_lc_;
-  Advance(&lc, buf_.data() + pos_, abs_offset - pos_);
+  LineCol lc = lc_;
+  Advance(&lc, buf_.data() + lc_at_, abs_offset - lc_at_);
   return lc;
 }
 
@@ -401,6 +451,26 @@ void Reader::SkipBlank(bool allow_comments) {
     }
   }
   Consume(i - pos_);
+}
+
+bool Reader::PeekFlatStatement(std::string_view* text) {
+  if (state_ != ScanState::kIdle || discarding_) return false;
+  SkipBlank(true);
+  if (discarding_ || pos_ >= buf_.size() || buf_[pos_] != '(') return false;
+  size_t limit = std::min(buf_.size(), pos_ + 128);
+  for (size_t i = pos_ + 1; i < limit; ++i) {
+    switch (kClass[static_cast<unsigned char>(buf_[i])]) {
+      case kClose:
+        *text = std::string_view(buf_.data() + pos_, i + 1 - pos_);
+        return true;
+      case kOther:
+      case kBlank:
+        continue;
+      default:
+        return false;
+    }
+  }
+  return false;
 }
 
 bool Reader::OnlyBlankLeft() {
@@ -548,6 +618,19 @@ Reader::Result Reader::NextStatement(DatumTree* tree, Status* error) {
                                        : "a statement must be a list starting with '(', found " + Describe(c));
       DiscardThroughLineOf(pos_);
       return Result::kError;
+    }
+    // Fast path: the whole statement is usually buffered already, so parse
+    // it in one pass. Anything unusual (incomplete, too deep, an error) goes
+    // through the resumable scan, which finds the statement's end first.
+    size_t end = 0;
+    Status parse_error;
+    std::string_view rest(buf_.data() + pos_, std::min(buf_.size() - pos_, limits_.max_bytes + 1));
+    if (StatementParser::ParsePrefix(rest, limits_.max_depth, tree, &end, &parse_error) ==
+        StatementParser::Outcome::kComplete) {
+      if (end <= limits_.max_bytes) {
+        Consume(end);
+        return Result::kItem;
+      }
     }
     state_ = ScanState::kList;
     scan_ = pos_;

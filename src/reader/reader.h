@@ -52,14 +52,23 @@ class Reader {
   // (padding for simdjson).
   Result NextDocument(const char** data, size_t* len, size_t* capacity, Status* error);
 
+  // When the next statement is complete and flat — no nested list, string
+  // or comment, like (commit t) — sets *text to it without consuming it.
+  bool PeekFlatStatement(std::string_view* text);
+  // Consumes n bytes (after PeekFlatStatement).
+  void Skip(size_t n) { Consume(n); }
+
   // True when only whitespace and comments remain unconsumed.
   bool OnlyBlankLeft();
   // Line and column where the unconsumed input starts.
-  LineCol position() const { return pos_lc_; }
+  LineCol position() const { return PositionAt(pos_); }
   // Discards everything buffered (the connection is being dropped).
   void Reset();
   // Forgets line/column (the embedded API counts positions per call).
-  void ResetPosition() { pos_lc_ = LineCol{}; }
+  void ResetPosition() {
+    lc_ = LineCol{};
+    lc_at_ = pos_;
+  }
   size_t buffered() const { return buf_.size() - pos_; }
 
  private:
@@ -78,7 +87,10 @@ class Reader {
   ReaderLimits limits_;
   std::string buf_;
   size_t pos_ = 0;        // first unconsumed byte
-  LineCol pos_lc_;        // position of buf_[pos_]
+  // Line and column of buf_[lc_at_]. Brought forward lazily (on an error,
+  // or before consumed bytes are dropped), so reading costs no counting.
+  LineCol lc_;
+  size_t lc_at_ = 0;
   bool discarding_ = false;  // dropping input until the next newline
 
   ScanState state_ = ScanState::kIdle;
@@ -94,7 +106,15 @@ class Reader {
 // Parses one complete statement text. Exposed for tests and the benchmark.
 class StatementParser {
  public:
-  // On failure returns a syntax error and sets *error_offset.
+  enum class Outcome { kComplete, kIncomplete, kTooDeep, kError };
+
+  // Parses the statement at the start of text, which may hold more after it
+  // (kComplete: *end is one past its ')') or stop short of its end
+  // (kIncomplete). kError: *error says why and *end is the offending offset.
+  static Outcome ParsePrefix(std::string_view text, int max_depth, DatumTree* tree, size_t* end, Status* error);
+
+  // Parses text holding exactly one statement. On failure returns a syntax
+  // error and sets *error_offset.
   static Status Parse(std::string_view text, DatumTree* tree, size_t* error_offset);
 };
 
