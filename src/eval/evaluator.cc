@@ -1,6 +1,7 @@
 #include "eval/evaluator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -91,7 +92,8 @@ struct Evaluator::Selection {
   std::string collection_name;
   std::shared_ptr<Collection> collection;
   Expr condition;
-  std::optional<std::vector<DocId>> ids;  // when the condition pins _id
+  bool by_ids = false;        // the condition pins _id to the values in ids
+  std::vector<DocId> ids;
   std::vector<Bound> docs;
 
   bool writable() const { return created || lock != LockKind::kRead; }
@@ -446,7 +448,8 @@ std::unique_ptr<Evaluator::Selection> Evaluator::TakeSelection() {
 void Evaluator::RecycleSelection(std::unique_ptr<Selection> s) {
   s->multi = s->created = false;
   s->collection.reset();
-  s->ids.reset();
+  s->by_ids = false;
+  s->ids.clear();
   s->docs.clear();
   if (free_sels_.size() < 64) free_sels_.push_back(std::move(s));
 }
@@ -477,9 +480,12 @@ void Evaluator::EndResponse(ResponseKind kind, ErrorCode code) {
 
 void Evaluator::RespondOk(std::string_view word) {
   BeginResponse();
-  out_ += "(ok ";
-  out_ += word;
-  out_ += ')';
+  char line[32];
+  size_t n = 0;
+  std::memcpy(line, "(ok ", 4);
+  n = 4 + word.copy(line + 4, sizeof line - 6);
+  line[n++] = ')';
+  out_.append(line, n);
   EndResponse(ResponseKind::kOk, ErrorCode::kOk);
 }
 
@@ -573,7 +579,14 @@ void Evaluator::Select(bool multi) {
   s->collection_name = stmt_->collection;
   s->collection = std::move(c);
   std::swap(s->condition, stmt_->condition);
-  s->ids = CandidateIds(s->condition);
+  s->ids.clear();
+  s->by_ids = stmt_->by_id;
+  if (stmt_->by_id) {
+    s->ids.push_back(stmt_->id);
+  } else if (auto ids = CandidateIds(s->condition)) {
+    s->by_ids = true;
+    s->ids = std::move(*ids);
+  }
   t->selections.push_back(s.get());
   sels_.push_back(std::move(s));
   RespondOk("selected");
@@ -595,9 +608,9 @@ void Evaluator::Acquire() {
       return Fail(Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " no longer exists"), t);
     }
     LockMode mode = ModeFor(s->lock, t->read_only);
-    if (s->ids) {
+    if (s->by_ids) {
       targets.push_back(LockTarget{CollectionResource(s->collection_name), mode, true});
-      for (const DocId& id : *s->ids) targets.push_back(LockTarget{DocumentResource(s->collection_name, id), mode, false});
+      for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(s->collection_name, id), mode, false});
     } else {
       targets.push_back(LockTarget{CollectionResource(s->collection_name), mode, false});
     }
@@ -656,8 +669,8 @@ Status Evaluator::Bind(Transaction* t) {
       return Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " was dropped");
     }
     s->docs.clear();
-    if (s->ids) {
-      for (const DocId& id : *s->ids) {
+    if (s->by_ids) {
+      for (const DocId& id : s->ids) {
         DocRef doc = s->collection->Get(id, ts);
         if (doc && Test(s->condition, doc->value)) {
           s->docs.push_back(Selection::Bound{id, std::move(doc)});

@@ -1,5 +1,7 @@
 #include "eval/statement.h"
 
+#include "doc/doc_id.h"
+
 #include <array>
 
 namespace parendb {
@@ -150,7 +152,42 @@ class Compiler {
     }
     st = CollAt(4);
     if (!st.ok()) return st;
+    s.by_id = false;
+    if (PinsOneId(args_[5], &s.id)) {
+      // (= (f _id) V): the _id index answers it; no expression to build.
+      s.by_id = true;
+      s.condition.op = Expr::Op::kTrue;
+      s.condition.args.clear();
+      return Status::Ok();
+    }
     return CompileCondition(t_, args_[5], &s.condition);
+  }
+
+  // Whether the condition at `at` is exactly (= (f _id) V) or (= V (f _id))
+  // with V an integer or a string.
+  bool PinsOneId(uint32_t at, DocId* id) const {
+    const Datum& c = t_[at];
+    if (c.kind != DatumKind::kList || c.count != 3 || t_[at + 1].kind != DatumKind::kSymbol || t_[at + 1].text != "=") {
+      return false;
+    }
+    uint32_t a = t_.Next(at + 1), b = t_.Next(a);
+    auto is_id_path = [&](uint32_t p) {
+      return t_[p].kind == DatumKind::kList && t_[p].count == 2 && t_[p + 1].kind == DatumKind::kSymbol &&
+             t_[p + 1].text == "f" && (t_[p + 2].kind == DatumKind::kSymbol || t_[p + 2].kind == DatumKind::kString) &&
+             t_[p + 2].text == "_id";
+    };
+    uint32_t lit = is_id_path(a) ? b : is_id_path(b) ? a : 0;
+    if (lit == 0) return false;
+    if (t_[lit].kind == DatumKind::kInt) {
+      *id = DocId::Int(t_[lit].integer);
+      return true;
+    }
+    if (t_[lit].kind == DatumKind::kString) {
+      id->is_int = false;
+      id->s.assign(t_[lit].text);
+      return true;
+    }
+    return false;
   }
 
   Status Acquire() {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "doc/doc_id.h"
 #include "eval/expr.h"
 #include "reader/datum.h"
 
@@ -26,6 +27,8 @@ struct Statement {
   std::string collection;  // C
   LockKind lock = LockKind::kRead;
   Expr condition;              // select(s), check
+  bool by_id = false;          // select(s) whose condition is exactly (= (f _id) id)
+  DocId id;
   std::vector<Path> paths;     // read, update
   std::vector<Expr> values;    // update (one per path)
   int64_t millis = -1;         // acquire: -1 means the configured default

@@ -20,8 +20,10 @@ struct Datum {
   uint32_t count = 0;   // lists: number of children
   uint32_t end = 0;     // index one past this datum's subtree
   uint32_t offset = 0;  // byte offset of the datum in the statement text
-  int64_t integer = 0;
-  double number = 0;
+  union {
+    int64_t integer = 0;  // kInt
+    double number;        // kDouble
+  };
   std::string_view text;  // symbols: spelling; strings: decoded contents
 };
 

@@ -238,10 +238,14 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
     *error = Syntax(std::move(msg));
     return Outcome::kError;
   };
-  auto add_atom = [&](const Datum& d) {
+  // Appends an atom in place (a Datum is written once, never copied).
+  auto new_atom = [&](DatumKind kind, size_t at) -> Datum& {
     if (!open.empty()) ++nodes[open.back()].count;
-    nodes.push_back(d);
-    nodes.back().end = static_cast<uint32_t>(nodes.size());
+    Datum& d = nodes.emplace_back();
+    d.kind = kind;
+    d.offset = static_cast<uint32_t>(at);
+    d.end = static_cast<uint32_t>(nodes.size());
+    return d;
   };
 
   size_t i = 0;
@@ -258,13 +262,10 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
         continue;
       }
       case kOpen: {
-        if (!open.empty()) ++nodes[open.back()].count;
         if (static_cast<int>(open.size()) >= max_depth) return Outcome::kTooDeep;
-        Datum d;
-        d.kind = DatumKind::kList;
-        d.offset = static_cast<uint32_t>(i);
-        open.push_back(static_cast<uint32_t>(nodes.size()));
-        nodes.push_back(d);
+        uint32_t index = static_cast<uint32_t>(nodes.size());
+        new_atom(DatumKind::kList, i);
+        open.push_back(index);
         ++i;
         continue;
       }
@@ -299,12 +300,9 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
           return fail(j, s == '\n' ? "unterminated string (a newline inside a string must be written \\n)"
                                    : "control character " + Describe(s) + " inside a string");
         }
-        Datum d;
-        d.kind = DatumKind::kString;
-        d.offset = static_cast<uint32_t>(i);
-        if (!escaped) {
-          d.text = text.substr(i + 1, j - i - 1);
-        } else {
+        if (open.empty()) return fail(i, "a statement must be a list starting with '('");
+        std::string_view body = text.substr(i + 1, j - i - 1);
+        if (escaped) {
           std::string& decoded = tree->arena_.emplace_back();
           size_t err = i;
           Status st = DecodeEscapes(text, i + 1, j, &decoded, &err);
@@ -313,10 +311,9 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
             *error = std::move(st);
             return Outcome::kError;
           }
-          d.text = decoded;
+          body = decoded;
         }
-        if (open.empty()) return fail(i, "a statement must be a list starting with '('");
-        add_atom(d);
+        new_atom(DatumKind::kString, i).text = body;
         i = j + 1;
         continue;
       }
@@ -332,33 +329,26 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
     }
     if (j >= n) return Outcome::kIncomplete;  // the token may go on
     std::string_view tok = text.substr(i, j - i);
-    Datum d;
-    d.offset = static_cast<uint32_t>(i);
+    if (open.empty()) return fail(i, "a statement must be a list starting with '('");
     bool integer = false;
     if ((c == '-' || (c >= '0' && c <= '9')) && IsJsonNumber(tok, &integer)) {
-      if (integer) {
-        auto r = std::from_chars(tok.data(), tok.data() + tok.size(), d.integer);
-        if (r.ec == std::errc()) {
-          d.kind = DatumKind::kInt;
-        } else {
-          integer = false;  // beyond int64: a double
-        }
+      int64_t iv = 0;
+      if (integer && std::from_chars(tok.data(), tok.data() + tok.size(), iv).ec == std::errc()) {
+        new_atom(DatumKind::kInt, i).integer = iv;
+      } else {  // a fraction or exponent, or beyond int64: a double
+        double dv;
+        if (!ParseDouble(tok, &dv)) return fail(i, "number " + std::string(tok) + " is beyond the range of a double");
+        new_atom(DatumKind::kDouble, i).number = dv;
       }
-      if (!integer) {
-        if (!ParseDouble(tok, &d.number)) return fail(i, "number " + std::string(tok) + " is beyond the range of a double");
-        d.kind = DatumKind::kDouble;
-      }
-    } else if (tok == "true" || tok == "false") {
-      d.kind = DatumKind::kBool;
-      d.boolean = tok == "true";
-    } else if (tok == "null") {
-      d.kind = DatumKind::kNull;
+    } else if (c == 't' && tok == "true") {
+      new_atom(DatumKind::kBool, i).boolean = true;
+    } else if (c == 'f' && tok == "false") {
+      new_atom(DatumKind::kBool, i).boolean = false;
+    } else if (c == 'n' && tok == "null") {
+      new_atom(DatumKind::kNull, i);
     } else {
-      d.kind = DatumKind::kSymbol;
-      d.text = tok;
+      new_atom(DatumKind::kSymbol, i).text = tok;
     }
-    if (open.empty()) return fail(i, "a statement must be a list starting with '('");
-    add_atom(d);
     i = j;
   }
   return Outcome::kIncomplete;
