@@ -9,6 +9,7 @@
 #include <parendb/parendb.h>
 
 #include "console/console.h"
+#include "wal/data_dir.h"
 
 namespace {
 
@@ -22,6 +23,10 @@ void Usage(std::FILE* out) {
                "  parendb console [--data DIR | --memory] [--pretty] [--history FILE]\n"
                "      An interactive prompt on an embedded database. When stdin is not a\n"
                "      terminal it reads statements and prints one response per line.\n"
+               "  parendb doctor DIR [--salvage]\n"
+               "      Explains a data directory: its checkpoint, log segments, records, and what\n"
+               "      opening it would recover. --salvage cuts the log at its first damaged\n"
+               "      record so the valid prefix opens (the records after it are lost).\n"
                "  parendb version\n"
                "  parendb --help\n"
                "\n"
@@ -30,6 +35,11 @@ void Usage(std::FILE* out) {
                "  --memory           keep everything in memory; nothing is written\n"
                "  --pretty           pretty-print JSON responses (console; :pretty on|off)\n"
                "  --history FILE     console history file (default: ~/.parendb_history)\n"
+               "  --sync MODE        when (ok committed) is sent: full (default; after fdatasync,\n"
+               "                     a crash loses nothing acknowledged) or async (after write();\n"
+               "                     a machine crash loses at most --sync-interval of commits)\n"
+               "  --sync-interval MS how often async mode syncs the log (default 100)\n"
+               "  --checkpoint-mb N  write a checkpoint after N MiB of log (default 256)\n"
                "  --lock-timeout MS  default wait of (acquire T) before lock-timeout (default 5000)\n"
                "  --max-statement-bytes N   largest statement or document (default 16777216)\n"
                "  --max-depth N      deepest nesting (default 256)\n",
@@ -57,6 +67,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::string command = args[0];
+  if (command == "doctor") {
+    if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
+      std::fprintf(stderr, "parendb: doctor needs a data directory (see parendb --help)\n");
+      return 2;
+    }
+    bool salvage = args.size() > 2 && args[2] == "--salvage";
+    std::string report;
+    int rc = parendb::RunDoctor(args[1], salvage, parendb::FileSystem::Default(), &report);
+    std::fputs(report.c_str(), stdout);
+    return rc;
+  }
   parendb::Options options;
   options.data_dir = kDefaultDataDir;
   parendb::ConsoleOptions console;
@@ -81,6 +102,12 @@ int main(int argc, char** argv) {
       console.pretty = true;
     } else if (a == "--history") {
       console.history_file = value("--history");
+    } else if (a == "--sync") {
+      options.sync_mode = value("--sync");
+    } else if (a == "--sync-interval" && ParseNumber(value("--sync-interval"), &n) && n > 0) {
+      options.sync_interval_ms = n;
+    } else if (a == "--checkpoint-mb" && ParseNumber(value("--checkpoint-mb"), &n) && n > 0) {
+      options.checkpoint_bytes = static_cast<uint64_t>(n) << 20;
     } else if (a == "--lock-timeout" && ParseNumber(value("--lock-timeout"), &n)) {
       options.lock_timeout_ms = n;
     } else if (a == "--max-statement-bytes" && ParseNumber(value("--max-statement-bytes"), &n) && n > 0) {

@@ -23,8 +23,23 @@
 namespace parendb {
 
 struct Options {
-  // Where the database lives. Empty: in memory, gone when closed.
+  // Where the database lives. Empty: in memory, gone when closed. One
+  // process at a time may open a directory.
   std::string data_dir;
+  // When (ok committed) is sent (docs/durability.md):
+  //   "full"  after the commit's log record is on stable storage (fdatasync);
+  //           a crash of any kind loses no acknowledged commit.
+  //   "async" after the record is written to the operating system; the log
+  //           is synced every sync_interval_ms. A crash of ParenDB loses
+  //           nothing acknowledged; a crash of the machine or power loss
+  //           loses at most the last interval's commits.
+  std::string sync_mode = "full";
+  int64_t sync_interval_ms = 100;
+  // A checkpoint is written once the log grows by this much since the last.
+  uint64_t checkpoint_bytes = 256u << 20;
+  uint64_t log_segment_bytes = 64u << 20;
+  // Write a checkpoint when the database is closed (faster next open).
+  bool checkpoint_on_close = true;
   // Largest statement or document, in bytes (larger: (error limit …)).
   uint64_t max_statement_bytes = 16u << 20;
   // Deepest nesting of lists or JSON (deeper: (error limit …)).
@@ -58,6 +73,8 @@ class Response {
 
 class Evaluator;
 class Engine;
+class DataDir;
+class FileSystem;
 
 class Session {
  public:
@@ -83,9 +100,14 @@ class Session {
 
 class Database {
  public:
-  // Opens (creating if needed) the database described by options. Returns
-  // null and sets *error when it cannot.
+  // Opens (creating if needed) the database described by options: loads
+  // the newest checkpoint and replays the log after it. Returns null and
+  // sets *error when it cannot (another process has the directory, damaged
+  // files — the message names the file and offset).
   static std::unique_ptr<Database> Open(const Options& options, std::string* error);
+  // The same over a given file layer (tests inject failing writes).
+  static std::unique_ptr<Database> Open(const Options& options, FileSystem* fs, std::string* error);
+  // Close every Session first. Writes a checkpoint (checkpoint_on_close).
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -93,11 +115,12 @@ class Database {
   std::unique_ptr<Session> NewSession();
 
   // The engine behind this database (for the server and tools in this repo).
-  Engine* engine() { return engine_.get(); }
+  Engine* engine();
 
  private:
   Database() = default;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Engine> engine_;     // in memory
+  std::unique_ptr<DataDir> data_dir_;  // on disk (owns its engine)
 };
 
 }  // namespace parendb

@@ -3,29 +3,59 @@
 
 #include "engine/engine.h"
 #include "eval/evaluator.h"
+#include "wal/data_dir.h"
 
 namespace parendb {
 
 std::unique_ptr<Database> Database::Open(const Options& options, std::string* error) {
+  return Open(options, FileSystem::Default(), error);
+}
+
+std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs, std::string* error) {
   EngineOptions eo;
   eo.reader.max_bytes = options.max_statement_bytes;
   eo.reader.max_depth = options.max_depth;
   eo.lock_timeout = std::chrono::milliseconds(options.lock_timeout_ms);
   eo.max_transactions_per_session = options.max_transactions_per_session;
   eo.max_selections_per_transaction = options.max_selections_per_transaction;
-  if (!options.data_dir.empty()) {
-    *error = "durable data directories arrive with the write-ahead log; open in memory (empty data_dir)";
+  std::unique_ptr<Database> db(new Database());
+  if (options.data_dir.empty()) {
+    db->engine_ = std::make_unique<Engine>(eo, std::make_unique<NoLog>());
+    return db;
+  }
+  DataDirOptions d;
+  d.dir = options.data_dir;
+  d.engine = eo;
+  if (options.sync_mode == "full") {
+    d.sync = SyncMode::kFull;
+  } else if (options.sync_mode == "async") {
+    d.sync = SyncMode::kAsync;
+  } else {
+    *error = "unknown sync mode \"" + options.sync_mode + "\" (use full or async)";
     return nullptr;
   }
-  std::unique_ptr<Database> db(new Database());
-  db->engine_ = std::make_unique<Engine>(eo, std::make_unique<NoLog>());
+  d.sync_interval = std::chrono::milliseconds(std::max<int64_t>(1, options.sync_interval_ms));
+  d.checkpoint_bytes = options.checkpoint_bytes;
+  d.segment_bytes = options.log_segment_bytes;
+  d.checkpoint_on_close = options.checkpoint_on_close;
+  d.fs = fs;
+  Status st = DataDir::Open(d, &db->data_dir_);
+  if (!st.ok()) {
+    *error = st.message();
+    return nullptr;
+  }
   return db;
 }
 
-Database::~Database() = default;
+Database::~Database() {
+  data_dir_.reset();
+  engine_.reset();
+}
+
+Engine* Database::engine() { return data_dir_ ? data_dir_->engine() : engine_.get(); }
 
 std::unique_ptr<Session> Database::NewSession() {
-  return std::unique_ptr<Session>(new Session(std::make_unique<Evaluator>(engine_.get())));
+  return std::unique_ptr<Session>(new Session(std::make_unique<Evaluator>(engine())));
 }
 
 Session::Session(std::unique_ptr<Evaluator> evaluator) : evaluator_(std::move(evaluator)) {}

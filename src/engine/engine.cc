@@ -1,6 +1,9 @@
 #include "engine/engine.h"
 
+#include <future>
+
 #include "doc/json.h"
+#include "wal/log_format.h"
 
 namespace parendb {
 
@@ -54,30 +57,42 @@ Status Engine::CheckWritable() const {
   return Status::Ok();
 }
 
+Status Engine::LogCatalogChange(LogRecord record, const std::function<void()>& apply) {
+  std::promise<Status> result;
+  std::vector<LogRecord> records{std::move(record)};
+  log_->Append(records, [&](Status st, uint64_t lsn) {
+    if (st.ok()) {
+      std::lock_guard commit(commit_mu_);
+      apply();
+      applied_lsn_ = lsn;
+    } else {
+      failed_.store(true, std::memory_order_release);
+    }
+    result.set_value(std::move(st));
+  });
+  return result.get_future().get();
+}
+
 Status Engine::MakeCollection(const std::string& name) {
   Status st = CheckWritable();
   if (!st.ok()) return st;
-  std::lock_guard commit(commit_mu_);
-  {
-    std::shared_lock lock(catalog_mu_);
-    if (catalog_.count(name) != 0) return Status(ErrorCode::kCollectionExists, "collection " + name + " already exists");
+  std::lock_guard ops(catalog_ops_mu_);
+  if (FindCollection(name) != nullptr) {
+    return Status(ErrorCode::kCollectionExists, "collection " + name + " already exists");
   }
-  std::vector<LogRecord> rec(1);
-  rec[0].kind = LogRecord::Kind::kMakeCollection;
-  rec[0].collection = name;
-  st = log_->Commit(rec);
-  if (!st.ok()) {
-    failed_.store(true, std::memory_order_release);
-    return st;
-  }
-  std::unique_lock lock(catalog_mu_);
-  catalog_.emplace(name, std::make_shared<Collection>(name));
-  return Status::Ok();
+  LogRecord rec;
+  rec.kind = LogRecord::Kind::kMakeCollection;
+  rec.collection = name;
+  return LogCatalogChange(std::move(rec), [&] {
+    std::unique_lock lock(catalog_mu_);
+    catalog_.emplace(name, std::make_shared<Collection>(name));
+  });
 }
 
 Status Engine::DropCollection(const std::string& name) {
   Status st = CheckWritable();
   if (!st.ok()) return st;
+  std::lock_guard ops(catalog_ops_mu_);
   // A drop is a tiny transaction holding the collection's strongest lock,
   // so it never pulls a collection from under a live transaction.
   LockManager::Txn txn(NewOwnerId());
@@ -85,62 +100,62 @@ Status Engine::DropCollection(const std::string& name) {
   if (!locks_.TryAcquire(&txn, target)) {
     return Status(ErrorCode::kConflict, "collection " + name + " is in use by a live transaction");
   }
-  std::lock_guard commit(commit_mu_);
-  std::shared_ptr<Collection> victim;
-  {
-    std::shared_lock lock(catalog_mu_);
-    auto it = catalog_.find(name);
-    if (it != catalog_.end()) victim = it->second;
-  }
+  std::shared_ptr<Collection> victim = FindCollection(name);
   if (victim == nullptr) {
     locks_.Release(&txn);
     return Status(ErrorCode::kUnknownCollection, "no collection named " + name);
   }
-  std::vector<LogRecord> rec(1);
-  rec[0].kind = LogRecord::Kind::kDropCollection;
-  rec[0].collection = name;
-  st = log_->Commit(rec);
-  if (!st.ok()) {
-    failed_.store(true, std::memory_order_release);
-    locks_.Release(&txn);
-    return st;
-  }
-  {
-    std::unique_lock lock(catalog_mu_);
-    catalog_.erase(name);
-  }
-  victim->MarkDropped();
-  documents_.fetch_sub(victim->live_documents(), std::memory_order_relaxed);
+  LogRecord rec;
+  rec.kind = LogRecord::Kind::kDropCollection;
+  rec.collection = name;
+  st = LogCatalogChange(std::move(rec), [&] {
+    {
+      std::unique_lock lock(catalog_mu_);
+      catalog_.erase(name);
+    }
+    victim->MarkDropped();
+    documents_.fetch_sub(victim->live_documents(), std::memory_order_relaxed);
+  });
   locks_.Release(&txn);
-  return Status::Ok();
+  return st;
 }
 
-Status Engine::Commit(std::vector<Write>& writes) {
+void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> done) {
   Status st = CheckWritable();
-  if (!st.ok()) return st;
-  if (!writes.empty()) {
-    std::vector<LogRecord> records(writes.size());
-    for (size_t i = 0; i < writes.size(); ++i) {
-      LogRecord& r = records[i];
-      r.kind = writes[i].doc ? LogRecord::Kind::kPut : LogRecord::Kind::kDelete;
-      r.collection = writes[i].collection->name();
-      r.id = writes[i].id;
-      r.doc = writes[i].doc;
-    }
-    st = log_->Commit(records);
+  if (!st.ok()) return done(std::move(st));
+  if (writes.empty()) {
+    counters_.commits.fetch_add(1, std::memory_order_relaxed);
+    return done(Status::Ok());
+  }
+  std::vector<LogRecord> records(writes.size());
+  for (size_t i = 0; i < writes.size(); ++i) {
+    LogRecord& r = records[i];
+    r.kind = writes[i].doc ? LogRecord::Kind::kPut : LogRecord::Kind::kDelete;
+    r.collection = writes[i].collection->name();
+    r.id = writes[i].id;
+    r.doc = writes[i].doc;
+  }
+  auto pending = std::make_shared<std::vector<Write>>(std::move(writes));
+  log_->Append(records, [this, pending, done = std::move(done)](Status st, uint64_t lsn) {
     if (!st.ok()) {
       failed_.store(true, std::memory_order_release);
-      return Status(ErrorCode::kIo, "the commit could not be made durable (" + st.message() +
-                                        "); nothing was applied and the database accepts no more commits until restarted");
+      return done(Status(ErrorCode::kIo, "the commit could not be made durable (" + st.message() +
+                                             "); nothing was applied and the database accepts no more commits "
+                                             "until it is restarted"));
     }
-  }
-  Install(writes);
-  counters_.commits.fetch_add(1, std::memory_order_relaxed);
-  return Status::Ok();
+    Install(*pending, lsn);
+    counters_.commits.fetch_add(1, std::memory_order_relaxed);
+    done(Status::Ok());
+  });
 }
 
-void Engine::Install(std::vector<Write>& writes) {
-  if (writes.empty()) return;
+Status Engine::Commit(std::vector<Write> writes) {
+  std::promise<Status> result;
+  CommitAsync(std::move(writes), [&](Status st) { result.set_value(std::move(st)); });
+  return result.get_future().get();
+}
+
+void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
   std::lock_guard commit(commit_mu_);
   uint64_t ts = snapshots_.NextCommitTs();
   std::vector<uint64_t> live = snapshots_.Live();
@@ -148,7 +163,60 @@ void Engine::Install(std::vector<Write>& writes) {
   int64_t delta = 0;
   for (Write& w : writes) delta += w.collection->Install(w.id, std::move(w.doc), ts, live);
   documents_.fetch_add(delta, std::memory_order_relaxed);
+  applied_lsn_ = std::max(applied_lsn_, lsn);
   snapshots_.Publish(ts);
+}
+
+Status Engine::Replay(const DecodedRecord& r, uint64_t lsn) {
+  std::string name(r.collection);
+  switch (r.kind) {
+    case LogRecord::Kind::kMakeCollection: {
+      std::unique_lock lock(catalog_mu_);
+      auto [it, fresh] = catalog_.emplace(name, std::make_shared<Collection>(name));
+      if (r.number > 0) it->second->ReserveId(r.number - 1);
+      break;
+    }
+    case LogRecord::Kind::kDropCollection: {
+      std::unique_lock lock(catalog_mu_);
+      auto it = catalog_.find(name);
+      if (it != catalog_.end()) {
+        documents_.fetch_sub(it->second->live_documents(), std::memory_order_relaxed);
+        it->second->MarkDropped();
+        catalog_.erase(it);
+      }
+      break;
+    }
+    case LogRecord::Kind::kPut:
+    case LogRecord::Kind::kDelete: {
+      std::shared_ptr<Collection> c = FindCollection(name);
+      if (c == nullptr) return Status(ErrorCode::kIo, "record for unknown collection " + name);
+      DocRef doc;
+      if (r.kind == LogRecord::Kind::kPut) {
+        auto stored = std::make_shared<StoredDoc>();
+        Status st = ParseJsonObject(r.doc.data(), r.doc.size(), std::max(r.doc.size(), r.doc_capacity), 1 << 20, &stored->value);
+        if (!st.ok()) return Status(ErrorCode::kIo, "unreadable document in record: " + st.message());
+        stored->json.assign(r.doc);  // our own canonical text: no need to render it again
+        doc = std::move(stored);
+      }
+      if (r.id.is_int) c->ReserveId(r.id.i);
+      documents_.fetch_add(c->InstallRecovered(r.id, std::move(doc)), std::memory_order_relaxed);
+      break;
+    }
+    case LogRecord::Kind::kEnd:
+      break;
+  }
+  applied_lsn_ = std::max(applied_lsn_, lsn);
+  return Status::Ok();
+}
+
+Engine::CheckpointView Engine::BeginCheckpoint() {
+  CheckpointView view;
+  std::lock_guard commit(commit_mu_);  // no commit half-installed
+  view.ts = snapshots_.Acquire();
+  view.lsn = applied_lsn_;
+  std::shared_lock lock(catalog_mu_);
+  for (const auto& [name, c] : catalog_) view.collections.push_back(c);
+  return view;
 }
 
 std::string Engine::StatsJson() const {

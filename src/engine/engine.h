@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -46,7 +47,9 @@ struct Write {
 
 class Engine {
  public:
+  // With a null log, AttachLog must follow (after recovery) before commits.
   Engine(EngineOptions options, std::unique_ptr<CommitLog> log);
+  void AttachLog(std::unique_ptr<CommitLog> log) { log_ = std::move(log); }
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -63,12 +66,32 @@ class Engine {
   Status MakeCollection(const std::string& name);
   Status DropCollection(const std::string& name);
 
-  // Logs then installs a transaction's writes atomically. The caller holds
-  // the locks that cover every write.
-  Status Commit(std::vector<Write>& writes);
+  // Logs a transaction's writes, then installs them atomically and calls
+  // done — at once, or later on the log's thread once they are durable. The
+  // caller holds the locks that cover every write until done has run.
+  void CommitAsync(std::vector<Write> writes, std::function<void(Status)> done);
+  // The same, waiting (tests and tools).
+  Status Commit(std::vector<Write> writes);
 
-  // Installs without logging (recovery replays records through here).
-  void Install(std::vector<Write>& writes);
+  // Recovery: applies one logged or checkpointed record, unlogged.
+  Status Replay(const struct DecodedRecord& record, uint64_t lsn);
+  // Recovery: the lsn of the last record applied.
+  void SetAppliedLsn(uint64_t lsn) { applied_lsn_ = lsn; }
+
+  // A consistent view for a checkpoint: a registered snapshot, the lsn of
+  // the last commit it contains, and the collections then.
+  struct CheckpointView {
+    uint64_t ts = 0;
+    uint64_t lsn = 0;
+    std::vector<std::shared_ptr<Collection>> collections;
+  };
+  CheckpointView BeginCheckpoint();
+  void EndCheckpoint(const CheckpointView& view) { snapshots_.Release(view.ts); }
+
+  // (checkpoint): set by the owner of a data directory.
+  void SetCheckpointHook(std::function<Status()> hook) { checkpoint_hook_ = std::move(hook); }
+  Status Checkpoint() { return checkpoint_hook_ ? checkpoint_hook_() : Status::Ok(); }
+  bool accepting_commits() const { return !failed_.load(std::memory_order_acquire); }
 
   uint64_t NewTransactionId() { return next_txn_.fetch_add(1, std::memory_order_relaxed); }
   uint64_t NewOwnerId() { return next_owner_.fetch_add(1, std::memory_order_relaxed); }
@@ -79,6 +102,9 @@ class Engine {
 
  private:
   Status CheckWritable() const;
+  void Install(std::vector<Write>& writes, uint64_t lsn);
+  // Logs one catalog record and applies it (apply runs under commit_mu_).
+  Status LogCatalogChange(LogRecord record, const std::function<void()>& apply);
 
   const EngineOptions options_;
   std::unique_ptr<CommitLog> log_;
@@ -90,6 +116,9 @@ class Engine {
   std::map<std::string, std::shared_ptr<Collection>, std::less<>> catalog_;
 
   std::mutex commit_mu_;  // installs one commit at a time
+  std::mutex catalog_ops_mu_;  // one mkcoll/rmcoll at a time, check to apply
+  uint64_t applied_lsn_ = 0;   // guarded by commit_mu_
+  std::function<Status()> checkpoint_hook_;
   std::atomic<bool> failed_{false};  // an I/O failure: no more commits
   std::atomic<uint64_t> documents_{0};
   std::atomic<uint64_t> next_txn_{1};

@@ -100,7 +100,7 @@ struct Evaluator::Selection {
 };
 
 struct Evaluator::Transaction {
-  enum class Stage { kSelecting, kWaiting, kAcquired };
+  enum class Stage { kSelecting, kWaiting, kAcquired, kCommitting };
   std::string name;
   LockManager::Txn locks;
   Stage stage = Stage::kSelecting;
@@ -111,12 +111,38 @@ struct Evaluator::Transaction {
   std::map<WorkspaceKey, WorkspaceEntry> workspace;
 };
 
-struct Evaluator::PendingAcquire {
+// A wait the session blocks on: an acquire's locks, or a commit's sync.
+// Shared with the lock manager's or the log's callback, so it outlives
+// whichever side finishes last.
+struct Evaluator::PendingWait {
   std::mutex mu;
   std::condition_variable cv;
   bool decided = false;
   Status status;
   std::function<void()> wakeup;
+
+  bool Decided() {
+    std::lock_guard lock(mu);
+    return decided;
+  }
+  void Wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return decided; });
+  }
+  // The callback that decides it, from any thread.
+  static std::function<void(Status)> Completer(std::shared_ptr<PendingWait> p) {
+    return [p = std::move(p)](Status st) {
+      std::function<void()> wake;
+      {
+        std::lock_guard lock(p->mu);
+        p->decided = true;
+        p->status = std::move(st);
+        wake = p->wakeup;
+      }
+      p->cv.notify_all();
+      if (wake) wake();
+    };
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -129,6 +155,16 @@ Evaluator::Evaluator(Engine* engine)
 }
 
 Evaluator::~Evaluator() {
+  if (pending_ && pending_kind_ == WaitKind::kCommit) {
+    // The commit may be installing right now: its locks must be held until
+    // it has, so wait for the log to decide it.
+    pending_->Wait();
+    Transaction* t = pending_txn_;
+    Status st = std::move(pending_->status);
+    pending_.reset();
+    pending_txn_ = nullptr;
+    EndTransaction(t, st.ok());
+  }
   while (!txns_.empty()) EndTransaction(txns_.back().get(), false);
   free_txns_.clear();
   free_sels_.clear();
@@ -146,15 +182,13 @@ void Evaluator::Feed(std::string_view bytes) {
 }
 
 void Evaluator::Resume() {
-  if (!pending_) return;
-  {
-    std::lock_guard lock(pending_->mu);
-    if (!pending_->decided) return;
-  }
-  std::shared_ptr<PendingAcquire> p = std::move(pending_);
+  if (!pending_ || !pending_->Decided()) return;
+  std::shared_ptr<PendingWait> p = std::move(pending_);
   Transaction* t = pending_txn_;
   pending_txn_ = nullptr;
-  if (p->status.ok()) {
+  if (pending_kind_ == WaitKind::kCommit) {
+    FinishCommit(t, std::move(p->status));
+  } else if (p->status.ok()) {
     FinishAcquire(t);
   } else {
     Status st = p->status;
@@ -165,12 +199,9 @@ void Evaluator::Resume() {
 }
 
 void Evaluator::WaitAndResume() {
-  std::shared_ptr<PendingAcquire> p = pending_;
+  std::shared_ptr<PendingWait> p = pending_;
   if (!p) return;
-  {
-    std::unique_lock lock(p->mu);
-    p->cv.wait(lock, [&] { return p->decided; });
-  }
+  p->Wait();
   Resume();
 }
 
@@ -351,7 +382,7 @@ void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
     case StatementKind::kCollections: return Collections();
     case StatementKind::kPing: return RespondOk("pong");
     case StatementKind::kStats: return Stats();
-    case StatementKind::kCheckpoint: return RespondOk("checkpoint");
+    case StatementKind::kCheckpoint: return Checkpoint();
     case StatementKind::kAuth: return Auth();
   }
 }
@@ -618,21 +649,11 @@ void Evaluator::Acquire() {
   if (targets.empty()) return FinishAcquire(t);
   auto millis = stmt_->millis >= 0 ? std::chrono::milliseconds(stmt_->millis) : engine_->options().lock_timeout;
   // The completion state is made only when the request has to wait.
-  std::shared_ptr<PendingAcquire> p;
+  std::shared_ptr<PendingWait> p;
   auto make_done = [&]() -> LockManager::Callback {
-    p = std::make_shared<PendingAcquire>();
+    p = std::make_shared<PendingWait>();
     p->wakeup = wakeup_;
-    return [p](Status st) {
-      std::function<void()> wake;
-      {
-        std::lock_guard lock(p->mu);
-        p->decided = true;
-        p->status = std::move(st);
-        wake = p->wakeup;
-      }
-      p->cv.notify_all();
-      if (wake) wake();
-    };
+    return PendingWait::Completer(p);
   };
   Status why;
   switch (engine_->locks().Acquire(&t->locks, targets, millis, make_done, &why)) {
@@ -644,6 +665,7 @@ void Evaluator::Acquire() {
       t->stage = Transaction::Stage::kWaiting;
       pending_ = std::move(p);
       pending_txn_ = t;
+      pending_kind_ = WaitKind::kAcquire;
       return;
   }
 }
@@ -905,7 +927,21 @@ void Evaluator::Commit() {
     if (e.deleted && e.created) continue;  // never existed outside this transaction
     writes.push_back(Write{e.collection, key.id, e.deleted ? nullptr : MakeStoredDoc(std::move(e.value))});
   }
-  Status st = engine_->Commit(writes);
+  if (writes.empty()) return FinishCommit(t, Status::Ok());  // nothing to make durable
+  // The log completes the commit once it is durable — at once in memory,
+  // after the group's sync on disk. The session waits like an acquire does,
+  // holding its locks.
+  auto p = std::make_shared<PendingWait>();
+  p->wakeup = wakeup_;
+  engine_->CommitAsync(std::move(writes), PendingWait::Completer(p));
+  if (p->Decided()) return FinishCommit(t, std::move(p->status));
+  t->stage = Transaction::Stage::kCommitting;
+  pending_ = std::move(p);
+  pending_txn_ = t;
+  pending_kind_ = WaitKind::kCommit;
+}
+
+void Evaluator::FinishCommit(Transaction* t, Status st) {
   if (!st.ok()) return Fail(std::move(st), t);
   EndTransaction(t, true);
   RespondOk("committed");
@@ -936,6 +972,12 @@ void Evaluator::Collections() {
   std::string json;
   AppendJson(Value(std::move(names)), &json);
   RespondJson(json);
+}
+
+void Evaluator::Checkpoint() {
+  Status st = engine_->Checkpoint();
+  if (!st.ok()) return RespondError(st);
+  RespondOk("checkpoint");
 }
 
 void Evaluator::Stats() { RespondJson(engine_->StatsJson()); }

@@ -78,7 +78,8 @@ class Evaluator {
  private:
   struct Transaction;
   struct Selection;
-  struct PendingAcquire;
+  struct PendingWait;
+  enum class WaitKind { kAcquire, kCommit };
 
   void Pump();
   // Compiles tree_ and runs it; true when it compiled.
@@ -105,6 +106,8 @@ class Evaluator {
   void DropCollection();
   void Collections();
   void Stats();
+  void Checkpoint();
+  void FinishCommit(Transaction* t, Status st);
   void Auth();
 
   // Acquire's second half, once the locks are held.
@@ -165,8 +168,9 @@ class Evaluator {
   std::vector<std::unique_ptr<Transaction>> free_txns_;
   std::vector<std::unique_ptr<Selection>> free_sels_;
 
-  std::shared_ptr<PendingAcquire> pending_;
+  std::shared_ptr<PendingWait> pending_;
   Transaction* pending_txn_ = nullptr;
+  WaitKind pending_kind_ = WaitKind::kAcquire;
   std::function<void()> wakeup_;
 
   std::string out_;

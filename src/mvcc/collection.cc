@@ -67,6 +67,33 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
   return delta;
 }
 
+int Collection::InstallRecovered(const DocId& id, DocRef doc) {
+  bool is_live = doc != nullptr;
+  auto it = docs_.find(id);
+  bool was_live = it != docs_.end() && it->second.back().doc != nullptr;
+  if (!is_live) {
+    if (it != docs_.end()) docs_.erase(it);
+  } else if (it == docs_.end()) {
+    docs_.emplace_hint(docs_.end(), id, Chain{Version{0, std::move(doc)}});
+  } else {
+    it->second.assign(1, Version{0, std::move(doc)});
+  }
+  int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
+  live_.fetch_add(delta, std::memory_order_relaxed);
+  return delta;
+}
+
+void Collection::ScanChunk(uint64_t ts, const DocId* from, size_t max,
+                           std::vector<std::pair<DocId, DocRef>>* out) const {
+  out->clear();
+  std::shared_lock lock(mu_);
+  auto it = from == nullptr ? docs_.begin() : docs_.upper_bound(*from);
+  for (; it != docs_.end() && out->size() < max; ++it) {
+    const Version* v = VisibleAt(it->second, ts);
+    if (v != nullptr && v->doc != nullptr) out->emplace_back(it->first, v->doc);
+  }
+}
+
 void Collection::ReserveId(int64_t id) {
   if (id == INT64_MAX) return;
   int64_t cur = next_id_.load(std::memory_order_relaxed);

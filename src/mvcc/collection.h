@@ -43,6 +43,16 @@ class Collection {
   // reader can see are dropped. Returns the change in live document count.
   int Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots);
 
+  // Recovery (single-threaded, no readers): makes doc the only version.
+  // Returns the change in live document count.
+  int InstallRecovered(const DocId& id, DocRef doc);
+
+  // Checkpoints: up to max documents visible at ts with _id after *from
+  // (all when from is null), in _id order. Holds the collection's lock only
+  // for the chunk, so writers go on between chunks.
+  void ScanChunk(uint64_t ts, const DocId* from, size_t max, std::vector<std::pair<DocId, DocRef>>* out) const;
+  int64_t next_id() const { return next_id_.load(std::memory_order_relaxed); }
+
   // Auto ids: the next unused integer id, and making sure a given integer id
   // is never handed out later.
   int64_t AllocateId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }

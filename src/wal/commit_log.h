@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,11 +17,12 @@
 namespace parendb {
 
 struct LogRecord {
-  enum class Kind : uint8_t { kPut, kDelete, kMakeCollection, kDropCollection };
+  enum class Kind : uint8_t { kPut, kDelete, kMakeCollection, kDropCollection, kEnd };
   Kind kind = Kind::kPut;
   std::string collection;
-  DocId id;     // kPut, kDelete
-  DocRef doc;   // kPut: the whole new version
+  DocId id;            // kPut, kDelete
+  DocRef doc;          // kPut: the whole new version
+  int64_t number = 0;  // kMakeCollection in checkpoints: the next auto id; kEnd: document count
 };
 
 struct LogStats {
@@ -30,20 +32,25 @@ struct LogStats {
 
 class CommitLog {
  public:
+  // Runs once the records are durable as the sync mode promises (with the
+  // log sequence number they were given), or with io when they could not
+  // be written — then nothing of them may be applied. Calls complete in
+  // log order, one at a time, possibly on another thread.
+  using Done = std::function<void(Status, uint64_t lsn)>;
+
   virtual ~CommitLog() = default;
-  // Returns once the records are durable as the sync mode promises, or
-  // io when they could not be written (then nothing of them may be applied).
-  virtual Status Commit(const std::vector<LogRecord>& records) = 0;
+  virtual void Append(const std::vector<LogRecord>& records, Done done) = 0;
   virtual const LogStats& stats() const = 0;
 };
 
-// The in-memory database: nothing to make durable.
+// The in-memory database: nothing to make durable; completes at once.
 class NoLog final : public CommitLog {
  public:
-  Status Commit(const std::vector<LogRecord>&) override { return Status::Ok(); }
+  void Append(const std::vector<LogRecord>&, Done done) override { done(Status::Ok(), lsn_.fetch_add(1) + 1); }
   const LogStats& stats() const override { return stats_; }
 
  private:
+  std::atomic<uint64_t> lsn_{0};
   LogStats stats_;
 };
 

@@ -1,0 +1,434 @@
+#include "wal/data_dir.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+
+#include "doc/json.h"
+#include "wal/log_format.h"
+
+namespace parendb {
+namespace {
+
+struct DirFiles {
+  std::vector<uint64_t> checkpoints;  // lsns, ascending
+  std::vector<uint64_t> segments;     // first lsns, ascending
+  std::vector<std::string> temporary;
+};
+
+bool ParseHexName(const std::string& name, std::string_view prefix, std::string_view suffix, uint64_t* v) {
+  if (name.size() != prefix.size() + 16 + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
+  }
+  return std::sscanf(name.c_str() + prefix.size(), "%16" SCNx64, v) == 1;
+}
+
+Status ListDataDir(FileSystem* fs, const std::string& dir, DirFiles* out) {
+  std::vector<std::string> names;
+  Status st = fs->ListDir(dir, &names);
+  if (!st.ok()) return st;
+  for (const std::string& n : names) {
+    uint64_t v;
+    if (ParseHexName(n, "checkpoint-", ".ckpt", &v)) {
+      out->checkpoints.push_back(v);
+    } else if (ParseHexName(n, "wal-", ".log", &v)) {
+      out->segments.push_back(v);
+    } else if (n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) {
+      out->temporary.push_back(n);
+    }
+  }
+  std::sort(out->checkpoints.begin(), out->checkpoints.end());
+  std::sort(out->segments.begin(), out->segments.end());
+  return Status::Ok();
+}
+
+Status Corrupt(const std::string& file, uint64_t offset, const std::string& what) {
+  return Status(ErrorCode::kIo, what + " in " + file + " at offset " + std::to_string(offset) +
+                                    "; refusing to open (run parendb doctor on the data directory)");
+}
+
+Status ReadPadded(FileSystem* fs, const std::string& path, std::string* data) {
+  Status st = fs->ReadFile(path, data);
+  if (st.ok()) data->reserve(data->size() + JsonPadding());  // the JSON parser reads past the end
+  return st;
+}
+
+Status ApplyFrame(Engine* engine, std::string_view payload, uint64_t lsn, const std::string& data,
+                  std::vector<DecodedRecord>* records, uint64_t* documents) {
+  Status st = DecodeRecords(payload, records);
+  if (!st.ok()) return st;
+  const char* readable_end = data.data() + data.capacity();
+  for (DecodedRecord& r : *records) {
+    if (r.kind == LogRecord::Kind::kPut) {
+      r.doc_capacity = static_cast<size_t>(readable_end - r.doc.data());
+      ++*documents;
+    }
+    st = engine->Replay(r, lsn);
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+// Loads a checkpoint into engine (null: only check it).
+Status LoadCheckpoint(FileSystem* fs, const std::string& dir, uint64_t lsn, Engine* engine, RecoveryReport* report) {
+  std::string name = CheckpointName(lsn);
+  std::string data;
+  Status st = ReadPadded(fs, dir + "/" + name, &data);
+  if (!st.ok()) return st;
+  uint64_t header_lsn;
+  if (!ReadFileHeader(data, kCheckpointMagic, &header_lsn) || header_lsn != lsn) {
+    return Corrupt(name, 0, "bad checkpoint header");
+  }
+  Engine scratch(EngineOptions{}, std::make_unique<NoLog>());
+  Engine* target = engine != nullptr ? engine : &scratch;
+  std::vector<DecodedRecord> records;
+  uint64_t documents = 0;
+  size_t offset = kFileHeaderSize;
+  bool ended = false;
+  while (!ended) {
+    uint64_t frame_lsn;
+    std::string_view payload;
+    size_t next;
+    FrameStatus fs_status = ReadFrame(data, offset, &frame_lsn, &payload, &next);
+    if (fs_status == FrameStatus::kEnd) return Corrupt(name, offset, "checkpoint ends without its end record");
+    if (fs_status != FrameStatus::kOk) return Corrupt(name, offset, "damaged checkpoint record");
+    st = ApplyFrame(target, payload, lsn, data, &records, &documents);
+    if (!st.ok()) return Corrupt(name, offset, "unreadable checkpoint record (" + st.message() + ")");
+    for (const DecodedRecord& r : records) {
+      if (r.kind == LogRecord::Kind::kEnd) {
+        if (static_cast<uint64_t>(r.number) != documents) return Corrupt(name, offset, "checkpoint document count mismatch");
+        ended = true;
+      }
+    }
+    offset = next;
+  }
+  report->checkpoint = name;
+  report->checkpoint_lsn = lsn;
+  report->checkpoint_documents = documents;
+  return Status::Ok();
+}
+
+// Replays (engine non-null) or only checks the segments after from_lsn.
+// repair: cut a torn tail off the newest segment.
+Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint64_t>& segments, uint64_t from_lsn,
+                 Engine* engine, bool repair, RecoveryReport* report, uint64_t* next_lsn, std::string* notes) {
+  uint64_t expected = from_lsn + 1;
+  std::vector<DecodedRecord> records;
+  Engine scratch(EngineOptions{}, std::make_unique<NoLog>());
+  Engine* target = engine != nullptr ? engine : &scratch;
+  for (size_t k = 0; k < segments.size(); ++k) {
+    bool last = k + 1 == segments.size();
+    if (!last && segments[k + 1] <= expected) continue;  // wholly inside the checkpoint
+    std::string name = SegmentName(segments[k]);
+    std::string path = dir + "/" + name;
+    std::string data;
+    Status st = ReadPadded(fs, path, &data);
+    if (!st.ok()) return st;
+    ++report->segments;
+    uint64_t first;
+    if (!ReadFileHeader(data, kWalMagic, &first) || first != segments[k]) {
+      if (last && data.size() < kFileHeaderSize) {  // died while creating it
+        report->torn_tail = name + " (incomplete header)";
+        if (repair) fs->Remove(path);
+        continue;
+      }
+      return Corrupt(name, 0, "bad log segment header");
+    }
+    if (first > expected) {
+      return Corrupt(name, 0, "log records " + std::to_string(expected) + " to " + std::to_string(first - 1) +
+                                  " are missing before this segment");
+    }
+    size_t offset = kFileHeaderSize;
+    uint64_t frames = 0;
+    while (true) {
+      uint64_t lsn;
+      std::string_view payload;
+      size_t next;
+      FrameStatus fst = ReadFrame(data, offset, &lsn, &payload, &next);
+      if (fst == FrameStatus::kEnd) break;
+      if (fst != FrameStatus::kOk) {
+        if (!last || ValidFrameAfter(data, offset, expected)) {
+          return Corrupt(name, offset, "damaged log record (valid records follow it, so this is not a torn tail)");
+        }
+        report->torn_tail = name + " at offset " + std::to_string(offset) + " (" +
+                            std::to_string(data.size() - offset) + " bytes cut)";
+        if (repair) {
+          st = fs->Truncate(path, offset);
+          if (!st.ok()) return st;
+        }
+        break;
+      }
+      if (lsn > expected) return Corrupt(name, offset, "log record " + std::to_string(expected) + " is missing");
+      if (lsn == expected) {
+        uint64_t docs = 0;
+        st = ApplyFrame(target, payload, lsn, data, &records, &docs);
+        if (!st.ok()) return Corrupt(name, offset, "unreadable log record (" + st.message() + ")");
+        ++report->records_replayed;
+        report->bytes_replayed += next - offset;
+        ++expected;
+      }
+      ++frames;
+      offset = next;
+    }
+    if (notes != nullptr) {
+      *notes += "  " + name + ": " + std::to_string(frames) + " records, " + std::to_string(data.size()) + " bytes\n";
+    }
+  }
+  *next_lsn = expected;
+  report->last_lsn = expected - 1;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DataDir::Open(const DataDirOptions& options, std::unique_ptr<DataDir>* out, RecoveryReport* report) {
+  auto started = std::chrono::steady_clock::now();
+  std::unique_ptr<DataDir> d(new DataDir(options));
+  FileSystem* fs = options.fs;
+  Status st = fs->MakeDir(options.dir);
+  if (!st.ok()) return st;
+  st = DirLock::Acquire(options.dir, &d->lock_);
+  if (!st.ok()) return st;
+  d->engine_ = std::make_unique<Engine>(options.engine, nullptr);
+  RecoveryReport local;
+  RecoveryReport* r = report != nullptr ? report : &local;
+  uint64_t next_lsn = 1;
+  st = d->Recover(r, &next_lsn);
+  if (!st.ok()) return st;
+
+  WalOptions wo;
+  wo.dir = options.dir;
+  wo.sync = options.sync;
+  wo.sync_interval = options.sync_interval;
+  wo.segment_bytes = options.segment_bytes;
+  wo.fs = fs;
+  std::unique_ptr<WalLog> wal;
+  st = WalLog::Open(wo, next_lsn, &wal);
+  if (!st.ok()) return st;
+  d->wal_ = wal.get();
+  uint64_t threshold = options.checkpoint_bytes;
+  DataDir* self = d.get();
+  wal->SetGrowthHook([self, threshold](uint64_t bytes) {
+    if (bytes < threshold) return;
+    std::lock_guard lock(self->loop_mu_);
+    self->checkpoint_wanted_ = true;
+    self->loop_cv_.notify_one();
+  });
+  d->engine_->AttachLog(std::move(wal));
+  d->engine_->SetCheckpointHook([self] { return self->Checkpoint(); });
+  d->checkpointer_ = std::thread([self] { self->CheckpointLoop(); });
+  r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  *out = std::move(d);
+  return Status::Ok();
+}
+
+Status DataDir::Recover(RecoveryReport* report, uint64_t* next_lsn) {
+  FileSystem* fs = options_.fs;
+  DirFiles files;
+  Status st = ListDataDir(fs, options_.dir, &files);
+  if (!st.ok()) return st;
+  for (const std::string& t : files.temporary) fs->Remove(options_.dir + "/" + t);  // unfinished checkpoints
+  uint64_t from = 0;
+  if (!files.checkpoints.empty()) {
+    from = files.checkpoints.back();
+    st = LoadCheckpoint(fs, options_.dir, from, engine_.get(), report);
+    if (!st.ok()) return st;
+  }
+  st = ReplayLog(fs, options_.dir, files.segments, from, engine_.get(), true, report, next_lsn, nullptr);
+  if (!st.ok()) return st;
+  engine_->SetAppliedLsn(*next_lsn - 1);
+  return Status::Ok();
+}
+
+DataDir::~DataDir() {
+  {
+    std::lock_guard lock(loop_mu_);
+    stopping_ = true;
+  }
+  loop_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
+  if (engine_ && wal_ != nullptr && options_.checkpoint_on_close && engine_->accepting_commits()) {
+    (void)WriteCheckpoint();
+  }
+  engine_.reset();  // drains and closes the log
+}
+
+void DataDir::CheckpointLoop() {
+  std::unique_lock lock(loop_mu_);
+  while (true) {
+    loop_cv_.wait(lock, [&] { return checkpoint_wanted_ || stopping_; });
+    if (stopping_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    (void)WriteCheckpoint();  // a failure leaves the log longer; the next attempt retries
+    lock.lock();
+  }
+}
+
+Status DataDir::Checkpoint() { return WriteCheckpoint(); }
+
+Status DataDir::WriteCheckpoint() {
+  std::lock_guard one_at_a_time(checkpoint_mu_);
+  FileSystem* fs = options_.fs;
+  wal_->RotateSoon();  // so every segment before the checkpoint can go
+  Engine::CheckpointView view = engine_->BeginCheckpoint();
+  std::string tmp = options_.dir + "/" + CheckpointName(view.lsn) + ".tmp";
+  std::unique_ptr<WritableFile> file;
+  Status st = fs->OpenWritable(tmp, false, &file);
+  std::string buf;
+  AppendFileHeader(kCheckpointMagic, view.lsn, &buf);
+  std::vector<LogRecord> records;
+  std::string payload;
+  int64_t documents = 0;
+  auto flush_frame = [&] {
+    payload.clear();
+    EncodeRecords(records, &payload);
+    AppendFrame(view.lsn, payload, &buf);
+    records.clear();
+    if (buf.size() >= (1u << 20) && st.ok()) {
+      st = file->Append(buf);
+      buf.clear();
+    }
+  };
+  std::vector<std::pair<DocId, DocRef>> chunk;
+  for (size_t c = 0; st.ok() && c < view.collections.size(); ++c) {
+    const Collection& coll = *view.collections[c];
+    LogRecord mk;
+    mk.kind = LogRecord::Kind::kMakeCollection;
+    mk.collection = coll.name();
+    mk.number = coll.next_id();
+    records.push_back(std::move(mk));
+    flush_frame();
+    const DocId* from = nullptr;
+    DocId last;
+    do {
+      coll.ScanChunk(view.ts, from, 1024, &chunk);
+      for (auto& [id, doc] : chunk) {
+        LogRecord put;
+        put.kind = LogRecord::Kind::kPut;
+        put.collection = coll.name();
+        put.id = id;
+        put.doc = doc;
+        records.push_back(std::move(put));
+      }
+      documents += static_cast<int64_t>(chunk.size());
+      if (!records.empty()) flush_frame();
+      if (!chunk.empty()) {
+        last = chunk.back().first;
+        from = &last;
+      }
+    } while (st.ok() && chunk.size() == 1024);
+  }
+  LogRecord end;
+  end.kind = LogRecord::Kind::kEnd;
+  end.number = documents;
+  records.push_back(std::move(end));
+  flush_frame();
+  if (st.ok()) st = file->Append(buf);
+  if (st.ok()) st = file->Sync();
+  if (file) {
+    Status closed = file->Close();
+    if (st.ok()) st = closed;
+  }
+  engine_->EndCheckpoint(view);
+  std::string final_name = options_.dir + "/" + CheckpointName(view.lsn);
+  if (st.ok()) st = fs->Rename(tmp, final_name);
+  if (st.ok()) st = fs->SyncDir(options_.dir);
+  if (!st.ok()) {
+    fs->Remove(tmp);
+    return st;
+  }
+  RemoveObsolete(view.lsn);
+  return Status::Ok();
+}
+
+void DataDir::RemoveObsolete(uint64_t checkpoint_lsn) {
+  FileSystem* fs = options_.fs;
+  DirFiles files;
+  if (!ListDataDir(fs, options_.dir, &files).ok()) return;
+  for (uint64_t lsn : files.checkpoints) {
+    if (lsn < checkpoint_lsn) fs->Remove(options_.dir + "/" + CheckpointName(lsn));
+  }
+  for (size_t k = 0; k + 1 < files.segments.size(); ++k) {
+    // Segment k ends just before segment k+1 begins.
+    if (files.segments[k + 1] <= checkpoint_lsn + 1) fs->Remove(options_.dir + "/" + SegmentName(files.segments[k]));
+  }
+}
+
+int RunDoctor(const std::string& dir, bool salvage, FileSystem* fs, std::string* out) {
+  DirFiles files;
+  Status st = ListDataDir(fs, dir, &files);
+  if (!st.ok()) {
+    *out += "cannot read " + dir + ": " + st.message() + "\n";
+    return 1;
+  }
+  std::unique_ptr<DirLock> lock;
+  if (salvage) {
+    st = DirLock::Acquire(dir, &lock);
+    if (!st.ok()) {
+      *out += st.message() + "\n";
+      return 1;
+    }
+  }
+  *out += "data directory " + dir + "\n";
+  RecoveryReport report;
+  uint64_t from = 0;
+  Engine engine(EngineOptions{}, std::make_unique<NoLog>());
+  if (files.checkpoints.empty()) {
+    *out += "checkpoint: none (the log alone holds the data)\n";
+  } else {
+    from = files.checkpoints.back();
+    st = LoadCheckpoint(fs, dir, from, &engine, &report);
+    if (!st.ok()) {
+      *out += "checkpoint: " + CheckpointName(from) + " is DAMAGED: " + st.message() + "\n";
+      *out += "the directory cannot be opened; restore it from a backup or copy the checkpoint away to open the log alone\n";
+      return 1;
+    }
+    *out += "checkpoint: " + report.checkpoint + " (through log record " + std::to_string(from) + ", " +
+            std::to_string(report.checkpoint_documents) + " documents) is valid\n";
+  }
+  *out += "log segments: " + std::to_string(files.segments.size()) + "\n";
+  uint64_t next = 0;
+  std::string notes;
+  st = ReplayLog(fs, dir, files.segments, from, &engine, false, &report, &next, &notes);
+  *out += notes;
+  if (!st.ok()) {
+    *out += "log: DAMAGED: " + st.message() + "\n";
+    if (!salvage) {
+      *out += "run parendb doctor " + dir + " --salvage to keep the valid prefix (later records are lost)\n";
+      return 1;
+    }
+    // Salvage: cut the log at the first damaged record; drop what follows.
+    // The message names the file and offset; recompute them by scanning.
+    for (size_t k = 0; k < files.segments.size(); ++k) {
+      std::string path = dir + "/" + SegmentName(files.segments[k]);
+      std::string data;
+      if (!fs->ReadFile(path, &data).ok()) continue;
+      size_t offset = kFileHeaderSize;
+      while (true) {
+        uint64_t lsn;
+        std::string_view payload;
+        size_t nxt;
+        FrameStatus fst = ReadFrame(data, offset, &lsn, &payload, &nxt);
+        if (fst == FrameStatus::kEnd) break;
+        if (fst != FrameStatus::kOk) {
+          fs->Truncate(path, offset);
+          for (size_t j = k + 1; j < files.segments.size(); ++j) fs->Remove(dir + "/" + SegmentName(files.segments[j]));
+          *out += "salvaged: cut " + SegmentName(files.segments[k]) + " at offset " + std::to_string(offset) +
+                  " and removed " + std::to_string(files.segments.size() - k - 1) + " later segment(s)\n";
+          return RunDoctor(dir, false, fs, out) == 0 ? 0 : 1;
+        }
+        offset = nxt;
+      }
+    }
+    return 1;
+  }
+  if (!report.torn_tail.empty()) *out += "torn tail (cut off when opened): " + report.torn_tail + "\n";
+  *out += "would recover: " + std::to_string(engine.CollectionNames().size()) + " collections, " +
+          std::to_string(engine.documents()) + " documents, through log record " + std::to_string(report.last_lsn) + "\n";
+  return 0;
+}
+
+}  // namespace parendb

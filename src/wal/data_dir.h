@@ -1,0 +1,87 @@
+// A database's data directory: who owns it, how it comes back after a crash,
+// and how its log is kept short.
+//
+//   DIR/LOCK                    flock'ed by the one process that has it open
+//   DIR/checkpoint-<lsn>.ckpt   every committed document as of log record lsn
+//   DIR/wal-<first lsn>.log     log segments (log_format.h)
+//
+// Opening loads the newest checkpoint and replays the log after it. A torn
+// tail (a frame cut or garbled at the very end of the newest segment, with no
+// valid frame after it) is cut off; damage anywhere else refuses to open,
+// naming the file and offset. Checkpoints run in the background from a
+// snapshot, without stopping commits: when the log since the last one passes
+// a size, on (checkpoint), and at a clean close.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "engine/engine.h"
+#include "wal/file.h"
+#include "wal/log_writer.h"
+
+namespace parendb {
+
+struct DataDirOptions {
+  std::string dir;
+  EngineOptions engine;
+  SyncMode sync = SyncMode::kFull;
+  std::chrono::milliseconds sync_interval{100};
+  uint64_t segment_bytes = 64u << 20;
+  uint64_t checkpoint_bytes = 256u << 20;  // log growth that triggers a checkpoint
+  bool checkpoint_on_close = true;
+  FileSystem* fs = FileSystem::Default();
+};
+
+// What recovery found, for logs and `parendb doctor`.
+struct RecoveryReport {
+  std::string checkpoint;         // file name, or empty
+  uint64_t checkpoint_lsn = 0;
+  uint64_t checkpoint_documents = 0;
+  uint64_t segments = 0;
+  uint64_t records_replayed = 0;  // frames after the checkpoint
+  uint64_t bytes_replayed = 0;
+  uint64_t last_lsn = 0;
+  std::string torn_tail;          // "wal-….log at offset N (M bytes cut)", if any
+  double seconds = 0;
+};
+
+class DataDir {
+ public:
+  // Locks, recovers and opens the directory (creating it when missing).
+  static Status Open(const DataDirOptions& options, std::unique_ptr<DataDir>* out, RecoveryReport* report = nullptr);
+  ~DataDir();  // checkpoints (when enabled) and closes
+
+  Engine* engine() { return engine_.get(); }
+  // Writes a checkpoint now and removes the log it makes unnecessary.
+  Status Checkpoint();
+
+ private:
+  explicit DataDir(DataDirOptions options) : options_(std::move(options)) {}
+  Status Recover(RecoveryReport* report, uint64_t* next_lsn);
+  Status WriteCheckpoint();
+  void RemoveObsolete(uint64_t checkpoint_lsn);
+  void CheckpointLoop();
+
+  const DataDirOptions options_;
+  std::unique_ptr<DirLock> lock_;
+  std::unique_ptr<Engine> engine_;
+  WalLog* wal_ = nullptr;  // owned by engine_
+
+  std::mutex checkpoint_mu_;  // one checkpoint at a time
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  bool checkpoint_wanted_ = false;
+  bool stopping_ = false;
+  std::thread checkpointer_;
+};
+
+// `parendb doctor DIR [--salvage]`: explains a data directory without
+// opening it for writing; with salvage, cuts the log at its first damaged
+// record so the valid prefix can be opened. Returns a process exit code.
+int RunDoctor(const std::string& dir, bool salvage, FileSystem* fs, std::string* out);
+
+}  // namespace parendb

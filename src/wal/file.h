@@ -1,0 +1,81 @@
+// The file operations the log and checkpoints need, behind an interface so
+// tests can make chosen writes and syncs fail (FaultyFileSystem) the way a
+// full or failing disk would.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace parendb {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual Status Sync() = 0;  // data (fdatasync)
+  virtual Status Close() = 0;
+  virtual uint64_t size() const = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // Creates (truncating) or appends to a file.
+  virtual Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) = 0;
+  virtual Status ReadFile(const std::string& path, std::string* out) = 0;
+  virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  virtual Status SyncDir(const std::string& dir) = 0;
+  virtual Status MakeDir(const std::string& dir) = 0;
+
+  static FileSystem* Default();  // the real POSIX one
+};
+
+// Wraps a FileSystem and fails operations on request: after `ok_writes`
+// more successful appends, or `ok_syncs` more syncs, every later one fails
+// with `error` (e.g. "No space left on device"). -1 never fails.
+class FaultyFileSystem : public FileSystem {
+ public:
+  explicit FaultyFileSystem(FileSystem* base) : base_(base) {}
+
+  std::atomic<int64_t> ok_writes{-1};
+  std::atomic<int64_t> ok_syncs{-1};
+  std::string error = "injected I/O error";
+
+  Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) override;
+  Status ReadFile(const std::string& path, std::string* out) override { return base_->ReadFile(path, out); }
+  Status ListDir(const std::string& dir, std::vector<std::string>* names) override { return base_->ListDir(dir, names); }
+  Status Rename(const std::string& from, const std::string& to) override { return base_->Rename(from, to); }
+  Status Remove(const std::string& path) override { return base_->Remove(path); }
+  Status Truncate(const std::string& path, uint64_t size) override { return base_->Truncate(path, size); }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Status MakeDir(const std::string& dir) override { return base_->MakeDir(dir); }
+
+  // Whether the next operation of a kind may succeed (counts it down).
+  bool Allow(std::atomic<int64_t>& budget);
+
+ private:
+  FileSystem* base_;
+};
+
+// Holds an exclusive lock on a data directory for the life of the process
+// that opened it (flock on DIR/LOCK, which also records the owner's pid).
+class DirLock {
+ public:
+  static Status Acquire(const std::string& dir, std::unique_ptr<DirLock>* out);
+  ~DirLock();
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace parendb

@@ -1,0 +1,158 @@
+#include "wal/log_writer.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "wal/log_format.h"
+
+namespace parendb {
+
+std::string SegmentName(uint64_t first_lsn) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "wal-%016" PRIx64 ".log", first_lsn);
+  return buf;
+}
+
+std::string CheckpointName(uint64_t lsn) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "checkpoint-%016" PRIx64 ".ckpt", lsn);
+  return buf;
+}
+
+Status WalLog::Open(const WalOptions& options, uint64_t next_lsn, std::unique_ptr<WalLog>* out) {
+  std::unique_ptr<WalLog> log(new WalLog(options));
+  log->next_lsn_ = next_lsn;
+  Status st = log->OpenSegment(next_lsn);
+  if (!st.ok()) return st;
+  log->last_sync_ = std::chrono::steady_clock::now();
+  log->writer_ = std::thread([p = log.get()] { p->WriterLoop(); });
+  *out = std::move(log);
+  return Status::Ok();
+}
+
+WalLog::~WalLog() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+  if (file_ && failed_.ok()) {
+    if (unsynced_) (void)file_->Sync();
+    (void)file_->Close();
+  }
+}
+
+Status WalLog::OpenSegment(uint64_t first_lsn) {
+  if (file_) {
+    Status st = file_->Sync();  // the old segment is complete and durable
+    if (!st.ok()) return st;
+    st = file_->Close();
+    if (!st.ok()) return st;
+  }
+  segment_path_ = options_.dir + "/" + SegmentName(first_lsn);
+  Status st = options_.fs->OpenWritable(segment_path_, false, &file_);
+  if (!st.ok()) return st;
+  std::string header;
+  AppendFileHeader(kWalMagic, first_lsn, &header);
+  st = file_->Append(header);
+  if (st.ok()) st = file_->Sync();
+  if (st.ok()) st = options_.fs->SyncDir(options_.dir);  // the new name is durable too
+  since_rotate_ = 0;
+  return st;
+}
+
+uint64_t WalLog::RotateSoon() {
+  std::lock_guard lock(mu_);
+  rotate_ = true;
+  return next_lsn_;
+}
+
+void WalLog::Append(const std::vector<LogRecord>& records, Done done) {
+  thread_local std::string payload;
+  payload.clear();
+  EncodeRecords(records, &payload);
+  std::unique_lock lock(mu_);
+  if (!failed_.ok()) {
+    Status st = failed_;
+    lock.unlock();
+    done(std::move(st), 0);
+    return;
+  }
+  Pending p{std::string(), std::move(done), next_lsn_++};
+  p.frame.reserve(payload.size() + kFrameHeaderSize);
+  AppendFrame(p.lsn, payload, &p.frame);
+  queue_.push_back(std::move(p));
+  lock.unlock();
+  cv_.notify_one();
+}
+
+Status WalLog::WriteGroup(std::vector<Pending>& group) {
+  thread_local std::string buf;
+  buf.clear();
+  for (const Pending& p : group) buf += p.frame;
+  Status st = file_->Append(buf);
+  stats_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
+  since_rotate_ += buf.size();
+  if (st.ok() && options_.sync == SyncMode::kFull) {
+    st = file_->Sync();
+    stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+    last_sync_ = std::chrono::steady_clock::now();
+  } else {
+    unsynced_ = true;
+  }
+  return st;
+}
+
+void WalLog::WriterLoop() {
+  std::vector<Pending> group;
+  std::unique_lock lock(mu_);
+  while (true) {
+    if (queue_.empty() && !stop_) {
+      if (unsynced_ && options_.sync == SyncMode::kAsync) {
+        cv_.wait_until(lock, last_sync_ + options_.sync_interval);
+      } else {
+        cv_.wait(lock);
+      }
+    }
+    if (unsynced_ && failed_.ok() && std::chrono::steady_clock::now() >= last_sync_ + options_.sync_interval) {
+      // kAsync: the bounded sync interval.
+      lock.unlock();
+      Status st = file_->Sync();
+      stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+      lock.lock();
+      last_sync_ = std::chrono::steady_clock::now();
+      unsynced_ = false;
+      if (!st.ok()) failed_ = st;
+    }
+    if (queue_.empty()) {
+      if (stop_) return;
+      continue;
+    }
+    group.swap(queue_);
+    bool rotate = rotate_ || since_rotate_ >= options_.segment_bytes;
+    rotate_ = false;
+    Status st = failed_;
+    lock.unlock();
+
+    if (st.ok() && rotate) st = OpenSegment(group.front().lsn);
+    uint64_t size_before = file_ ? file_->size() : 0;
+    if (st.ok()) st = WriteGroup(group);
+    if (!st.ok()) {
+      // These commits are answered with io and must not come back at
+      // restart: cut what reached the file (best effort; recovery also
+      // stops at the first damaged frame).
+      if (file_) (void)options_.fs->Truncate(segment_path_, size_before);
+      lock.lock();
+      if (failed_.ok()) failed_ = st;
+      lock.unlock();
+    }
+    // Complete in log order: the engine installs each commit in its callback.
+    for (Pending& p : group) p.done(st, p.lsn);
+    group.clear();
+    if (st.ok() && growth_hook_) growth_hook_(since_rotate_);
+    lock.lock();
+  }
+}
+
+}  // namespace parendb

@@ -1,0 +1,87 @@
+// The write-ahead log: commits are framed by the committing thread, queued,
+// and written by one writer thread that takes everything queued at once —
+// one write() and one fdatasync() per group — then completes the group's
+// commits in log order. While it syncs, new commits queue for the next
+// group, so many committers share a sync and a lone committer waits for
+// nothing but its own sync.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "wal/commit_log.h"
+#include "wal/file.h"
+
+namespace parendb {
+
+enum class SyncMode {
+  kFull,   // acknowledge after fdatasync: a crash loses nothing acknowledged
+  kAsync,  // acknowledge after write(): a process crash loses nothing; an OS
+           // crash or power loss loses at most the last sync interval
+};
+
+struct WalOptions {
+  std::string dir;
+  SyncMode sync = SyncMode::kFull;
+  std::chrono::milliseconds sync_interval{100};  // kAsync
+  uint64_t segment_bytes = 64u << 20;
+  FileSystem* fs = FileSystem::Default();
+};
+
+class WalLog final : public CommitLog {
+ public:
+  // Starts a new segment at next_lsn (recovery has read everything before).
+  static Status Open(const WalOptions& options, uint64_t next_lsn, std::unique_ptr<WalLog>* out);
+  ~WalLog() override;  // writes and completes everything queued, then stops
+
+  void Append(const std::vector<LogRecord>& records, Done done) override;
+  const LogStats& stats() const override { return stats_; }
+
+  // The next group starts a new segment (a checkpoint then can remove every
+  // older one); returns the first lsn of that segment.
+  uint64_t RotateSoon();
+  // Called (on the writer thread) after each group with the log's size
+  // since the last Rotate, so the owner can trigger a checkpoint.
+  void SetGrowthHook(std::function<void(uint64_t bytes_since_rotate)> hook) { growth_hook_ = std::move(hook); }
+
+ private:
+  struct Pending {
+    std::string frame;
+    Done done;
+    uint64_t lsn;
+  };
+
+  explicit WalLog(WalOptions options) : options_(std::move(options)) {}
+  void WriterLoop();
+  Status OpenSegment(uint64_t first_lsn);
+  Status WriteGroup(std::vector<Pending>& group);
+
+  const WalOptions options_;
+  std::unique_ptr<WritableFile> file_;
+  std::string segment_path_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Pending> queue_;
+  uint64_t next_lsn_ = 1;
+  bool rotate_ = false;
+  bool stop_ = false;
+  Status failed_;  // after a failed write or sync: every later commit fails
+  uint64_t since_rotate_ = 0;
+  bool unsynced_ = false;
+  std::chrono::steady_clock::time_point last_sync_;
+  std::function<void(uint64_t)> growth_hook_;
+  LogStats stats_;
+  std::thread writer_;
+};
+
+// "wal-000000000000002a.log" for first lsn 42.
+std::string SegmentName(uint64_t first_lsn);
+std::string CheckpointName(uint64_t lsn);
+
+}  // namespace parendb
