@@ -48,34 +48,30 @@ Status CheckUniqueKeys(const Object& members) {
 
 // Converts simdjson's DOM (parsed at SIMD speed, with runtime CPU dispatch)
 // into Values.
-Status FromDom(simdjson::dom::element e, int depth, int max_depth, Value* out) {
+Status FromDom(simdjson::dom::element e, int depth, int max_depth, bool check_keys, Value* out) {
   using T = simdjson::dom::element_type;
   if (depth > max_depth) return LimitError(max_depth);
   switch (e.type()) {
     case T::OBJECT: {
       simdjson::dom::object obj = e.get_object().value_unsafe();
-      Object members;
+      Object& members = out->make_object();
       members.reserve(obj.size());
       for (simdjson::dom::key_value_pair kv : obj) {
-        members.push_back(Member{std::string(kv.key), Value()});
-        Status st = FromDom(kv.value, depth + 1, max_depth, &members.back().value);
+        Member& m = members.emplace_back();
+        m.key.assign(kv.key);
+        Status st = FromDom(kv.value, depth + 1, max_depth, check_keys, &m.value);
         if (!st.ok()) return st;
       }
-      Status st = CheckUniqueKeys(members);
-      if (!st.ok()) return st;
-      *out = Value(std::move(members));
-      return Status::Ok();
+      return check_keys ? CheckUniqueKeys(members) : Status::Ok();
     }
     case T::ARRAY: {
       simdjson::dom::array arr = e.get_array().value_unsafe();
-      Array items;
+      Array& items = out->make_array();
       items.reserve(arr.size());
       for (simdjson::dom::element item : arr) {
-        items.emplace_back();
-        Status st = FromDom(item, depth + 1, max_depth, &items.back());
+        Status st = FromDom(item, depth + 1, max_depth, check_keys, &items.emplace_back());
         if (!st.ok()) return st;
       }
-      *out = Value(std::move(items));
       return Status::Ok();
     }
     case T::STRING:
@@ -180,7 +176,8 @@ simdjson::dom::parser& ThreadParser() {
   return parser;
 }
 
-Status Parse(const char* data, size_t len, bool padded, int max_depth, bool object_only, Value* out) {
+Status Parse(const char* data, size_t len, bool padded, int max_depth, bool object_only, Value* out,
+             bool check_keys = true) {
   simdjson::dom::element root;
   auto error = ThreadParser().parse(data, len, !padded).get(root);
   if (error == simdjson::NUMBER_ERROR) {
@@ -190,7 +187,7 @@ Status Parse(const char* data, size_t len, bool padded, int max_depth, bool obje
   }
   if (error) return FromSimdjson(error, max_depth);
   if (object_only && !root.is_object()) return BadDocument("a document must be a JSON object");
-  return FromDom(root, 1, max_depth, out);
+  return FromDom(root, 1, max_depth, check_keys, out);
 }
 
 }  // namespace
@@ -199,6 +196,10 @@ size_t JsonPadding() { return simdjson::SIMDJSON_PADDING; }
 
 Status ParseJsonObject(const char* data, size_t len, size_t capacity, int max_depth, Value* out) {
   return Parse(data, len, capacity >= len + simdjson::SIMDJSON_PADDING, max_depth, true, out);
+}
+
+Status ParseTrustedJsonObject(const char* data, size_t len, size_t capacity, Value* out) {
+  return Parse(data, len, capacity >= len + simdjson::SIMDJSON_PADDING, 1 << 20, true, out, false);
 }
 
 Status ParseJson(std::string_view text, int max_depth, Value* out) {

@@ -22,6 +22,10 @@ size_t JsonPadding();
 // than max_depth).
 Status ParseJsonObject(const char* data, size_t len, size_t capacity, int max_depth, Value* out);
 
+// For text ParseDB wrote itself (log replay): skips the duplicate-member
+// check, which such text cannot fail.
+Status ParseTrustedJsonObject(const char* data, size_t len, size_t capacity, Value* out);
+
 // Convenience for tests and tools: parses any JSON value from a string.
 Status ParseJson(std::string_view text, int max_depth, Value* out);
 

@@ -51,6 +51,11 @@ class Value {
   const Object& as_object() const { return std::get<Object>(v_); }
   Object& as_object() { return std::get<Object>(v_); }
 
+  // Turn this value into an empty object/array in place and return it, so
+  // builders fill containers without temporaries.
+  Object& make_object() { return v_.emplace<Object>(); }
+  Array& make_array() { return v_.emplace<Array>(); }
+
   // Object member lookup; nullptr when absent or when this is not an object.
   const Value* find(std::string_view key) const;
   Value* find(std::string_view key);

@@ -167,7 +167,24 @@ void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
   snapshots_.Publish(ts);
 }
 
+Status Engine::PrepareReplay(const DecodedRecord& r, DocRef* doc) {
+  if (r.kind != LogRecord::Kind::kPut) return Status::Ok();
+  auto stored = std::make_shared<StoredDoc>();
+  Status st = ParseTrustedJsonObject(r.doc.data(), r.doc.size(), std::max(r.doc.size(), r.doc_capacity), &stored->value);
+  if (!st.ok()) return Status(ErrorCode::kIo, "unreadable document in record: " + st.message());
+  stored->json.assign(r.doc);  // our own canonical text: no need to render it again
+  *doc = std::move(stored);
+  return Status::Ok();
+}
+
 Status Engine::Replay(const DecodedRecord& r, uint64_t lsn) {
+  DocRef doc;
+  Status st = PrepareReplay(r, &doc);
+  if (!st.ok()) return st;
+  return ApplyReplay(r, std::move(doc), lsn);
+}
+
+Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {
   std::string name(r.collection);
   switch (r.kind) {
     case LogRecord::Kind::kMakeCollection: {
@@ -190,14 +207,6 @@ Status Engine::Replay(const DecodedRecord& r, uint64_t lsn) {
     case LogRecord::Kind::kDelete: {
       std::shared_ptr<Collection> c = FindCollection(name);
       if (c == nullptr) return Status(ErrorCode::kIo, "record for unknown collection " + name);
-      DocRef doc;
-      if (r.kind == LogRecord::Kind::kPut) {
-        auto stored = std::make_shared<StoredDoc>();
-        Status st = ParseJsonObject(r.doc.data(), r.doc.size(), std::max(r.doc.size(), r.doc_capacity), 1 << 20, &stored->value);
-        if (!st.ok()) return Status(ErrorCode::kIo, "unreadable document in record: " + st.message());
-        stored->json.assign(r.doc);  // our own canonical text: no need to render it again
-        doc = std::move(stored);
-      }
       if (r.id.is_int) c->ReserveId(r.id.i);
       documents_.fetch_add(c->InstallRecovered(r.id, std::move(doc)), std::memory_order_relaxed);
       break;

@@ -75,6 +75,10 @@ class Engine {
 
   // Recovery: applies one logged or checkpointed record, unlogged.
   Status Replay(const struct DecodedRecord& record, uint64_t lsn);
+  // The same in two steps, so parsing (any thread) can run ahead of
+  // applying (in log order): Prepare parses a put's document.
+  static Status PrepareReplay(const DecodedRecord& record, DocRef* doc);
+  Status ApplyReplay(const DecodedRecord& record, DocRef doc, uint64_t lsn);
   // Recovery: the lsn of the last record applied.
   void SetAppliedLsn(uint64_t lsn) { applied_lsn_ = lsn; }
 

@@ -398,10 +398,20 @@ Evaluator::Transaction* Evaluator::FindTransaction(std::string_view name) {
 }
 
 Evaluator::Selection* Evaluator::FindSelection(std::string_view name) {
-  for (auto& s : sels_) {
-    if (s->name == name) return s.get();
+  if (sels_.size() <= 8) {  // the usual case: a short scan beats hashing
+    for (auto& s : sels_) {
+      if (s->name == name) return s.get();
+    }
+    return nullptr;
   }
-  return nullptr;
+  auto it = sel_index_.find(name);
+  return it == sel_index_.end() ? nullptr : it->second;
+}
+
+void Evaluator::AddSelection(std::unique_ptr<Selection> s) {
+  s->txn->selections.push_back(s.get());
+  sel_index_.emplace(s->name, s.get());  // the key views the selection's own name
+  sels_.push_back(std::move(s));
 }
 
 Evaluator::Transaction* Evaluator::RequireTransaction(const std::string& name) {
@@ -431,6 +441,7 @@ void Evaluator::EndTransaction(Transaction* t, bool committed) {
   engine_->locks().Release(&t->locks);
   if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
   for (Selection* s : t->selections) {
+    sel_index_.erase(s->name);
     auto it = std::find_if(sels_.begin(), sels_.end(), [&](const auto& x) { return x.get() == s; });
     RecycleSelection(std::move(*it));
     *it = std::move(sels_.back());
@@ -618,8 +629,7 @@ void Evaluator::Select(bool multi) {
     s->by_ids = true;
     s->ids = std::move(*ids);
   }
-  t->selections.push_back(s.get());
-  sels_.push_back(std::move(s));
+  AddSelection(std::move(s));
   RespondOk("selected");
 }
 
@@ -767,8 +777,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   s->collection_name = stmt_->collection;
   s->collection = std::move(c);
   s->docs.push_back(Selection::Bound{std::move(id), nullptr});
-  t->selections.push_back(s.get());
-  sels_.push_back(std::move(s));
+  AddSelection(std::move(s));
   RespondOk("created");
 }
 

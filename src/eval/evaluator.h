@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/engine.h"
@@ -116,6 +117,7 @@ class Evaluator {
 
   Transaction* FindTransaction(std::string_view name);
   Selection* FindSelection(std::string_view name);
+  void AddSelection(std::unique_ptr<Selection> s);
   // Looks up T / S for the statement; on failure responds and returns null.
   Transaction* RequireTransaction(const std::string& name);
   Selection* RequireSelection(const std::string& name, bool need_write);
@@ -165,6 +167,7 @@ class Evaluator {
 
   std::vector<std::unique_ptr<Transaction>> txns_;
   std::vector<std::unique_ptr<Selection>> sels_;
+  std::unordered_map<std::string_view, Selection*> sel_index_;  // by name, for many selections
   std::vector<std::unique_ptr<Transaction>> free_txns_;
   std::vector<std::unique_ptr<Selection>> free_sels_;
 

@@ -1,0 +1,347 @@
+// The write-ahead log and recovery: torn tails, damaged records and
+// checkpoints, the directory lock, I/O failures.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_util.h"
+#include "wal/data_dir.h"
+#include "wal/file.h"
+#include "wal/log_format.h"
+
+using namespace parendb;
+using namespace parendb::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed at the end.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/parendb-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string str() const { return path.string(); }
+};
+
+std::unique_ptr<Database> OpenDir(const std::string& dir, std::string* error = nullptr, FileSystem* fsys = nullptr,
+                                  bool checkpoint_on_close = false) {
+  Options o;
+  o.data_dir = dir;
+  o.checkpoint_on_close = checkpoint_on_close;
+  std::string err;
+  auto db = fsys ? Database::Open(o, fsys, &err) : Database::Open(o, &err);
+  if (error) *error = err;
+  return db;
+}
+
+// Commits transaction k: sets marker k in documents 1..3 of `m`.
+std::string MarkerTxn(int k) {
+  std::string v = std::to_string(k);
+  return "(open t)(selects d t wn (coll m) (in (f _id) 1 2 3))(acquire t)(update d (f marker) " + v + ")(commit t)";
+}
+
+std::string Markers(Session& s) {
+  return Lines(s, "(open q)(selects d q r (coll m) true)(acquire q)(read d (f marker))(close q)")[3];
+}
+
+void Setup(Session& s) {
+  CHECK(Lines(s, "(mkcoll m)(open t)(acquire t)(create a t (coll m)) {\"marker\": 0}(create b t (coll m)) "
+                 "{\"marker\": 0}(create c t (coll m)) {\"marker\": 0}(commit t)")
+            .back() == "(ok committed)");
+}
+
+std::vector<fs::path> Segments(const std::string& dir) {
+  std::vector<fs::path> out;
+  for (auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("wal-", 0) == 0) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("wal") {
+  TEST_CASE("frames: round trip, truncation and damage are told apart") {
+    std::string data;
+    AppendFileHeader(kWalMagic, 7, &data);
+    AppendFrame(7, "hello", &data);
+    AppendFrame(8, "world!", &data);
+    uint64_t lsn;
+    std::string_view payload;
+    size_t next;
+    REQUIRE(ReadFrame(data, kFileHeaderSize, &lsn, &payload, &next) == FrameStatus::kOk);
+    CHECK(lsn == 7);
+    CHECK(payload == "hello");
+    REQUIRE(ReadFrame(data, next, &lsn, &payload, &next) == FrameStatus::kOk);
+    CHECK(payload == "world!");
+    CHECK(ReadFrame(data, next, &lsn, &payload, &next) == FrameStatus::kEnd);
+    for (size_t cut = kFileHeaderSize + 1; cut < data.size(); ++cut) {
+      std::string torn = data.substr(0, cut);
+      size_t at = kFileHeaderSize;
+      FrameStatus st;
+      while ((st = ReadFrame(torn, at, &lsn, &payload, &next)) == FrameStatus::kOk) at = next;
+      CHECK((st == FrameStatus::kTruncated || st == FrameStatus::kEnd));
+    }
+    std::string flipped = data;
+    flipped[kFileHeaderSize + kFrameHeaderSize + 1] ^= 0x04;
+    CHECK(ReadFrame(flipped, kFileHeaderSize, &lsn, &payload, &next) == FrameStatus::kCorrupt);
+  }
+
+  TEST_CASE("commits survive reopening, with and without a checkpoint") {
+    TempDir dir;
+    {
+      auto db = OpenDir(dir.str());
+      REQUIRE(db);
+      auto s = db->NewSession();
+      Setup(*s);
+      for (int k = 1; k <= 5; ++k) CHECK(Lines(*s, MarkerTxn(k)).back() == "(ok committed)");
+      CHECK(One(*s, "(stats)").find("\"wal_syncs\":7") != std::string::npos);
+    }
+    {
+      auto db = OpenDir(dir.str());
+      REQUIRE(db);
+      auto s = db->NewSession();
+      CHECK(Markers(*s) == R"([{"_id":1,"marker":5},{"_id":2,"marker":5},{"_id":3,"marker":5}])");
+      CHECK(One(*s, "(checkpoint)") == "(ok checkpoint)");
+      CHECK(Lines(*s, MarkerTxn(6)).back() == "(ok committed)");
+      // Ids are never reused across a restart.
+      CHECK(Lines(*s, "(open t)(acquire t)(create x t (coll m)) {}(readall x)(commit t)")[3] == R"({"_id":4})");
+    }
+    auto db = OpenDir(dir.str());
+    REQUIRE(db);
+    auto s = db->NewSession();
+    CHECK(Markers(*s) == R"([{"_id":1,"marker":6},{"_id":2,"marker":6},{"_id":3,"marker":6},{"_id":4}])");
+    CHECK(Lines(*s, "(open t)(acquire t)(create x t (coll m)) {}(readall x)(close t)")[3] == R"({"_id":5})");
+  }
+
+  TEST_CASE("collections come back, dropped ones stay dropped") {
+    TempDir dir;
+    {
+      auto db = OpenDir(dir.str());
+      auto s = db->NewSession();
+      CHECK(Lines(*s, "(mkcoll a)(mkcoll b)(mkcoll c)(rmcoll b)") ==
+            std::vector<std::string>{"(ok mkcoll)", "(ok mkcoll)", "(ok mkcoll)", "(ok rmcoll)"});
+    }
+    auto db = OpenDir(dir.str());
+    CHECK(One(*db->NewSession(), "(colls)") == R"(["a","c"])");
+  }
+
+  TEST_CASE("a torn tail is cut off at every byte offset of the last record") {
+    TempDir base;
+    {
+      auto db = OpenDir(base.str());
+      auto s = db->NewSession();
+      Setup(*s);
+      CHECK(Lines(*s, MarkerTxn(1)).back() == "(ok committed)");
+      CHECK(Lines(*s, MarkerTxn(2)).back() == "(ok committed)");
+    }
+    auto segs = Segments(base.str());
+    REQUIRE(segs.size() == 1);
+    std::string full;
+    REQUIRE(FileSystem::Default()->ReadFile(segs[0].string(), &full).ok());
+    // Find where the last record starts.
+    size_t at = kFileHeaderSize, last = at;
+    uint64_t lsn;
+    std::string_view payload;
+    size_t next;
+    while (ReadFrame(full, at, &lsn, &payload, &next) == FrameStatus::kOk) {
+      last = at;
+      at = next;
+    }
+    REQUIRE(at == full.size());
+    for (size_t cut = last; cut < full.size(); ++cut) {
+      TempDir dir;
+      fs::copy_file(segs[0], dir.path / segs[0].filename());
+      fs::resize_file(dir.path / segs[0].filename(), cut);
+      std::string error;
+      auto db = OpenDir(dir.str(), &error);
+      REQUIRE_MESSAGE(db, error);
+      CAPTURE(cut);
+      // The torn commit (marker 2) is gone entirely; marker 1 is whole.
+      CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":1},{"_id":2,"marker":1},{"_id":3,"marker":1}])");
+    }
+  }
+
+  TEST_CASE("a flipped bit before the tail refuses to open, naming file and offset") {
+    TempDir dir;
+    {
+      auto db = OpenDir(dir.str());
+      auto s = db->NewSession();
+      Setup(*s);
+      for (int k = 1; k <= 3; ++k) Lines(*s, MarkerTxn(k));
+    }
+    auto segs = Segments(dir.str());
+    REQUIRE(segs.size() == 1);
+    std::string data;
+    REQUIRE(FileSystem::Default()->ReadFile(segs[0].string(), &data).ok());
+    size_t second = 0;
+    {
+      uint64_t lsn;
+      std::string_view payload;
+      size_t next;
+      REQUIRE(ReadFrame(data, kFileHeaderSize, &lsn, &payload, &next) == FrameStatus::kOk);
+      second = next;
+    }
+    data[second + kFrameHeaderSize + 3] ^= 0x10;  // inside the second record
+    std::ofstream(segs[0], std::ios::binary | std::ios::trunc) << data;
+    std::string error;
+    CHECK_FALSE(OpenDir(dir.str(), &error));
+    CHECK(error.find(segs[0].filename().string()) != std::string::npos);
+    CHECK(error.find("offset " + std::to_string(second)) != std::string::npos);
+    // The doctor explains it, and salvage keeps the valid prefix.
+    std::string report;
+    CHECK(RunDoctor(dir.str(), false, FileSystem::Default(), &report) == 1);
+    CHECK(report.find("DAMAGED") != std::string::npos);
+    report.clear();
+    CHECK(RunDoctor(dir.str(), true, FileSystem::Default(), &report) == 0);
+    CHECK(report.find("salvaged") != std::string::npos);
+    auto db = OpenDir(dir.str(), &error);
+    REQUIRE_MESSAGE(db, error);
+    CHECK(One(*db->NewSession(), "(colls)") == R"(["m"])");
+  }
+
+  TEST_CASE("a damaged or missing checkpoint is refused, not silently skipped") {
+    TempDir dir;
+    {
+      auto db = OpenDir(dir.str(), nullptr, nullptr, true);  // checkpoint at close
+      auto s = db->NewSession();
+      Setup(*s);
+      Lines(*s, MarkerTxn(1));
+      CHECK(One(*s, "(checkpoint)") == "(ok checkpoint)");
+      Lines(*s, MarkerTxn(2));
+    }
+    fs::path ckpt;
+    for (auto& e : fs::directory_iterator(dir.path)) {
+      if (e.path().extension() == ".ckpt") ckpt = e.path();
+    }
+    REQUIRE(!ckpt.empty());
+    std::string good;
+    REQUIRE(FileSystem::Default()->ReadFile(ckpt.string(), &good).ok());
+    std::string bad = good;
+    bad[bad.size() / 2] ^= 0x01;
+    std::ofstream(ckpt, std::ios::binary | std::ios::trunc) << bad;
+    std::string error;
+    CHECK_FALSE(OpenDir(dir.str(), &error));
+    CHECK(error.find(ckpt.filename().string()) != std::string::npos);
+    // Without the checkpoint the log before it is gone: refuse, do not
+    // open an empty database.
+    fs::remove(ckpt);
+    CHECK_FALSE(OpenDir(dir.str(), &error));
+    CHECK(error.find("missing") != std::string::npos);
+    std::ofstream(ckpt, std::ios::binary | std::ios::trunc) << good;
+    auto db = OpenDir(dir.str(), &error);
+    REQUIRE_MESSAGE(db, error);
+    CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":2},{"_id":2,"marker":2},{"_id":3,"marker":2}])");
+  }
+
+  TEST_CASE("a second process cannot open the directory") {
+    TempDir dir;
+    auto db = OpenDir(dir.str());
+    REQUIRE(db);
+    pid_t child = fork();
+    if (child == 0) {
+      std::string error;
+      Options o;
+      o.data_dir = dir.str();
+      auto other = Database::Open(o, &error);
+      _exit(!other && error.find("in use by process " + std::to_string(getppid())) != std::string::npos ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+
+  TEST_CASE("a failed write or sync fails the commit, applies nothing, and stops commits until restart") {
+    for (const char* which : {"write", "sync", "full disk"}) {
+      CAPTURE(which);
+      TempDir dir;
+      FaultyFileSystem faulty(FileSystem::Default());
+      {
+        auto db = OpenDir(dir.str(), nullptr, &faulty);
+        REQUIRE(db);
+        auto s = db->NewSession();
+        Setup(*s);
+        CHECK(Lines(*s, MarkerTxn(1)).back() == "(ok committed)");
+        if (std::string(which) == "sync") {
+          faulty.ok_syncs = 0;
+        } else {
+          faulty.error = std::string(which) == "full disk" ? "No space left on device" : "injected I/O error";
+          faulty.ok_writes = 0;
+        }
+        auto out = Lines(*s, MarkerTxn(2));
+        CHECK(IsError(out.back(), "io"));
+        CHECK(out.back().find("transaction t closed") != std::string::npos);
+        if (std::string(which) == "full disk") CHECK(out.back().find("No space left on device") != std::string::npos);
+        // Not applied; reads go on; commits are refused.
+        CHECK(Markers(*s) == R"([{"_id":1,"marker":1},{"_id":2,"marker":1},{"_id":3,"marker":1}])");
+        faulty.ok_writes = -1;
+        faulty.ok_syncs = -1;
+        CHECK(IsError(Lines(*s, MarkerTxn(3)).back(), "io"));
+        CHECK(IsError(One(*s, "(mkcoll other)"), "io"));
+      }
+      // A restart recovers exactly the acknowledged commits.
+      auto db = OpenDir(dir.str());
+      REQUIRE(db);
+      auto s = db->NewSession();
+      CHECK(Markers(*s) == R"([{"_id":1,"marker":1},{"_id":2,"marker":1},{"_id":3,"marker":1}])");
+      CHECK(Lines(*s, MarkerTxn(4)).back() == "(ok committed)");
+    }
+  }
+
+  TEST_CASE("log growth triggers checkpoints that remove old segments") {
+    TempDir dir;
+    Options o;
+    o.data_dir = dir.str();
+    o.checkpoint_bytes = 4096;
+    o.log_segment_bytes = 2048;
+    o.checkpoint_on_close = false;
+    std::string error;
+    {
+      auto db = Database::Open(o, &error);
+      REQUIRE(db);
+      auto s = db->NewSession();
+      Setup(*s);
+      for (int k = 1; k <= 300; ++k) REQUIRE(Lines(*s, MarkerTxn(k)).back() == "(ok committed)");
+      // Checkpoints run in the background; (checkpoint) waits for one.
+      CHECK(One(*s, "(checkpoint)") == "(ok checkpoint)");
+      CHECK(Segments(dir.str()).size() <= 2);
+    }
+    auto db = Database::Open(o, &error);
+    REQUIRE(db);
+    CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":300},{"_id":2,"marker":300},{"_id":3,"marker":300}])");
+  }
+
+  TEST_CASE("async sync mode acknowledges before the sync and still recovers after the process ends") {
+    TempDir dir;
+    Options o;
+    o.data_dir = dir.str();
+    o.sync_mode = "async";
+    o.sync_interval_ms = 10000;
+    o.checkpoint_on_close = false;
+    std::string error;
+    {
+      auto db = Database::Open(o, &error);
+      REQUIRE(db);
+      auto s = db->NewSession();
+      Setup(*s);
+      for (int k = 1; k <= 20; ++k) CHECK(Lines(*s, MarkerTxn(k)).back() == "(ok committed)");
+      CHECK(One(*s, "(stats)").find("\"wal_syncs\":0") != std::string::npos);
+    }
+    o.sync_mode = "full";
+    auto db = Database::Open(o, &error);
+    REQUIRE(db);
+    CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":20},{"_id":2,"marker":20},{"_id":3,"marker":20}])");
+    o.sync_mode = "sometimes";
+    CHECK_FALSE(Database::Open(o, &error));
+    CHECK(error.find("unknown sync mode") != std::string::npos);
+  }
+}
