@@ -1,14 +1,22 @@
 // `parendb`: the command-line entry point. Subcommands live in their own
 // folders; this file only parses the command line and dispatches.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <boost/asio/ip/address.hpp>
+#include <spdlog/spdlog.h>
 
 #include <parendb/parendb.h>
 
 #include "console/console.h"
+#include "net/server.h"
 #include "wal/data_dir.h"
 
 namespace {
@@ -20,9 +28,14 @@ void Usage(std::FILE* out) {
                "ParenDB %s — a document database queried in s-expressions\n"
                "\n"
                "Usage:\n"
-               "  parendb console [--data DIR | --memory] [--pretty] [--history FILE]\n"
-               "      An interactive prompt on an embedded database. When stdin is not a\n"
-               "      terminal it reads statements and prints one response per line.\n"
+               "  parendb serve [options]\n"
+               "      Serves the database over TCP (default 127.0.0.1:7420) until SIGINT or\n"
+               "      SIGTERM; the first signal finishes in-flight commits, closes open\n"
+               "      transactions, checkpoints and exits 0; a second exits at once.\n"
+               "  parendb console [--data DIR | --memory | --connect HOST:PORT] [options]\n"
+               "      An interactive prompt, on an embedded database or (--connect) a server.\n"
+               "      When stdin is not a terminal it reads statements and prints one\n"
+               "      response per line.\n"
                "  parendb doctor DIR [--salvage]\n"
                "      Explains a data directory: its checkpoint, log segments, records, and what\n"
                "      opening it would recover. --salvage cuts the log at its first damaged\n"
@@ -30,11 +43,9 @@ void Usage(std::FILE* out) {
                "  parendb version\n"
                "  parendb --help\n"
                "\n"
-               "Options:\n"
+               "Database options (serve, console):\n"
                "  --data DIR         data directory (default: ./%s)\n"
                "  --memory           keep everything in memory; nothing is written\n"
-               "  --pretty           pretty-print JSON responses (console; :pretty on|off)\n"
-               "  --history FILE     console history file (default: ~/.parendb_history)\n"
                "  --sync MODE        when (ok committed) is sent: full (default; after fdatasync,\n"
                "                     a crash loses nothing acknowledged) or async (after write();\n"
                "                     a machine crash loses at most --sync-interval of commits)\n"
@@ -42,16 +53,213 @@ void Usage(std::FILE* out) {
                "  --checkpoint-mb N  write a checkpoint after N MiB of log (default 256)\n"
                "  --lock-timeout MS  default wait of (acquire T) before lock-timeout (default 5000)\n"
                "  --max-statement-bytes N   largest statement or document (default 16777216)\n"
-               "  --max-depth N      deepest nesting (default 256)\n",
+               "  --max-depth N      deepest nesting (default 256)\n"
+               "  --max-transactions N      live transactions per connection (default 1024)\n"
+               "  --max-selections N        selections per transaction (default 4096)\n"
+               "\n"
+               "Server options (serve):\n"
+               "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
+               "  --port N           TCP port (default 7420)\n"
+               "  --threads N        I/O threads (default: the number of cores)\n"
+               "  --password-file F  require (auth \"password\") with the password in F first\n"
+               "  --insecure         allow a non-loopback --bind without a password\n"
+               "  --max-connections N       (default 4096)\n"
+               "  --max-output-mb N  unsent responses per connection before it stops reading\n"
+               "                     (default 16)\n"
+               "  --idle-timeout S   close connections idle for S seconds (default 0: never)\n"
+               "  --log-level L      trace, debug, info (default), warn, error\n"
+               "  --config FILE      read options from FILE: one \"name value\" per line, names\n"
+               "                     as above without the dashes (--port 7420 is \"port 7420\");\n"
+               "                     the command line wins; # starts a comment\n"
+               "\n"
+               "Console options:\n"
+               "  --connect HOST:PORT       talk to a server instead of an embedded database\n"
+               "  --password-file F         with --connect: authenticate first\n"
+               "  --pretty           pretty-print JSON responses (console; :pretty on|off)\n"
+               "  --history FILE     console history file (default: ~/.parendb_history)\n",
                PARENDB_VERSION, kDefaultDataDir);
 }
 
-bool ParseNumber(const char* text, int64_t* out) {
+bool ParseNumber(const std::string& text, int64_t* out) {
   char* end = nullptr;
-  long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end != '\0' || v < 0) return false;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 0) return false;
   *out = v;
   return true;
+}
+
+// Reads "name value" lines into "--name value" arguments.
+bool ReadConfig(const std::string& path, std::vector<std::string>* args) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::istringstream words(line);
+    std::string name, value;
+    if (!(words >> name)) continue;
+    if (name.back() == '=') name.pop_back();
+    args->push_back("--" + name);
+    if (words >> value) {
+      if (value == "=" && !(words >> value)) value.clear();
+      args->push_back(value);
+    }
+  }
+  return true;
+}
+
+bool ReadPassword(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::getline(in, *out);
+  while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
+  return !out->empty();
+}
+
+struct Settings {
+  parendb::Options db;
+  parendb::ServerOptions server;
+  parendb::ConsoleOptions console;
+  std::string connect;
+  std::string password_file;
+  std::string log_level = "info";
+  bool insecure = false;
+};
+
+[[noreturn]] void Fail(const std::string& msg) {
+  std::fprintf(stderr, "parendb: %s (see parendb --help)\n", msg.c_str());
+  std::exit(2);
+}
+
+void ParseOptions(std::vector<std::string> args, Settings* s) {
+  // A --config file's options come first, so the command line wins.
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--config") {
+      std::vector<std::string> from_file;
+      if (!ReadConfig(args[i + 1], &from_file)) Fail("cannot read config file " + args[i + 1]);
+      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+      args.insert(args.begin(), from_file.begin(), from_file.end());
+      break;
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) Fail(a + " needs a value");
+      return args[++i];
+    };
+    auto number = [&](int64_t min, int64_t max) -> int64_t {
+      int64_t n = 0;
+      const std::string& v = value();
+      if (!ParseNumber(v, &n) || n < min || n > max) Fail("bad value " + v + " for " + a);
+      return n;
+    };
+    if (a == "--help" || a == "-h") {
+      Usage(stdout);
+      std::exit(0);
+    } else if (a == "--data") {
+      s->db.data_dir = value();
+    } else if (a == "--memory") {
+      s->db.data_dir.clear();
+    } else if (a == "--sync") {
+      s->db.sync_mode = value();
+      if (s->db.sync_mode != "full" && s->db.sync_mode != "async") Fail("--sync is full or async");
+    } else if (a == "--sync-interval") {
+      s->db.sync_interval_ms = number(1, 3600000);
+    } else if (a == "--checkpoint-mb") {
+      s->db.checkpoint_bytes = static_cast<uint64_t>(number(1, 1 << 20)) << 20;
+    } else if (a == "--lock-timeout") {
+      s->db.lock_timeout_ms = number(0, INT32_MAX);
+    } else if (a == "--max-statement-bytes") {
+      s->db.max_statement_bytes = static_cast<uint64_t>(number(64, INT64_C(1) << 40));
+    } else if (a == "--max-depth") {
+      s->db.max_depth = static_cast<int>(number(1, 100000));
+    } else if (a == "--max-transactions") {
+      s->db.max_transactions_per_session = static_cast<uint32_t>(number(1, UINT32_MAX));
+    } else if (a == "--max-selections") {
+      s->db.max_selections_per_transaction = static_cast<uint32_t>(number(1, UINT32_MAX));
+    } else if (a == "--bind") {
+      s->server.bind = value();
+    } else if (a == "--port") {
+      s->server.port = static_cast<uint16_t>(number(0, 65535));
+    } else if (a == "--threads") {
+      s->server.threads = static_cast<int>(number(1, 1024));
+    } else if (a == "--password-file") {
+      s->password_file = value();
+    } else if (a == "--insecure") {
+      s->insecure = true;
+    } else if (a == "--max-connections") {
+      s->server.max_connections = static_cast<size_t>(number(1, 1000000));
+    } else if (a == "--max-output-mb") {
+      s->server.max_output_bytes = static_cast<size_t>(number(1, 1 << 20)) << 20;
+    } else if (a == "--idle-timeout") {
+      s->server.idle_timeout = std::chrono::seconds(number(0, INT32_MAX));
+    } else if (a == "--log-level") {
+      s->log_level = value();
+    } else if (a == "--connect") {
+      s->connect = value();
+    } else if (a == "--pretty") {
+      s->console.pretty = true;
+    } else if (a == "--history") {
+      s->console.history_file = value();
+    } else {
+      Fail("unknown option " + a);
+    }
+  }
+  if (!s->password_file.empty() && !ReadPassword(s->password_file, &s->server.password)) {
+    Fail("cannot read a password from " + s->password_file);
+  }
+}
+
+std::unique_ptr<parendb::Database> OpenDatabase(const parendb::Options& o) {
+  std::string error;
+  auto db = parendb::Database::Open(o, &error);
+  if (!db) {
+    std::fprintf(stderr, "parendb: cannot open %s: %s\n", o.data_dir.empty() ? "the in-memory database" : o.data_dir.c_str(),
+                 error.c_str());
+    std::exit(1);
+  }
+  return db;
+}
+
+int Serve(const Settings& s) {
+  auto level = spdlog::level::from_str(s.log_level);
+  if (level == spdlog::level::off && s.log_level != "off") Fail("unknown --log-level " + s.log_level);
+  spdlog::set_level(level);
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(s.server.bind, ec);
+  if (ec) Fail("bad --bind address " + s.server.bind);
+  if (!address.is_loopback() && s.server.password.empty() && !s.insecure) {
+    std::fprintf(stderr,
+                 "parendb: refusing to listen on non-loopback address %s without a password; "
+                 "give --password-file, or --insecure to allow it\n",
+                 s.server.bind.c_str());
+    return 2;
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto db = OpenDatabase(s.db);
+  double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  parendb::ServerOptions so = s.server;
+  so.handle_signals = true;
+  parendb::Server server(db->engine(), so);
+  std::string error;
+  if (!server.Start(&error)) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  int threads = so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  spdlog::info(
+      "ParenDB {} listening on {}:{} data={} (opened in {:.2f}s) sync={} threads={} auth={} max-connections={} "
+      "lock-timeout={}ms max-statement-bytes={} max-depth={}",
+      PARENDB_VERSION, so.bind, server.port(), s.db.data_dir.empty() ? "memory" : s.db.data_dir, open_s,
+      s.db.sync_mode, threads, so.password.empty() ? "off" : "on", so.max_connections, s.db.lock_timeout_ms,
+      s.db.max_statement_bytes, s.db.max_depth);
+  server.Run();
+  spdlog::info("all connections closed; writing a checkpoint and exiting");
+  db.reset();
+  spdlog::info("bye");
+  return 0;
 }
 
 }  // namespace
@@ -59,7 +267,7 @@ bool ParseNumber(const char* text, int64_t* out) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    Usage(stdout);
+    Usage(args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "version" || args[0] == "--version") {
@@ -68,66 +276,21 @@ int main(int argc, char** argv) {
   }
   std::string command = args[0];
   if (command == "doctor") {
-    if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
-      std::fprintf(stderr, "parendb: doctor needs a data directory (see parendb --help)\n");
-      return 2;
-    }
+    if (args.size() < 2 || args[1].rfind("--", 0) == 0) Fail("doctor needs a data directory");
     bool salvage = args.size() > 2 && args[2] == "--salvage";
     std::string report;
     int rc = parendb::RunDoctor(args[1], salvage, parendb::FileSystem::Default(), &report);
     std::fputs(report.c_str(), stdout);
     return rc;
   }
-  parendb::Options options;
-  options.data_dir = kDefaultDataDir;
-  parendb::ConsoleOptions console;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* name) -> const char* {
-      if (i + 1 >= args.size()) {
-        std::fprintf(stderr, "parendb: %s needs a value\n", name);
-        std::exit(2);
-      }
-      return args[++i].c_str();
-    };
-    int64_t n = 0;
-    if (a == "--help" || a == "-h") {
-      Usage(stdout);
-      return 0;
-    } else if (a == "--data") {
-      options.data_dir = value("--data");
-    } else if (a == "--memory") {
-      options.data_dir.clear();
-    } else if (a == "--pretty") {
-      console.pretty = true;
-    } else if (a == "--history") {
-      console.history_file = value("--history");
-    } else if (a == "--sync") {
-      options.sync_mode = value("--sync");
-    } else if (a == "--sync-interval" && ParseNumber(value("--sync-interval"), &n) && n > 0) {
-      options.sync_interval_ms = n;
-    } else if (a == "--checkpoint-mb" && ParseNumber(value("--checkpoint-mb"), &n) && n > 0) {
-      options.checkpoint_bytes = static_cast<uint64_t>(n) << 20;
-    } else if (a == "--lock-timeout" && ParseNumber(value("--lock-timeout"), &n)) {
-      options.lock_timeout_ms = n;
-    } else if (a == "--max-statement-bytes" && ParseNumber(value("--max-statement-bytes"), &n) && n > 0) {
-      options.max_statement_bytes = static_cast<uint64_t>(n);
-    } else if (a == "--max-depth" && ParseNumber(value("--max-depth"), &n) && n > 0 && n < 100000) {
-      options.max_depth = static_cast<int>(n);
-    } else {
-      std::fprintf(stderr, "parendb: unknown or invalid option %s (see parendb --help)\n", a.c_str());
-      return 2;
-    }
-  }
+  Settings s;
+  s.db.data_dir = kDefaultDataDir;
+  ParseOptions(std::vector<std::string>(args.begin() + 1, args.end()), &s);
+  if (command == "serve") return Serve(s);
   if (command == "console") {
-    std::string error;
-    auto db = parendb::Database::Open(options, &error);
-    if (!db) {
-      std::fprintf(stderr, "parendb: cannot open %s: %s\n", options.data_dir.c_str(), error.c_str());
-      return 1;
-    }
-    return parendb::RunConsole(db.get(), console);
+    if (!s.connect.empty()) return parendb::RunRemoteConsole(s.connect, s.server.password, s.console);
+    auto db = OpenDatabase(s.db);
+    return parendb::RunConsole(db.get(), s.console);
   }
-  std::fprintf(stderr, "parendb: unknown command %s (see parendb --help)\n", command.c_str());
-  return 2;
+  Fail("unknown command " + command);
 }

@@ -1,5 +1,7 @@
 #include "console/console.h"
 
+#include <functional>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,31 +9,36 @@
 #include <iostream>
 #include <string>
 
+#include <utility>  // before Boost 1.74's asio, whose awaitable.hpp forgets it
+
+#include <boost/asio.hpp>
 #include <editline/readline.h>
 
 #include "doc/json.h"
 #include "engine/engine.h"
 #include "eval/evaluator.h"
 #include "eval/statement.h"
+#include "console/response_counter.h"
 
 namespace parendb {
 namespace {
 
-void PrintResponses(Evaluator& e, bool pretty, std::FILE* out) {
-  for (const ResponseMark& m : e.marks()) {
-    std::string_view line(e.output().data() + m.begin, m.size);
-    if (pretty && m.kind == ResponseKind::kJson) {
-      Value v;
-      if (ParseJson(line, 1 << 20, &v).ok()) {
-        std::string text;
-        AppendJsonPretty(v, &text);
-        std::fprintf(out, "%s\n", text.c_str());
-        continue;
-      }
+void PrintLine(std::string_view line, bool pretty, std::FILE* out) {
+  if (pretty && !line.empty() && line[0] != '(') {  // a JSON response
+    Value v;
+    if (ParseJson(line, 1 << 20, &v).ok()) {
+      std::string text;
+      AppendJsonPretty(v, &text);
+      std::fprintf(out, "%s\n", text.c_str());
+      return;
     }
-    std::fwrite(line.data(), 1, line.size(), out);
-    std::fputc('\n', out);
   }
+  std::fwrite(line.data(), 1, line.size(), out);
+  std::fputc('\n', out);
+}
+
+void PrintResponses(Evaluator& e, bool pretty, std::FILE* out) {
+  for (const ResponseMark& m : e.marks()) PrintLine(std::string_view(e.output().data() + m.begin, m.size), pretty, out);
   std::fflush(out);
   e.ClearOutput();
 }
@@ -68,7 +75,13 @@ int RunScripted(Evaluator& e, bool pretty) {
   return 0;
 }
 
-int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
+// The prompt loop, for either an embedded evaluator or a server: `feed`
+// runs one line of input and prints what it completes; `needs_more` says
+// whether a statement is unfinished; `restart_position` starts counting
+// error positions afresh for a new entry.
+int RunPrompt(const ConsoleOptions& options, const std::string& where, bool* pretty,
+              const std::function<bool(const std::string&)>& feed, const std::function<bool()>& needs_more,
+              const std::function<void()>& restart_position, const std::function<void()>& finish) {
   std::string history = options.history_file;
   if (history.empty()) {
     const char* home = std::getenv("HOME");
@@ -76,11 +89,10 @@ int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
   }
   using_history();
   read_history(history.c_str());
-  bool pretty = options.pretty;
-  std::printf("ParenDB %s console. :help lists the statements; Ctrl-D quits.\n", PARENDB_VERSION);
+  std::printf("ParenDB %s console on %s. :help lists the statements; Ctrl-D quits.\n", PARENDB_VERSION, where.c_str());
   std::string entry;  // the statement being typed, for one history line
   while (true) {
-    bool continuing = e.NeedsMoreInput();
+    bool continuing = needs_more();
     char* raw = readline(continuing ? "     ...> " : "parendb> ");
     if (raw == nullptr) break;
     std::string line(raw);
@@ -91,31 +103,146 @@ int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
       if (line == ":help" || line == ":h") {
         PrintHelp();
       } else if (line == ":pretty on" || line == ":pretty") {
-        pretty = true;
+        *pretty = true;
       } else if (line == ":pretty off") {
-        pretty = false;
+        *pretty = false;
       } else {
         std::printf("unknown console command %s (try :help)\n", line.c_str());
       }
       continue;
     }
-    if (!continuing) e.reader().ResetPosition();  // positions count from this entry
+    if (!continuing) restart_position();  // positions count from this entry
     entry += entry.empty() ? line : "\n" + line;
-    line += '\n';
-    Feed(e, line);
-    if (!e.NeedsMoreInput()) {
+    if (!feed(line + "\n")) break;
+    if (!needs_more()) {
       if (!entry.empty()) add_history(entry.c_str());
       entry.clear();
     }
-    PrintResponses(e, pretty, stdout);
   }
-  e.FinishInput();
-  PrintResponses(e, pretty, stdout);
+  finish();
   write_history(history.c_str());
   std::printf("\n");
   return 0;
 }
 
+int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
+  bool pretty = options.pretty;
+  return RunPrompt(
+      options, "an embedded database", &pretty,
+      [&](const std::string& line) {
+        Feed(e, line);
+        PrintResponses(e, pretty, stdout);
+        return true;
+      },
+      [&] { return e.NeedsMoreInput(); }, [&] { e.reader().ResetPosition(); },
+      [&] {
+        e.FinishInput();
+        PrintResponses(e, pretty, stdout);
+      });
+}
+
+// A blocking connection to a server, reading response lines.
+class Remote {
+ public:
+  bool Connect(const std::string& address, std::string* error) {
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos) {
+      *error = "--connect takes HOST:PORT";
+      return false;
+    }
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::resolver resolver(io_);
+    auto endpoints = resolver.resolve(address.substr(0, colon), address.substr(colon + 1), ec);
+    if (!ec) boost::asio::connect(socket_, endpoints, ec);
+    if (ec) {
+      *error = "cannot connect to " + address + ": " + ec.message();
+      return false;
+    }
+    socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+    return true;
+  }
+  bool Send(std::string_view text) {
+    boost::system::error_code ec;
+    boost::asio::write(socket_, boost::asio::buffer(text.data(), text.size()), ec);
+    return !ec;
+  }
+  void ShutdownSend() {
+    boost::system::error_code ec;
+    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+  }
+  // The next response line (without '\n'); false when the server closed.
+  bool ReadLine(std::string* line) {
+    while (true) {
+      size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        line->assign(buf_, 0, nl);
+        buf_.erase(0, nl + 1);
+        return true;
+      }
+      char chunk[65536];
+      boost::system::error_code ec;
+      size_t n = socket_.read_some(boost::asio::buffer(chunk), ec);
+      if (ec) return false;
+      buf_.append(chunk, n);
+    }
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_{io_};
+  std::string buf_;
+};
+
+}  // namespace
+
+int RunRemoteConsole(const std::string& address, const std::string& password, const ConsoleOptions& options) {
+  Remote remote;
+  std::string error;
+  if (!remote.Connect(address, &error)) {
+    std::fprintf(stderr, "parendb: %s\n", error.c_str());
+    return 1;
+  }
+  std::string line;
+  if (!password.empty()) {
+    std::string auth;
+    AppendJson(Value(password), &auth);
+    if (!remote.Send("(auth " + auth + ")\n") || !remote.ReadLine(&line) || line != "(ok auth)") {
+      std::fprintf(stderr, "parendb: authentication failed: %s\n", line.c_str());
+      return 1;
+    }
+  }
+  ResponseCounter counter;
+  bool pretty = options.pretty;
+  // Sends text and prints the responses it completes; false once the
+  // server has closed the connection.
+  auto exchange = [&](std::string_view text) {
+    size_t expect = counter.Feed(text);
+    if (!remote.Send(text)) return false;
+    for (size_t i = 0; i < expect; ++i) {
+      if (!remote.ReadLine(&line)) {
+        std::fprintf(stderr, "parendb: the server closed the connection\n");
+        return false;
+      }
+      PrintLine(line, pretty, stdout);
+    }
+    std::fflush(stdout);
+    return !counter.fatal();
+  };
+  if (!isatty(STDIN_FILENO)) {
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = ::read(STDIN_FILENO, buf, sizeof buf)) > 0) {
+      if (!exchange(std::string_view(buf, static_cast<size_t>(n)))) return 1;
+    }
+    remote.ShutdownSend();
+    return 0;
+  }
+  return RunPrompt(
+      options, address, &pretty, [&](const std::string& l) { return exchange(l); },
+      [&] { return counter.NeedsMore(); }, [] {}, [&] { remote.ShutdownSend(); });
+}
+
+namespace {
 }  // namespace
 
 int RunConsole(Database* db, const ConsoleOptions& options) {

@@ -14,4 +14,8 @@ struct ConsoleOptions {
 // Runs against an embedded database. Returns the process exit code.
 int RunConsole(Database* db, const ConsoleOptions& options);
 
+// Runs against a server at "host:port" (authenticating first when a
+// password is given). Returns the process exit code.
+int RunRemoteConsole(const std::string& address, const std::string& password, const ConsoleOptions& options);
+
 }  // namespace parendb

@@ -273,8 +273,10 @@ void LockManager::TimerLoop() {
       continue;
     }
     auto first = deadlines_.begin();
-    if (first->first.first > std::chrono::steady_clock::now()) {
-      timer_cv_.wait_until(lock, first->first.first);
+    // A copy: the entry may be erased (its request granted) while we sleep.
+    const std::chrono::steady_clock::time_point deadline = first->first.first;
+    if (deadline > std::chrono::steady_clock::now()) {
+      timer_cv_.wait_until(lock, deadline);
       continue;
     }
     Waiter* w = first->second;

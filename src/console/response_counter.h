@@ -1,0 +1,28 @@
+// Counts the responses a server will send for a stream of statement text,
+// by reading it with the same reader the server uses: one per statement
+// (a create/updateall together with its document) and one per syntax or
+// limit error. The remote console uses it to know how many lines to wait for.
+#pragma once
+
+#include <string_view>
+
+#include "reader/reader.h"
+
+namespace parendb {
+
+class ResponseCounter {
+ public:
+  // Adds text; returns how many more responses it completes.
+  size_t Feed(std::string_view text);
+  // Whether a statement or its document is unfinished.
+  bool NeedsMore() { return awaiting_document_ || !reader_.OnlyBlankLeft(); }
+  bool fatal() const { return fatal_; }
+
+ private:
+  Reader reader_;
+  DatumTree tree_;
+  bool awaiting_document_ = false;
+  bool fatal_ = false;
+};
+
+}  // namespace parendb

@@ -1,0 +1,309 @@
+#include "net/server.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <utility>  // before Boost 1.74's asio, whose awaitable.hpp forgets it
+
+#include <boost/asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include "engine/engine.h"
+#include "eval/evaluator.h"
+
+namespace parendb {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class Connection;
+
+// What every connection shares: the engine, the options, and the registry
+// used to close them all at shutdown.
+struct Shared {
+  Engine* engine;
+  ServerOptions options;
+  std::mutex mu;
+  std::set<std::shared_ptr<Connection>> live;
+  std::atomic<bool> stopping{false};
+  std::function<void()> on_empty;  // called when stopping and the last connection is gone
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, Shared* shared)
+      : socket_(std::move(socket)),
+        strand_(asio::make_strand(socket_.get_executor())),
+        idle_(strand_),
+        shared_(shared),
+        evaluator_(std::make_unique<Evaluator>(shared->engine)) {
+    boost::system::error_code ec;
+    auto remote = socket_.remote_endpoint(ec);
+    peer_ = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    socket_.set_option(tcp::no_delay(true), ec);
+  }
+
+  void Start() {
+    std::weak_ptr<Connection> weak = weak_from_this();
+    // Lock grants and commit syncs complete on other threads; they only
+    // post back here.
+    evaluator_->SetWakeup([weak] {
+      if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->OnWakeup(); });
+    });
+    if (!shared_->options.password.empty()) evaluator_->RequirePassword(shared_->options.password);
+    spdlog::debug("connection from {}", peer_);
+    asio::dispatch(strand_, [self = shared_from_this()] {
+      self->ArmIdleTimer();
+      self->Read();
+    });
+  }
+
+  // From any thread: close after the current work (used at shutdown).
+  void Stop() {
+    asio::post(strand_, [self = shared_from_this()] { self->Close("server shutting down"); });
+  }
+
+ private:
+  void Read() {
+    if (closed_ || reading_) return;
+    if (evaluator_->blocked() || pending_output() >= shared_->options.max_output_bytes) return;
+    reading_ = true;
+    socket_.async_read_some(asio::buffer(in_), asio::bind_executor(strand_, [self = shared_from_this()](
+                                                                                 boost::system::error_code ec, size_t n) {
+                              self->reading_ = false;
+                              self->OnRead(ec, n);
+                            }));
+  }
+
+  void OnRead(boost::system::error_code ec, size_t n) {
+    if (closed_) return;
+    if (ec) return Close(ec == asio::error::eof ? "closed by client" : ec.message());
+    ArmIdleTimer();
+    evaluator_->Feed(std::string_view(in_.data(), n));
+    AfterWork();
+  }
+
+  void OnWakeup() {
+    if (closed_) return;
+    evaluator_->Resume();
+    AfterWork();
+  }
+
+  // Sends what the evaluator produced and decides whether to read on.
+  void AfterWork() {
+    Write();
+    if (evaluator_->must_close()) {
+      closing_after_write_ = true;
+      if (!writing_) Close("protocol limit");
+      return;
+    }
+    Read();
+  }
+
+  size_t pending_output() const { return evaluator_->output().size() + writing_bytes_; }
+
+  void Write() {
+    if (writing_ || closed_ || evaluator_->output().empty()) return;
+    out_.clear();
+    out_.swap(evaluator_->output());
+    evaluator_->marks().clear();
+    writing_ = true;
+    writing_bytes_ = out_.size();
+    asio::async_write(socket_, asio::buffer(out_),
+                      asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        self->writing_ = false;
+                        self->writing_bytes_ = 0;
+                        if (self->closed_) return;
+                        if (ec) return self->Close(ec.message());
+                        if (self->closing_after_write_ && self->evaluator_->output().empty()) {
+                          return self->Close("protocol limit");
+                        }
+                        self->Write();
+                        self->Read();  // reading may have paused for output
+                      }));
+  }
+
+  void ArmIdleTimer() {
+    auto limit = shared_->options.idle_timeout;
+    if (limit.count() == 0) return;
+    idle_.expires_after(limit);
+    idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_) return;
+      if (self->evaluator_->blocked()) return self->ArmIdleTimer();  // waiting on locks is not idle
+      self->Close("idle timeout");
+    });
+  }
+
+  void Close(const std::string& why) {
+    if (closed_) return;
+    closed_ = true;
+    spdlog::debug("connection {} closed: {}", peer_, why);
+    boost::system::error_code ec;
+    idle_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    // Closing the evaluator closes the connection's transactions and frees
+    // their locks (waiting for a commit in flight to finish first).
+    evaluator_.reset();
+    std::shared_ptr<Connection> self = shared_from_this();
+    std::function<void()> notify;
+    {
+      std::lock_guard lock(shared_->mu);
+      shared_->live.erase(self);
+      if (shared_->stopping && shared_->live.empty()) notify = shared_->on_empty;
+    }
+    if (notify) notify();
+  }
+
+  tcp::socket socket_;
+  asio::strand<asio::any_io_executor> strand_;
+  asio::steady_timer idle_;
+  Shared* shared_;
+  std::unique_ptr<Evaluator> evaluator_;
+  std::string peer_;
+  std::array<char, 64 * 1024> in_;
+  std::string out_;
+  size_t writing_bytes_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_after_write_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Shared shared;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::signal_set signals{io};
+  uint16_t port = 0;
+
+  void WaitForSignal(Server* server) {
+    signals.async_wait([this, server](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (shared.stopping) {
+        spdlog::warn("second signal ({}): exiting at once", sig);
+        std::_Exit(1);
+      }
+      spdlog::info("signal {}: shutting down (a second signal exits at once)", sig);
+      server->Shutdown();
+      WaitForSignal(server);
+    });
+  }
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}", ec.message());
+        if (!shared.stopping && acceptor.is_open()) Accept();
+        return;
+      }
+      if (shared.stopping) return;
+      bool full;
+      {
+        std::lock_guard lock(shared.mu);
+        full = shared.live.size() >= shared.options.max_connections;
+      }
+      if (full) {
+        spdlog::warn("refusing a connection: {} connections is the limit", shared.options.max_connections);
+        auto msg = std::make_shared<std::string>("(error limit \"too many connections (limit " +
+                                                 std::to_string(shared.options.max_connections) + ")\")\n");
+        auto sock = std::make_shared<tcp::socket>(std::move(socket));
+        asio::async_write(*sock, asio::buffer(*msg), [sock, msg](boost::system::error_code, size_t) {
+          boost::system::error_code ignored;
+          sock->shutdown(tcp::socket::shutdown_both, ignored);
+        });
+      } else {
+        auto c = std::make_shared<Connection>(std::move(socket), &shared);
+        {
+          std::lock_guard lock(shared.mu);
+          shared.live.insert(c);
+        }
+        c->Start();
+      }
+      Accept();
+    });
+  }
+};
+
+Server::Server(Engine* engine, ServerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->shared.engine = engine;
+  impl_->shared.options = std::move(options);
+}
+
+Server::~Server() = default;
+
+bool Server::Start(std::string* error) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(impl_->shared.options.bind, ec);
+  if (ec) {
+    *error = "bad bind address " + impl_->shared.options.bind + ": " + ec.message();
+    return false;
+  }
+  tcp::endpoint endpoint(address, impl_->shared.options.port);
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    *error = "cannot listen on " + impl_->shared.options.bind + ":" + std::to_string(impl_->shared.options.port) +
+             ": " + ec.message();
+    return false;
+  }
+  impl_->port = acc.local_endpoint().port();
+  impl_->work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(impl_->io.get_executor());
+  impl_->shared.on_empty = [this] {
+    boost::system::error_code ignored;
+    impl_->signals.cancel(ignored);
+    impl_->work.reset();
+  };
+  if (impl_->shared.options.handle_signals) {
+    impl_->signals.add(SIGINT);
+    impl_->signals.add(SIGTERM);
+    impl_->WaitForSignal(this);
+  }
+  impl_->Accept();
+  return true;
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+void Server::Run() {
+  int n = impl_->shared.options.threads > 0 ? impl_->shared.options.threads
+                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < n; ++i) pool.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& t : pool) t.join();
+}
+
+void Server::Shutdown() {
+  if (impl_->shared.stopping.exchange(true)) return;
+  asio::post(impl_->io, [this] {
+    boost::system::error_code ec;
+    impl_->acceptor.close(ec);
+    std::vector<std::shared_ptr<Connection>> all;
+    {
+      std::lock_guard lock(impl_->shared.mu);
+      all.assign(impl_->shared.live.begin(), impl_->shared.live.end());
+    }
+    if (all.empty()) impl_->shared.on_empty();
+    for (auto& c : all) c->Stop();
+  });
+}
+
+size_t Server::connections() const {
+  std::lock_guard lock(impl_->shared.mu);
+  return impl_->shared.live.size();
+}
+
+}  // namespace parendb

@@ -1,0 +1,54 @@
+// `parendb serve`: the wire protocol over TCP (section 9 of the contract).
+//
+// Every connection has an Evaluator and a strand. Bytes read are fed to the
+// evaluator at once, and the responses of everything received go out in one
+// write, so a pipelined transaction costs one round trip. A connection reads
+// only while its evaluator is not blocked (on a lock wait or a commit's
+// sync) and its unsent output is under the cap: a slow reader or a waiting
+// acquire holds back only its own connection, and no thread ever blocks.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace parendb {
+
+class Engine;
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 7420;  // 0: pick a free port (tests)
+  int threads = 0;       // 0: one per core
+  std::string password;  // empty: no authentication
+  size_t max_connections = 4096;
+  size_t max_output_bytes = 16u << 20;  // unsent responses before reading pauses
+  std::chrono::seconds idle_timeout{0};  // 0: never
+  // SIGINT/SIGTERM: the first shuts down cleanly, a second exits at once.
+  bool handle_signals = false;
+};
+
+class Server {
+ public:
+  Server(Engine* engine, ServerOptions options);
+  ~Server();
+
+  // Binds and starts accepting; the port actually bound is port().
+  bool Start(std::string* error);
+  uint16_t port() const;
+  // Serves until Shutdown() (from any thread) and every connection is closed.
+  void Run();
+  // Stops accepting, closes every connection (after in-flight commits
+  // finish, which closes their open transactions) and lets Run return.
+  void Shutdown();
+
+  size_t connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace parendb

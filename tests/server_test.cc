@@ -1,0 +1,362 @@
+// Integration tests: the real server on a loopback port, talked to through
+// sockets.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "net/server.h"
+#include "test_util.h"
+
+using namespace parendb;
+using namespace parendb::test;
+
+namespace {
+
+struct TestServer {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Server> server;
+  std::thread thread;
+
+  explicit TestServer(ServerOptions o = {}, Options dbo = {}) {
+    db = MemoryDb(dbo);
+    o.port = 0;
+    o.threads = 2;
+    server = std::make_unique<Server>(db->engine(), o);
+    std::string error;
+    REQUIRE_MESSAGE(server->Start(&error), error);
+    thread = std::thread([this] { server->Run(); });
+  }
+  ~TestServer() {
+    server->Shutdown();
+    thread.join();
+  }
+  uint16_t port() const { return server->port(); }
+};
+
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~Client() { Close(); }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  // Closes abruptly (RST), as a killed client would.
+  void Kill() {
+    linger l{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    Close();
+  }
+  void Send(std::string_view text) {
+    while (!text.empty()) {
+      ssize_t n = send(fd_, text.data(), text.size(), MSG_NOSIGNAL);
+      REQUIRE(n > 0);
+      text.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  // The next response line, "<closed>" at end of stream, "<timeout>" after 10 s.
+  std::string Line() {
+    while (true) {
+      size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 10000) <= 0) return "<timeout>";
+      char chunk[65536];
+      ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return "<closed>";
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+  std::vector<std::string> Lines(size_t n) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < n; ++i) out.push_back(Line());
+    return out;
+  }
+  // Whether a response is already waiting (without blocking long).
+  bool HasData(int ms = 50) {
+    if (buf_.find('\n') != std::string::npos) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, ms) > 0;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+const char* kSession =
+    "(mkcoll acc)(colls)(ping)\n"
+    "(open t)(acquire t)(create a t (coll acc))\n{\"owner\": \"ada\",\n \"balance\": 10}\n"
+    "(create b t (coll acc)) {\"owner\": \"bob\", \"balance\": 0}(commit t)\n"
+    "(open t)(select a t wn (coll acc) (= (f _id) 1))(select b t wn (coll acc) (= (f _id) 2))(acquire t)"
+    "(check a (>= (f balance) 5))(update a (f balance) (- (f balance) 5))(update b (f balance) (+ (f balance) 5))"
+    "(commit t)\n"
+    "(open q)(selects all q r (coll acc) true)(acquire q)(readall all)(read all (f owner))(close q)\n"
+    "(open w)(select x w wb (coll acc) (= (f _id) 2))(acquire w 100)(updateall x) {\"owner\": \"bo\"}(delete x)"
+    "(readall x)(close w)\n"
+    "(frob)(open)(open 9)(readall nope)(open t)(commit t)\n"
+    "(checkpoint)(rmcoll acc)(colls)\n";
+
+}  // namespace
+
+TEST_SUITE("server") {
+  TEST_CASE("every statement gives over the wire exactly what the embedded API gives") {
+    TestServer ts;
+    auto reference = MemoryDb();
+    auto expected = Lines(*reference->NewSession(), kSession);
+    REQUIRE(expected.size() > 30);
+    Client c(ts.port());
+    c.Send(kSession);
+    CHECK(c.Lines(expected.size()) == expected);
+  }
+
+  TEST_CASE("a transaction split one byte per packet") {
+    TestServer ts;
+    Client c(ts.port());
+    std::string text = kSession;
+    for (char ch : text) c.Send(std::string_view(&ch, 1));
+    auto reference = MemoryDb();
+    auto expected = Lines(*reference->NewSession(), kSession);
+    CHECK(c.Lines(expected.size()) == expected);
+  }
+
+  TEST_CASE("500 statements in one packet are answered in order") {
+    TestServer ts;
+    Client c(ts.port());
+    std::string batch = "(mkcoll c)";
+    for (int i = 0; i < 123; ++i) {
+      batch += "(open t)(acquire t)(create d t (coll c)) {\"i\": " + std::to_string(i) + "}(commit t)";
+    }
+    batch += "(open q)(selects all q r (coll c) (= (f i) 122))(acquire q)(readall all)(close q)(ping)(ping)";
+    c.Send(batch);  // 1 + 123 * 4 + 7 = 500 statements in one write
+    auto lines = c.Lines(500);
+    CHECK(lines[0] == "(ok mkcoll)");
+    for (int i = 0; i < 123; ++i) {
+      CHECK(lines[1 + i * 4 + 2] == "(ok created)");
+      CHECK(lines[1 + i * 4 + 3] == "(ok committed)");
+    }
+    CHECK(lines[496] == R"([{"_id":123,"i":122}])");
+    CHECK(lines[499] == "(ok pong)");
+  }
+
+  TEST_CASE("two hundred concurrent connections") {
+    TestServer ts;
+    Client setup(ts.port());
+    setup.Send("(mkcoll c)");
+    REQUIRE(setup.Line() == "(ok mkcoll)");
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 200; ++i) clients.push_back(std::make_unique<Client>(ts.port()));
+    for (int i = 0; i < 200; ++i) {
+      clients[i]->Send("(open t)(acquire t)(create d t (coll c)) {\"from\": " + std::to_string(i) + "}(commit t)");
+    }
+    int committed = 0;
+    for (auto& c : clients) committed += c->Lines(4).back() == "(ok committed)";
+    CHECK(committed == 200);
+    setup.Send("(stats)");
+    std::string stats = setup.Line();
+    CHECK(stats.find("\"documents\":200") != std::string::npos);
+    CHECK(stats.find("\"connections\":201") != std::string::npos);
+  }
+
+  TEST_CASE("a waiting acquire delays only its own connection") {
+    TestServer ts;
+    Client a(ts.port()), b(ts.port()), c(ts.port());
+    a.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {}(commit t)"
+           "(open t)(select x t wb (coll c) (= (f _id) 1))(acquire t)");
+    REQUIRE(a.Lines(8).back() == "(ok acquired)");
+    b.Send("(open u)(select x u r (coll c) (= (f _id) 1))(acquire u 10000)(read x)(close u)");
+    REQUIRE(b.Lines(2).back() == "(ok selected)");
+    CHECK_FALSE(b.HasData());  // waiting on a's wb lock
+    c.Send("(ping)(open v)(acquire v)(create e v (coll c)) {}(commit v)");
+    CHECK(c.Lines(5) == std::vector<std::string>{"(ok pong)", "(ok opened)", "(ok acquired)", "(ok created)",
+                                                 "(ok committed)"});
+    a.Send("(update x (f seen) true)(commit t)");
+    CHECK(a.Lines(2).back() == "(ok committed)");
+    CHECK(b.Lines(3) == std::vector<std::string>{"(ok acquired)", R"({"_id":1})", "(ok closed)"});
+  }
+
+  TEST_CASE("a client killed mid-transaction releases its locks") {
+    TestServer ts;
+    Client setup(ts.port());
+    setup.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {}(commit t)");
+    REQUIRE(setup.Lines(5).back() == "(ok committed)");
+    {
+      Client doomed(ts.port());
+      doomed.Send("(open t)(selects all t wb (coll c) true)(acquire t)(update all (f x) 1)");
+      REQUIRE(doomed.Lines(4).back() == "(ok updated 1)");
+      doomed.Kill();
+    }
+    Client next(ts.port());
+    next.Send("(open u)(selects all u wb (coll c) true)(acquire u 5000)(read all (f x))(commit u)");
+    CHECK(next.Lines(5) == std::vector<std::string>{"(ok opened)", "(ok selected)", "(ok acquired)",
+                                                    R"([{"_id":1}])", "(ok committed)"});
+  }
+
+  TEST_CASE("garbage, oversized and deeply nested input, then a working connection") {
+    ServerOptions so;
+    Options dbo;
+    dbo.max_statement_bytes = 4096;
+    TestServer ts(so, dbo);
+    {
+      Client c(ts.port());
+      std::mt19937 rng(7);
+      std::string junk;
+      for (int i = 0; i < 3000; ++i) junk += static_cast<char>(rng() % 256);
+      c.Send(junk + "\n)\n\"\n(ping)\n");
+      // Whatever the junk caused, the connection goes on to the ping.
+      std::string line;
+      for (int i = 0; i < 5000 && (line = c.Line()) != "(ok pong)"; ++i) {
+        REQUIRE(line != "<closed>");
+        REQUIRE(line != "<timeout>");
+        CHECK(line.rfind("(error ", 0) == 0);
+      }
+      CHECK(line == "(ok pong)");
+      c.Send("(ping " + std::string(5000, 'x') + ")\n(ping)\n");
+      CHECK(IsError(c.Line(), "limit"));
+      CHECK(c.Line() == "(ok pong)");
+      c.Send(std::string(300, '(') + std::string(300, ')') + "(ping)");
+      CHECK(IsError(c.Line(), "limit"));
+      CHECK(c.Line() == "(ok pong)");
+    }
+    {
+      // A statement whose end cannot be found within the limit: answered,
+      // then the connection is closed.
+      Client c(ts.port());
+      c.Send("(ping \"" + std::string(8000, 'y'));
+      CHECK(IsError(c.Line(), "limit"));
+      CHECK(c.Line() == "<closed>");
+    }
+    Client fresh(ts.port());
+    fresh.Send("(ping)");
+    CHECK(fresh.Line() == "(ok pong)");
+  }
+
+  TEST_CASE("authentication on and off") {
+    {
+      TestServer open_server;
+      Client c(open_server.port());
+      c.Send("(ping)(auth \"x\")");
+      CHECK(c.Lines(2) == std::vector<std::string>{"(ok pong)", "(ok auth)"});
+    }
+    ServerOptions so;
+    so.password = "s3cret";
+    TestServer ts(so);
+    Client c(ts.port());
+    c.Send("(ping)(mkcoll c) (create a t (coll c)) {\"x\": 1}(auth \"nope\")(auth \"s3cret\")(ping)");
+    auto lines = c.Lines(6);
+    CHECK(IsError(lines[0], "auth"));
+    CHECK(IsError(lines[1], "auth"));
+    CHECK(IsError(lines[2], "auth"));  // and its document was read and dropped
+    CHECK(IsError(lines[3], "auth"));
+    CHECK(lines[4] == "(ok auth)");
+    CHECK(lines[5] == "(ok pong)");
+    Client bad(ts.port());
+    bad.Send("(auth \"a\")(auth \"b\")(auth \"c\")(ping)");
+    auto out = bad.Lines(4);
+    CHECK(IsError(out[2], "auth"));
+    CHECK(out[3] == "<closed>");  // closed after repeated failures
+  }
+
+  TEST_CASE("the connection limit refuses with an error") {
+    ServerOptions so;
+    so.max_connections = 2;
+    TestServer ts(so);
+    Client a(ts.port()), b(ts.port());
+    a.Send("(ping)");
+    b.Send("(ping)");
+    REQUIRE(a.Line() == "(ok pong)");
+    REQUIRE(b.Line() == "(ok pong)");
+    Client c(ts.port());
+    CHECK(IsError(c.Line(), "limit"));
+    CHECK(c.Line() == "<closed>");
+  }
+
+  TEST_CASE("parendb serve: SIGTERM with transactions in flight shuts down cleanly and keeps every commit") {
+    char tmpl[] = "/tmp/parendb-serve-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    auto start = [&](int* out_fd) {
+      int fds[2];
+      REQUIRE(pipe(fds) == 0);
+      pid_t pid = fork();
+      if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        execl(PARENDB_BINARY, PARENDB_BINARY, "serve", "--data", dir.c_str(), "--port", "0", "--threads", "2",
+              static_cast<char*>(nullptr));
+        _exit(127);
+      }
+      close(fds[1]);
+      *out_fd = fds[0];
+      return pid;
+    };
+    auto port_of = [](int fd) -> uint16_t {
+      std::string log;
+      char buf[512];
+      while (log.find("listening on") == std::string::npos || log.find(" data=") == std::string::npos) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) return 0;
+        log.append(buf, static_cast<size_t>(n));
+      }
+      size_t p = log.find("127.0.0.1:");
+      return static_cast<uint16_t>(std::stoi(log.substr(p + 10)));
+    };
+    int log_fd;
+    pid_t pid = start(&log_fd);
+    uint16_t port = port_of(log_fd);
+    REQUIRE(port != 0);
+    {
+      Client a(port), b(port);
+      a.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"v\": 1}(commit t)");
+      REQUIRE(a.Lines(5).back() == "(ok committed)");
+      a.Send("(open u)(selects all u wn (coll c) true)(acquire u)(update all (f v) 2)");  // never committed
+      REQUIRE(a.Lines(4).back() == "(ok updated 1)");
+      b.Send("(open w)(select x w wn (coll c) (= (f _id) 1))(acquire w 10000)");  // waits on a
+      REQUIRE(b.Lines(2).back() == "(ok selected)");
+      kill(pid, SIGTERM);
+      CHECK(a.Line() == "<closed>");
+      CHECK(b.Line() == "<closed>");
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    close(log_fd);
+    pid = start(&log_fd);
+    port = port_of(log_fd);
+    REQUIRE(port != 0);
+    {
+      Client c(port);
+      c.Send("(open q)(selects all q r (coll c) true)(acquire q)(readall all)(close q)");
+      CHECK(c.Lines(5)[3] == R"([{"_id":1,"v":1}])");
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    CHECK(WEXITSTATUS(status) == 0);
+    close(log_fd);
+    std::filesystem::remove_all(dir);
+  }
+}
