@@ -45,9 +45,12 @@ TEST_SUITE("console") {
 
   TEST_CASE("--help is complete and bad options are refused") {
     std::string help = RunConsole("", "--help");
-    for (const char* word : {"console", "--data", "--memory", "--pretty", "--lock-timeout", "--max-depth"}) {
+    for (const char* word : {"serve", "console", "doctor", "--data", "--memory", "--sync", "--pretty", "--lock-timeout",
+                             "--max-depth", "--bind", "--port", "--threads", "--password-file", "--insecure",
+                             "--max-connections", "--idle-timeout", "--log-level", "--config", "--connect"}) {
       CHECK(help.find(word) != std::string::npos);
     }
-    CHECK(RunConsole("", "--bogus").find("unknown or invalid option --bogus") != std::string::npos);
+    CHECK(RunConsole("", "--bogus").find("unknown option --bogus") != std::string::npos);
+    CHECK(RunConsole("", "--port 99999").find("bad value 99999 for --port") != std::string::npos);
   }
 }

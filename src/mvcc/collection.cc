@@ -21,11 +21,21 @@ const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts
   return nullptr;
 }
 
+Collection::Chain* Collection::Lookup(const DocId& id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+void Collection::Erase(const DocId& id) {
+  index_.erase(id);
+  docs_.erase(id);
+}
+
 DocRef Collection::Get(const DocId& id, uint64_t ts) const {
   std::shared_lock lock(mu_);
-  auto it = docs_.find(id);
-  if (it == docs_.end()) return nullptr;
-  const Version* v = VisibleAt(it->second, ts);
+  const Chain* chain = Lookup(id);
+  if (chain == nullptr) return nullptr;
+  const Version* v = VisibleAt(*chain, ts);
   return v == nullptr ? nullptr : v->doc;
 }
 
@@ -39,7 +49,12 @@ void Collection::Scan(uint64_t ts, const std::function<bool(const DocId&, const 
 
 int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots) {
   std::unique_lock lock(mu_);
-  Chain& chain = docs_[id];
+  Chain* found = Lookup(id);
+  if (found == nullptr) {
+    found = &docs_[id];
+    index_.emplace(id, found);
+  }
+  Chain& chain = *found;
   bool was_live = !chain.empty() && chain.back().doc != nullptr;
   bool is_live = doc != nullptr;
   chain.push_back(Version{ts, std::move(doc)});
@@ -61,7 +76,7 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
     }
     chain.resize(keep);
   }
-  if (chain.size() == 1 && chain.back().doc == nullptr) docs_.erase(id);
+  if (chain.size() == 1 && chain.back().doc == nullptr) Erase(id);
   int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
   live_.fetch_add(delta, std::memory_order_relaxed);
   return delta;
@@ -69,14 +84,15 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
 
 int Collection::InstallRecovered(const DocId& id, DocRef doc) {
   bool is_live = doc != nullptr;
-  auto it = docs_.find(id);
-  bool was_live = it != docs_.end() && it->second.back().doc != nullptr;
+  Chain* chain = Lookup(id);
+  bool was_live = chain != nullptr && chain->back().doc != nullptr;
   if (!is_live) {
-    if (it != docs_.end()) docs_.erase(it);
-  } else if (it == docs_.end()) {
-    docs_.emplace_hint(docs_.end(), id, Chain{Version{0, std::move(doc)}});
+    if (chain != nullptr) Erase(id);
+  } else if (chain == nullptr) {
+    auto it = docs_.emplace_hint(docs_.end(), id, Chain{Version{0, std::move(doc)}});
+    index_.emplace(id, &it->second);
   } else {
-    it->second.assign(1, Version{0, std::move(doc)});
+    chain->assign(1, Version{0, std::move(doc)});
   }
   int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
   live_.fetch_add(delta, std::memory_order_relaxed);

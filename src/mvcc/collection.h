@@ -12,6 +12,7 @@
 #include <map>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "doc/doc_id.h"
@@ -74,9 +75,15 @@ class Collection {
 
   static const Version* VisibleAt(const Chain& chain, uint64_t ts);
 
+  Chain* Lookup(const DocId& id) const;
+  void Erase(const DocId& id);
+
   const std::string name_;
   mutable std::shared_mutex mu_;
-  std::map<DocId, Chain> docs_;
+  std::map<DocId, Chain> docs_;  // _id order, for scans
+  // The same chains by hash, for point lookups without walking the tree
+  // (map nodes never move, so the pointers stay valid).
+  std::unordered_map<DocId, Chain*, DocIdHash> index_;
   std::atomic<int64_t> next_id_{1};
   std::atomic<size_t> live_{0};
   std::atomic<bool> dropped_{false};

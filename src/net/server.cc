@@ -19,6 +19,11 @@ namespace parendb {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+// Concrete executor types: the type-erased any_io_executor costs a copy
+// and a virtual call on every handler.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Strand = asio::strand<Executor>;
 
 namespace {
 
@@ -37,7 +42,7 @@ struct Shared {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, Shared* shared)
+  Connection(Socket socket, Shared* shared)
       : socket_(std::move(socket)),
         strand_(asio::make_strand(socket_.get_executor())),
         idle_(strand_),
@@ -161,9 +166,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (notify) notify();
   }
 
-  tcp::socket socket_;
-  asio::strand<asio::any_io_executor> strand_;
-  asio::steady_timer idle_;
+  Socket socket_;
+  Strand strand_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Strand> idle_;
   Shared* shared_;
   std::unique_ptr<Evaluator> evaluator_;
   std::string peer_;
@@ -181,7 +186,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 struct Server::Impl {
   Shared shared;
   asio::io_context io;
-  tcp::acceptor acceptor{io};
+  asio::basic_socket_acceptor<tcp, Executor> acceptor{io.get_executor()};
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   asio::signal_set signals{io};
   uint16_t port = 0;
@@ -200,7 +205,7 @@ struct Server::Impl {
   }
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+    acceptor.async_accept(io.get_executor(), [this](boost::system::error_code ec, Socket socket) {
       if (ec) {
         if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}", ec.message());
         if (!shared.stopping && acceptor.is_open()) Accept();
@@ -216,7 +221,7 @@ struct Server::Impl {
         spdlog::warn("refusing a connection: {} connections is the limit", shared.options.max_connections);
         auto msg = std::make_shared<std::string>("(error limit \"too many connections (limit " +
                                                  std::to_string(shared.options.max_connections) + ")\")\n");
-        auto sock = std::make_shared<tcp::socket>(std::move(socket));
+        auto sock = std::make_shared<Socket>(std::move(socket));
         asio::async_write(*sock, asio::buffer(*msg), [sock, msg](boost::system::error_code, size_t) {
           boost::system::error_code ignored;
           sock->shutdown(tcp::socket::shutdown_both, ignored);

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# ParenDB against PostgreSQL (jsonb, synchronous_commit=on) and Redis
+# (appendonly, appendfsync always; the transfer as one Lua script), same
+# machine, loopback, the same logical work:
+#   transfer  move 5 between two random accounts of 10,000, checking the balance
+#   read      read one account by id
+#   insert    insert one ~1 KB JSON document
+# at 1, 16 and 64 connections. Every server syncs each commit to disk.
+#
+#   bench/compare.sh [SECONDS]        (default 5 per cell; needs root for apt and runuser)
+#
+# It installs PostgreSQL and Redis from Debian's packages when missing, starts
+# each on 127.0.0.1 with data under a temporary directory, and stops them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER=${1:-5}
+CONNS="1 16 64"
+WORK=$(mktemp -d /tmp/parendb-compare-XXXXXX)
+chmod 777 "$WORK"  # PostgreSQL runs as its own user and writes its log and socket here
+PPORT=17420 PGPORT=17432 RPORT=17479
+trap 'cleanup' EXIT
+
+cleanup() {
+  [ -n "${PPID_SERVER:-}" ] && kill -TERM "$PPID_SERVER" 2>/dev/null && wait "$PPID_SERVER" 2>/dev/null || true
+  [ -d "$WORK/pg" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true
+  redis-cli -p $RPORT shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server redis-tools)
+ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 || need+=(postgresql postgresql-contrib)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+scripts/build build RelWithDebInfo >/dev/null
+
+FILLER=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 34))
+DOC="{\"kind\": \"event\", \"n\": 1, \"body\": \"$FILLER\"}"
+RESULTS="$WORK/results.txt"
+: > "$RESULTS"
+row() { printf '%-10s %-9s %5s %10s %9s %9s\n' "$@" | tee -a "$RESULTS"; }
+
+# ---------------------------------------------------------------- ParenDB
+echo "== ParenDB (parendb serve, sync full)"
+build/parendb serve --data "$WORK/paren" --port $PPORT --log-level warn &
+PPID_SERVER=$!
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PPORT) 2>/dev/null && break; sleep 0.1; done
+build/bench/parendb_load --port $PPORT --seconds "$SECONDS_PER" --accounts 10000 |
+  awk 'NR>1 {printf "%-10s %-9s %5s %10s %9s %9s\n", "parendb", $1, $2, $3, $4, $5}' | tee -a "$RESULTS"
+kill -TERM $PPID_SERVER; wait $PPID_SERVER || true; PPID_SERVER=
+
+# ------------------------------------------------------------- PostgreSQL
+echo "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') (jsonb, synchronous_commit=on)"
+mkdir -p "$WORK/pg" && chown postgres "$WORK/pg"
+runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -w -l "$WORK/pg.log" \
+  -o "-p $PGPORT -k $WORK -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
+PSQL=(psql -q -h 127.0.0.1 -p $PGPORT -U postgres -d postgres)
+"${PSQL[@]}" -c "CREATE TABLE acc(id int PRIMARY KEY, doc jsonb NOT NULL);
+  CREATE TABLE docs(id bigserial PRIMARY KEY, doc jsonb NOT NULL);
+  INSERT INTO acc SELECT i, jsonb_build_object('owner', 'user' || i, 'balance', 1000000) FROM generate_series(1, 10000) i;"
+cat > "$WORK/transfer.sql" <<'SQL'
+\set a random(1, 10000)
+\set b random(1, 10000)
+\startpipeline
+BEGIN;
+UPDATE acc SET doc = jsonb_set(doc, '{balance}', to_jsonb((doc->>'balance')::bigint - 5)) WHERE id = :a AND (doc->>'balance')::bigint >= 5;
+UPDATE acc SET doc = jsonb_set(doc, '{balance}', to_jsonb((doc->>'balance')::bigint + 5)) WHERE id = :b;
+COMMIT;
+\endpipeline
+SQL
+printf '\\set a random(1, 10000)\nSELECT doc FROM acc WHERE id = :a;\n' > "$WORK/read.sql"
+printf "INSERT INTO docs(doc) VALUES ('%s');\n" "$DOC" > "$WORK/insert.sql"
+for w in transfer read insert; do
+  for c in $CONNS; do
+    rm -f "$WORK"/pglog*
+    out=$(cd "$WORK" && "$PGBIN/pgbench" -h 127.0.0.1 -p $PGPORT -U postgres -n -M prepared -c "$c" -j $((c < 4 ? c : 4)) \
+      -T "$SECONDS_PER" --max-tries=10 -f "$w.sql" --log --log-prefix=pglog postgres 2>&1)
+    tps=$(echo "$out" | awk '/^tps/ {printf "%.0f", $3}')
+    pct=$(cat "$WORK"/pglog* | awk '{print $3/1000}' | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f", a[int(NR*0.5)], a[int(NR*0.99)]}')
+    row postgres "$w" "$c" "$tps" $pct
+  done
+done
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null
+
+# ------------------------------------------------------------------ Redis
+echo "== Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2) (appendonly, appendfsync always)"
+mkdir -p "$WORK/redis"
+redis-server --port $RPORT --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes --appendfsync always --save "" \
+  --daemonize yes --logfile "$WORK/redis.log"
+for _ in $(seq 50); do redis-cli -p $RPORT ping >/dev/null 2>&1 && break; sleep 0.1; done
+R=(redis-cli -p $RPORT)
+"${R[@]}" EVAL "for i=0,9999 do redis.call('SET', 'acc:' .. string.format('%012d', i), cjson.encode({owner='user' .. i, balance=1000000})) end return 1" 0 >/dev/null
+SHA=$("${R[@]}" SCRIPT LOAD "local a = cjson.decode(redis.call('GET', KEYS[1])) local b = cjson.decode(redis.call('GET', KEYS[2])) local v = tonumber(ARGV[1]) if a.balance < v then return 0 end a.balance = a.balance - v b.balance = b.balance + v redis.call('SET', KEYS[1], cjson.encode(a)) redis.call('SET', KEYS[2], cjson.encode(b)) return 1")
+redis_row() {  # workload conns requests args...
+  local w=$1 c=$2 n=$3; shift 3
+  local csv
+  csv=$(redis-benchmark -h 127.0.0.1 -p $RPORT -c "$c" -n "$n" --csv "$@" 2>/dev/null | tail -1)
+  # The command (first field) may hold commas: take the numbers from the end.
+  row redis "$w" "$c" $(echo "$csv" | tr -d '"' | awk -F, '{printf "%.0f %.3f %.3f", $(NF-6), $(NF-3), $(NF-1)}')
+}
+for c in $CONNS; do redis_row transfer "$c" $((c == 1 ? 10000 : 60000)) -r 10000 EVALSHA "$SHA" 2 acc:__rand_int__ acc:__rand_int__ 5; done
+for c in $CONNS; do redis_row read "$c" $((c == 1 ? 100000 : 400000)) -r 10000 GET acc:__rand_int__; done
+for c in $CONNS; do redis_row insert "$c" $((c == 1 ? 10000 : 60000)) -r 1000000000 SET doc:__rand_int__ "$DOC"; done
+"${R[@]}" shutdown nosave >/dev/null 2>&1 || true
+
+echo
+echo "== summary: throughput (txn/s) and p50/p99 latency (ms), $SECONDS_PER s per ParenDB/PostgreSQL cell"
+printf '%-10s %-9s %5s %10s %9s %9s\n' server workload conns "txn/s" "p50 ms" "p99 ms"
+sort -k2,2 -k3,3n -s "$RESULTS"
