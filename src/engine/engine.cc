@@ -62,7 +62,7 @@ Status Engine::LogCatalogChange(LogRecord record, const std::function<void()>& a
   std::vector<LogRecord> records{std::move(record)};
   log_->Append(records, [&](Status st, uint64_t lsn) {
     if (st.ok()) {
-      std::lock_guard commit(commit_mu_);
+      std::lock_guard<SpinMutex> commit(commit_mu_);
       apply();
       applied_lsn_ = lsn;
     } else {
@@ -156,9 +156,10 @@ Status Engine::Commit(std::vector<Write> writes) {
 }
 
 void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
-  std::lock_guard commit(commit_mu_);
+  std::lock_guard<SpinMutex> commit(commit_mu_);
   uint64_t ts = snapshots_.NextCommitTs();
-  std::vector<uint64_t> live = snapshots_.Live();
+  thread_local std::vector<uint64_t> live;
+  snapshots_.Live(&live);
   live.push_back(ts - 1);  // a snapshot taken from now until Publish sees ts-1
   int64_t delta = 0;
   for (Write& w : writes) delta += w.collection->Install(w.id, std::move(w.doc), ts, live);
@@ -220,7 +221,7 @@ Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {
 
 Engine::CheckpointView Engine::BeginCheckpoint() {
   CheckpointView view;
-  std::lock_guard commit(commit_mu_);  // no commit half-installed
+  std::lock_guard<SpinMutex> commit(commit_mu_);  // no commit half-installed
   view.ts = snapshots_.Acquire();
   view.lsn = applied_lsn_;
   std::shared_lock lock(catalog_mu_);

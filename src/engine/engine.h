@@ -29,13 +29,15 @@ struct EngineOptions {
   size_t max_selections_per_transaction = 4096;
 };
 
+// Each counter on its own cache line: sessions on different cores bump
+// them constantly, and shared lines would bounce between the cores.
 struct EngineCounters {
-  std::atomic<uint64_t> commits{0};
-  std::atomic<uint64_t> aborts{0};
-  std::atomic<int64_t> active_transactions{0};
-  std::atomic<int64_t> connections{0};
-  std::atomic<uint64_t> connections_total{0};
-  std::atomic<uint64_t> statements{0};
+  alignas(64) std::atomic<uint64_t> commits{0};
+  alignas(64) std::atomic<uint64_t> aborts{0};
+  alignas(64) std::atomic<int64_t> active_transactions{0};
+  alignas(64) std::atomic<int64_t> connections{0};
+  alignas(64) std::atomic<uint64_t> connections_total{0};
+  alignas(64) std::atomic<uint64_t> statements{0};
 };
 
 // One committed write of a transaction.
@@ -119,7 +121,7 @@ class Engine {
   mutable std::shared_mutex catalog_mu_;
   std::map<std::string, std::shared_ptr<Collection>, std::less<>> catalog_;
 
-  std::mutex commit_mu_;  // installs one commit at a time
+  SpinMutex commit_mu_;  // installs one commit at a time
   std::mutex catalog_ops_mu_;  // one mkcoll/rmcoll at a time, check to apply
   uint64_t applied_lsn_ = 0;   // guarded by commit_mu_
   std::function<Status()> checkpoint_hook_;

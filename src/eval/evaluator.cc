@@ -154,7 +154,20 @@ Evaluator::Evaluator(Engine* engine)
   engine_->counters().connections_total.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Statements are counted per session and added to the engine's counter in
+// batches: one shared counter bumped by every statement on every core would
+// bounce its cache line between them.
+void Evaluator::CountStatement() {
+  if (++uncounted_statements_ >= 64) FlushStatementCount();
+}
+
+void Evaluator::FlushStatementCount() {
+  engine_->counters().statements.fetch_add(uncounted_statements_, std::memory_order_relaxed);
+  uncounted_statements_ = 0;
+}
+
 Evaluator::~Evaluator() {
+  FlushStatementCount();
   if (pending_ && pending_kind_ == WaitKind::kCommit) {
     // The commit may be installing right now: its locks must be held until
     // it has, so wait for the log to decide it.
@@ -270,7 +283,7 @@ void Evaluator::Pump() {
         RespondError(err);
         continue;
       default:
-        engine_->counters().statements.fetch_add(1, std::memory_order_relaxed);
+        CountStatement();
         Remember(ExecuteStatement());
     }
   }
@@ -345,7 +358,7 @@ bool Evaluator::RunCachedStatement() {
   }
   hit->last_use = ++cache_clock_;
   reader_.Skip(text.size());
-  engine_->counters().statements.fetch_add(1, std::memory_order_relaxed);
+  CountStatement();
   stmt_ = &hit->stmt;
   Dispatch(nullptr, 0, 0);
   return true;
@@ -989,7 +1002,10 @@ void Evaluator::Checkpoint() {
   RespondOk("checkpoint");
 }
 
-void Evaluator::Stats() { RespondJson(engine_->StatsJson()); }
+void Evaluator::Stats() {
+  FlushStatementCount();
+  RespondJson(engine_->StatsJson());
+}
 
 void Evaluator::Auth() {
   if (password_.empty()) return RespondOk("auth");

@@ -86,6 +86,8 @@ class Evaluator {
   // Compiles tree_ and runs it; true when it compiled.
   bool ExecuteStatement();
   bool RunCachedStatement();
+  void CountStatement();
+  void FlushStatementCount();
   void Remember(bool compiled);
   void ExecuteWithDocument(const char* data, size_t len, size_t capacity);
   void Dispatch(const char* doc, size_t doc_len, size_t doc_cap);
@@ -164,6 +166,7 @@ class Evaluator {
   bool authenticated_ = true;
   std::string password_;
   int auth_failures_ = 0;
+  uint64_t uncounted_statements_ = 0;
 
   std::vector<std::unique_ptr<Transaction>> txns_;
   std::vector<std::unique_ptr<Selection>> sels_;

@@ -26,7 +26,7 @@ LockManager::LockManager() : timer_([this] { TimerLoop(); }) {}
 
 LockManager::~LockManager() {
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard<SpinMutex> lock(mu_);
     stopping_ = true;
   }
   timer_cv_.notify_all();
@@ -40,7 +40,7 @@ void LockManager::Run(Ready& ready) {
 }
 
 size_t LockManager::resource_count() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard<SpinMutex> lock(mu_);
   return resources_.size();
 }
 
@@ -106,7 +106,7 @@ void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
 
 LockManager::Outcome LockManager::Acquire(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,
                                           const std::function<Callback()>& make_done, Status* why) {
-  std::lock_guard lock(mu_);
+  std::lock_guard<SpinMutex> lock(mu_);
   Resolve(targets, &scratch_wants_);
   bool now = std::all_of(scratch_wants_.begin(), scratch_wants_.end(),
                          [&](const Want& w) { return CanGrant(txn, w, nullptr); });
@@ -137,7 +137,7 @@ LockManager::Outcome LockManager::Acquire(Txn* txn, std::vector<LockTarget>& tar
 }
 
 bool LockManager::TryAcquire(Txn* txn, std::vector<LockTarget>& targets) {
-  std::lock_guard lock(mu_);
+  std::lock_guard<SpinMutex> lock(mu_);
   Resolve(targets, &scratch_wants_);
   for (const Want& w : scratch_wants_) {
     bool holds = std::any_of(w.resource->holders.begin(), w.resource->holders.end(),
@@ -237,7 +237,7 @@ void LockManager::WakeLocked(const std::vector<Resource*>& touched, Ready* ready
 void LockManager::Release(Txn* txn) {
   Ready ready;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard<SpinMutex> lock(mu_);
     std::vector<Resource*> touched;
     touched.reserve(txn->held_.size());
     if (txn->waiting_ != nullptr) {
@@ -264,7 +264,7 @@ void LockManager::Release(Txn* txn) {
 }
 
 void LockManager::TimerLoop() {
-  std::unique_lock lock(mu_);
+  std::unique_lock<SpinMutex> lock(mu_);
   Ready ready;
   std::vector<Resource*> touched;
   while (!stopping_) {

@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/spin_mutex.h"
 #include "base/status.h"
 
 namespace parendb {
@@ -146,7 +147,7 @@ class LockManager {
   void TimerLoop();
   static void Run(Ready& ready);
 
-  mutable std::mutex mu_;
+  mutable SpinMutex mu_;
   // Only resources someone holds or waits for are in the map; the nodes of
   // retired ones are kept (with their vectors' capacity) for the next.
   using ResourceMap = std::unordered_map<ResourceId, Resource>;
@@ -158,7 +159,7 @@ class LockManager {
   std::vector<Want> scratch_wants_;
   LockStats stats_;
 
-  std::condition_variable timer_cv_;
+  std::condition_variable_any timer_cv_;
   bool stopping_ = false;
   std::thread timer_;
 };

@@ -3,29 +3,30 @@
 namespace parendb {
 
 uint64_t SnapshotRegistry::Acquire() {
-  std::lock_guard lock(mu_);
+  std::lock_guard<SpinMutex> lock(mu_);
   uint64_t ts = visible_.load(std::memory_order_acquire);
   ++live_[ts];
+  live_count_.store(live_.size(), std::memory_order_release);
   return ts;
 }
 
 void SnapshotRegistry::Release(uint64_t ts) {
-  std::lock_guard lock(mu_);
+  std::lock_guard<SpinMutex> lock(mu_);
   auto it = live_.find(ts);
   if (it != live_.end() && --it->second == 0) live_.erase(it);
+  live_count_.store(live_.size(), std::memory_order_release);
 }
 
-std::vector<uint64_t> SnapshotRegistry::Live() const {
-  std::lock_guard lock(mu_);
-  std::vector<uint64_t> out;
-  out.reserve(live_.size());
-  for (const auto& [ts, n] : live_) out.push_back(ts);
-  return out;
+void SnapshotRegistry::Live(std::vector<uint64_t>* out) const {
+  out->clear();
+  // No reader: nothing to look at (the committer holds the commit mutex, so
+  // a snapshot taken now sees the visible timestamp, which it keeps anyway).
+  if (live_count_.load(std::memory_order_acquire) == 0) return;
+  std::lock_guard<SpinMutex> lock(mu_);
+  out->reserve(live_.size());
+  for (const auto& [ts, n] : live_) out->push_back(ts);
 }
 
-size_t SnapshotRegistry::live_count() const {
-  std::lock_guard lock(mu_);
-  return live_.size();
-}
+size_t SnapshotRegistry::live_count() const { return live_count_.load(std::memory_order_acquire); }
 
 }  // namespace parendb

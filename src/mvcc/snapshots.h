@@ -11,6 +11,8 @@
 #include <mutex>
 #include <vector>
 
+#include "base/spin_mutex.h"
+
 namespace parendb {
 
 class SnapshotRegistry {
@@ -18,8 +20,8 @@ class SnapshotRegistry {
   // Takes a snapshot of the visible state and registers it.
   uint64_t Acquire();
   void Release(uint64_t ts);
-  // Sorted distinct live snapshot timestamps.
-  std::vector<uint64_t> Live() const;
+  // Sorted distinct live snapshot timestamps (into *out).
+  void Live(std::vector<uint64_t>* out) const;
   size_t live_count() const;
 
   uint64_t visible() const { return visible_.load(std::memory_order_acquire); }
@@ -28,8 +30,9 @@ class SnapshotRegistry {
   void Publish(uint64_t ts) { visible_.store(ts, std::memory_order_release); }
 
  private:
-  mutable std::mutex mu_;
+  mutable SpinMutex mu_;
   std::map<uint64_t, int> live_;  // ts -> number of readers
+  std::atomic<size_t> live_count_{0};  // live_.size(), readable without the mutex
   std::atomic<uint64_t> visible_{0};
 };
 

@@ -1,0 +1,101 @@
+// Lock manager and concurrency benchmark (issue: lock manager and MVCC).
+//
+//   build/bench/parendb_bench_locks [--seconds S]
+//
+//   lock      uncontended acquire+release of one lock (a document lock), and
+//             of a document lock with its collection intention lock
+//   scaling   disjoint one-document update transactions (in memory: logging
+//             off) from 1 and 2 threads, one session each, and the ratio
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <parendb/parendb.h>
+
+#include "engine/engine.h"
+#include "lockmgr/lock_manager.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double LockNs(int targets, int rounds) {
+  parendb::LockManager lm;
+  parendb::LockManager::Txn txn(1);
+  std::vector<parendb::LockTarget> t;
+  auto no_wait = []() -> parendb::LockManager::Callback { return [](parendb::Status) {}; };
+  parendb::Status why;
+  auto start = Clock::now();
+  for (int i = 0; i < rounds; ++i) {
+    t.clear();
+    if (targets == 2) t.push_back({parendb::CollectionResource("acc"), parendb::LockMode::kExclusive, true});
+    t.push_back({parendb::DocumentResource("acc", parendb::DocId::Int(i & 1023)), parendb::LockMode::kExclusive, false});
+    if (lm.Acquire(&txn, t, std::chrono::milliseconds(1000), no_wait, &why) != parendb::LockManager::Outcome::kGranted) {
+      std::fprintf(stderr, "unexpected wait\n");
+      std::exit(1);
+    }
+    lm.Release(&txn);
+  }
+  return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / rounds / targets;
+}
+
+double Updates(parendb::Database* db, int threads, double seconds) {
+  std::atomic<bool> stop{false};
+  std::vector<long> done(threads, 0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      auto s = db->NewSession();
+      long n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        // Each thread has its own 1000 documents: no conflicts.
+        int id = 1 + t * 1000 + static_cast<int>(n % 1000);
+        std::string out = s->ExecuteText("(open t)(select a t wn (coll acc) (= (f _id) " + std::to_string(id) +
+                                         "))(acquire t)(update a (f n) (+ (f n) 1))(commit t)");
+        if (out.find("(ok committed)") == std::string::npos) {
+          std::fprintf(stderr, "update failed: %s\n", out.c_str());
+          std::exit(1);
+        }
+        ++n;
+      }
+      done[t] = n;
+    });
+  }
+  auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  long total = 0;
+  for (long n : done) total += n;
+  return total / elapsed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+  }
+  std::printf("lock     uncontended acquire+release: %.0f ns per lock (one document lock), "
+              "%.0f ns per lock (document + intention)  (goal < 300)\n",
+              LockNs(1, 2000000), LockNs(2, 2000000));
+  std::string error;
+  auto db = parendb::Database::Open(parendb::Options{}, &error);
+  auto s = db->NewSession();
+  std::string load = "(mkcoll acc)(open t)(acquire t)";
+  for (int i = 1; i <= 2000; ++i) load += "(create a" + std::to_string(i) + " t (coll acc)) {\"n\": 0}";
+  s->ExecuteText(load + "(commit t)");
+  double one = Updates(db.get(), 1, seconds);
+  double two = Updates(db.get(), 2, seconds);
+  std::printf("scaling  disjoint one-document updates, logging off: 1 thread %.0f txn/s, 2 threads %.0f txn/s: "
+              "%.2fx  (goal >= 1.7x)\n",
+              one, two, two / one);
+  return 0;
+}
