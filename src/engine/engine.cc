@@ -157,10 +157,11 @@ Status Engine::Commit(std::vector<Write> writes) {
 
 void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
   std::lock_guard<SpinMutex> commit(commit_mu_);
+  // No snapshot is taken while versions are pruned and the commit published.
+  std::lock_guard<SpinMutex> no_new_snapshots(snapshots_.mutex());
   uint64_t ts = snapshots_.NextCommitTs();
   thread_local std::vector<uint64_t> live;
-  snapshots_.Live(&live);
-  live.push_back(ts - 1);  // a snapshot taken from now until Publish sees ts-1
+  snapshots_.LiveLocked(&live);
   int64_t delta = 0;
   for (Write& w : writes) delta += w.collection->Install(w.id, std::move(w.doc), ts, live);
   documents_.fetch_add(delta, std::memory_order_relaxed);
@@ -245,6 +246,12 @@ std::string Engine::StatsJson() const {
   o.push_back({"connections", Value(static_cast<int64_t>(counters_.connections.load()))});
   o.push_back({"documents", num(documents_.load())});
   o.push_back({"collections", num(CollectionNames().size())});
+  uint64_t versions = 0;
+  {
+    std::shared_lock lock(catalog_mu_);
+    for (const auto& [name, c] : catalog_) versions += c->versions();
+  }
+  o.push_back({"versions", num(versions)});
   o.push_back({"connections_total", num(counters_.connections_total.load())});
   o.push_back({"statements", num(counters_.statements.load())});
   o.push_back({"live_snapshots", num(snapshots_.live_count())});

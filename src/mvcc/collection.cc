@@ -58,6 +58,7 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
   bool was_live = !chain.empty() && chain.back().doc != nullptr;
   bool is_live = doc != nullptr;
   chain.push_back(Version{ts, std::move(doc)});
+  int64_t before = static_cast<int64_t>(chain.size());
   // Keep the newest version, plus for each live snapshot the version it sees.
   if (chain.size() > 1) {
     auto needed = [&](size_t i) {
@@ -76,7 +77,12 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
     }
     chain.resize(keep);
   }
-  if (chain.size() == 1 && chain.back().doc == nullptr) Erase(id);
+  int64_t kept = static_cast<int64_t>(chain.size());
+  if (chain.size() == 1 && chain.back().doc == nullptr) {
+    Erase(id);
+    kept = 0;
+  }
+  versions_.fetch_add(kept - (before - 1), std::memory_order_relaxed);
   int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
   live_.fetch_add(delta, std::memory_order_relaxed);
   return delta;
@@ -87,10 +93,14 @@ int Collection::InstallRecovered(const DocId& id, DocRef doc) {
   Chain* chain = Lookup(id);
   bool was_live = chain != nullptr && chain->back().doc != nullptr;
   if (!is_live) {
-    if (chain != nullptr) Erase(id);
+    if (chain != nullptr) {
+      versions_.fetch_sub(static_cast<int64_t>(chain->size()), std::memory_order_relaxed);
+      Erase(id);
+    }
   } else if (chain == nullptr) {
     auto it = docs_.emplace_hint(docs_.end(), id, Chain{Version{0, std::move(doc)}});
     index_.emplace(id, &it->second);
+    versions_.fetch_add(1, std::memory_order_relaxed);
   } else {
     chain->assign(1, Version{0, std::move(doc)});
   }

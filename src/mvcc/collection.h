@@ -60,6 +60,8 @@ class Collection {
   void ReserveId(int64_t id);
 
   size_t live_documents() const { return live_.load(std::memory_order_relaxed); }
+  // Versions kept, live or old (what snapshots cost in memory).
+  size_t versions() const { return versions_.load(std::memory_order_relaxed); }
 
   // Set once the collection is dropped: holders of a pointer to it learn so
   // without a catalog lookup.
@@ -86,6 +88,7 @@ class Collection {
   std::unordered_map<DocId, Chain*, DocIdHash> index_;
   std::atomic<int64_t> next_id_{1};
   std::atomic<size_t> live_{0};
+  std::atomic<int64_t> versions_{0};
   std::atomic<bool> dropped_{false};
 };
 

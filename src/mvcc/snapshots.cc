@@ -17,13 +17,8 @@ void SnapshotRegistry::Release(uint64_t ts) {
   live_count_.store(live_.size(), std::memory_order_release);
 }
 
-void SnapshotRegistry::Live(std::vector<uint64_t>* out) const {
+void SnapshotRegistry::LiveLocked(std::vector<uint64_t>* out) const {
   out->clear();
-  // No reader: nothing to look at (the committer holds the commit mutex, so
-  // a snapshot taken now sees the visible timestamp, which it keeps anyway).
-  if (live_count_.load(std::memory_order_acquire) == 0) return;
-  std::lock_guard<SpinMutex> lock(mu_);
-  out->reserve(live_.size());
   for (const auto& [ts, n] : live_) out->push_back(ts);
 }
 

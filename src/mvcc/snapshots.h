@@ -20,8 +20,11 @@ class SnapshotRegistry {
   // Takes a snapshot of the visible state and registers it.
   uint64_t Acquire();
   void Release(uint64_t ts);
-  // Sorted distinct live snapshot timestamps (into *out).
-  void Live(std::vector<uint64_t>* out) const;
+  // Sorted distinct live snapshot timestamps (into *out). The caller holds
+  // mutex(): then no snapshot can be taken until it lets go, so versions
+  // it prunes are ones no snapshot, present or about to be, can see.
+  void LiveLocked(std::vector<uint64_t>* out) const;
+  SpinMutex& mutex() const { return mu_; }
   size_t live_count() const;
 
   uint64_t visible() const { return visible_.load(std::memory_order_acquire); }
