@@ -188,8 +188,23 @@ struct Server::Impl {
   asio::io_context io;
   asio::basic_socket_acceptor<tcp, Executor> acceptor{io.get_executor()};
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  asio::signal_set signals{io};
+  // The acceptor, the work guard and the signal set are only touched on
+  // this strand.
+  Strand control{asio::make_strand(io.get_executor())};
+  asio::basic_signal_set<Strand> signals{control};
+  std::atomic<bool> finished{false};
   uint16_t port = 0;
+
+  // Lets Run return: called once the server is stopping and the last
+  // connection is gone, possibly from two threads at once.
+  void Finish() {
+    if (finished.exchange(true)) return;
+    asio::post(control, [this] {
+      boost::system::error_code ignored;
+      signals.cancel(ignored);
+      work.reset();
+    });
+  }
 
   void WaitForSignal(Server* server) {
     signals.async_wait([this, server](boost::system::error_code ec, int sig) {
@@ -205,7 +220,9 @@ struct Server::Impl {
   }
 
   void Accept() {
-    acceptor.async_accept(io.get_executor(), [this](boost::system::error_code ec, Socket socket) {
+    // Accepted sockets use the io_context (each connection then has its own
+    // strand); the acceptor itself lives on the control strand.
+    acceptor.async_accept(io.get_executor(), asio::bind_executor(control, [this](boost::system::error_code ec, Socket socket) {
       if (ec) {
         if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}", ec.message());
         if (!shared.stopping && acceptor.is_open()) Accept();
@@ -235,7 +252,7 @@ struct Server::Impl {
         c->Start();
       }
       Accept();
-    });
+    }));
   }
 };
 
@@ -266,15 +283,11 @@ bool Server::Start(std::string* error) {
   }
   impl_->port = acc.local_endpoint().port();
   impl_->work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(impl_->io.get_executor());
-  impl_->shared.on_empty = [this] {
-    boost::system::error_code ignored;
-    impl_->signals.cancel(ignored);
-    impl_->work.reset();
-  };
+  impl_->shared.on_empty = [this] { impl_->Finish(); };
   if (impl_->shared.options.handle_signals) {
     impl_->signals.add(SIGINT);
     impl_->signals.add(SIGTERM);
-    impl_->WaitForSignal(this);
+    asio::dispatch(impl_->control, [this] { impl_->WaitForSignal(this); });
   }
   impl_->Accept();
   return true;
@@ -293,7 +306,7 @@ void Server::Run() {
 
 void Server::Shutdown() {
   if (impl_->shared.stopping.exchange(true)) return;
-  asio::post(impl_->io, [this] {
+  asio::post(impl_->control, [this] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
     std::vector<std::shared_ptr<Connection>> all;
@@ -301,7 +314,7 @@ void Server::Shutdown() {
       std::lock_guard lock(impl_->shared.mu);
       all.assign(impl_->shared.live.begin(), impl_->shared.live.end());
     }
-    if (all.empty()) impl_->shared.on_empty();
+    if (all.empty()) impl_->Finish();
     for (auto& c : all) c->Stop();
   });
 }
