@@ -419,6 +419,25 @@ TEST_SUITE("evaluator") {
       CHECK(out[8] == "(ok closed)");
       CHECK(IsError(out[9], "unknown-transaction"));
     }
+    // Selects by _id are kept with the id left open: each repeat binds its own.
+    for (int round = 0; round < 2; ++round) {
+      for (int id : {1, 2, 3, 4, 2, 1}) {
+        auto out = Lines(*s, "(open t)(select a t r (coll people) (= (f _id) " + std::to_string(id) +
+                                 "))(acquire t)(read a (f name))(close t)");
+        CHECK(out[3] == (id == 4 ? "null" : R"({"_id":)" + std::to_string(id) + ",\"name\":" +
+                                                 (id == 1 ? "\"Ada\"" : id == 2 ? "\"Bob\"" : "\"Cy\"") + "}"));
+      }
+      // Same shape, other literal positions: not confused with the above.
+      CHECK(Lines(*s, "(open t)(select a t r (coll people) (= (f age) 70))(acquire t)(read a (f name))(close t)")[3] ==
+            R"({"_id":2,"name":"Bob"})");
+      CHECK(Lines(*s, "(open t)(select a t r (coll people) (& (= (f _id) 2) (> (f age) 90)))(acquire t)(readall a)"
+                      "(close t)")[3] == "null");
+      CHECK(Lines(*s, "(open t)(select a t r (coll people) (= 3 (f _id)))(acquire t)(read a (f name))(close t)")[3] ==
+            R"({"_id":3,"name":"Cy"})");
+    }
+    // A by-_id selection recycled for a predicate selection keeps no stale condition.
+    CHECK(Lines(*s, "(open t)(selects a t r (coll people) (> (f age) 60))(acquire t)(read a)(close t)")[3] ==
+          R"([{"_id":2},{"_id":3}])");
     // Many distinct flat statements evict each other without harm.
     for (int i = 0; i < 200; ++i) {
       std::string name = "t" + std::to_string(i);

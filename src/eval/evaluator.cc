@@ -1,6 +1,7 @@
 #include "eval/evaluator.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -311,9 +312,6 @@ bool Evaluator::ExecuteStatement() {
   return true;
 }
 
-// Flat statements — (open t), (acquire t), (readall a), (commit t) — recur
-// byte for byte in a session's transactions. Their compiled form is kept,
-// keyed by their exact text, so a repeat skips parsing and compiling.
 namespace {
 
 bool Cacheable(const Statement& s) {
@@ -333,9 +331,12 @@ bool Cacheable(const Statement& s) {
   }
 }
 
-size_t CacheSet(std::string_view text, size_t sets) {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+uint64_t Fnv(uint64_t h, std::string_view text) {
   for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h;
+}
+
+size_t CacheSet(uint64_t h, size_t sets) {
   h ^= h >> 29;  // FNV's low bits alone collide too often
   h *= 0xbf58476d1ce4e5b9ULL;
   return (h >> 40) & (sets - 1);
@@ -343,20 +344,47 @@ size_t CacheSet(std::string_view text, size_t sets) {
 
 }  // namespace
 
+// Statements recur in a session's transactions. Two kinds are kept
+// compiled, so a repeat skips parsing and compiling:
+//   flat statements — (open t), (acquire t), (readall a), (commit t) — by
+//   their exact text;
+//   select/selects whose condition is (= (f _id) N), by their text with N
+//   replaced by '#': a repeat differs only in the id, which is read from
+//   the text and put into the cached statement.
 bool Evaluator::RunCachedStatement() {
   miss_way_ = nullptr;
   std::string_view text;
-  if (!reader_.PeekFlatStatement(&text)) return false;
+  int depth;
+  size_t int_at, int_len;
+  if (!reader_.PeekSimpleStatement(&text, &depth, &int_at, &int_len)) return false;
+  bool by_id = depth > 1;
+  if (by_id && int_at == std::string_view::npos) return false;
+  std::string_view before = by_id ? text.substr(0, int_at) : text;
+  std::string_view after = by_id ? text.substr(int_at + int_len) : std::string_view();
+  uint64_t h = Fnv(1469598103934665603ULL, before);
+  if (by_id) h = Fnv(Fnv(h, "#"), after);
   // Two ways per set: (acquire t) and (commit t) may share a set.
-  CachedStatement* way = &cache_[CacheSet(text, cache_.size() / 2) * 2];
-  CachedStatement* hit = way[0].text == text ? &way[0] : way[1].text == text ? &way[1] : nullptr;
+  CachedStatement* way = &cache_[CacheSet(h, cache_.size() / 2) * 2];
+  auto matches = [&](const CachedStatement& c) {
+    if (c.by_id_literal != by_id) return false;
+    if (!by_id) return c.text == text;
+    return c.text.size() == before.size() + 1 + after.size() && c.text.compare(0, before.size(), before) == 0 &&
+           c.text[before.size()] == '#' && c.text.compare(before.size() + 1, after.size(), after) == 0;
+  };
+  CachedStatement* hit = matches(way[0]) ? &way[0] : matches(way[1]) ? &way[1] : nullptr;
+  int64_t id = 0;
+  if (by_id) std::from_chars(text.data() + int_at, text.data() + int_at + int_len, id);
   if (hit == nullptr) {
     // Miss: the caller reads and runs it as usual; Remember() keeps it.
     miss_way_ = way[0].last_use <= way[1].last_use ? &way[0] : &way[1];
-    miss_text_.assign(text);
+    miss_by_id_ = by_id;
+    miss_id_ = id;
+    miss_text_.assign(before);
+    if (by_id) miss_text_.append("#").append(after);
     return false;
   }
   hit->last_use = ++cache_clock_;
+  if (by_id) hit->stmt.id = DocId::Int(id);
   reader_.Skip(text.size());
   CountStatement();
   stmt_ = &hit->stmt;
@@ -365,9 +393,20 @@ bool Evaluator::RunCachedStatement() {
 }
 
 void Evaluator::Remember(bool compiled) {
-  if (miss_way_ != nullptr && compiled && Cacheable(compiled_)) {
+  bool keep = false;
+  if (miss_way_ != nullptr && compiled) {
+    if (miss_by_id_) {
+      // Only when the literal that was masked is exactly the selected _id.
+      keep = (compiled_.kind == StatementKind::kSelect || compiled_.kind == StatementKind::kSelects) &&
+             compiled_.by_id && compiled_.id.is_int && compiled_.id.i == miss_id_;
+    } else {
+      keep = Cacheable(compiled_);
+    }
+  }
+  if (keep) {
     std::swap(miss_way_->text, miss_text_);
     miss_way_->stmt = compiled_;
+    miss_way_->by_id_literal = miss_by_id_;
     miss_way_->last_use = ++cache_clock_;
   }
   miss_way_ = nullptr;
@@ -633,9 +672,16 @@ void Evaluator::Select(bool multi) {
   s->multi = multi;
   s->collection_name = stmt_->collection;
   s->collection = std::move(c);
-  std::swap(s->condition, stmt_->condition);
   s->ids.clear();
   s->by_ids = stmt_->by_id;
+  if (stmt_->by_id) {
+    // The id list is the whole condition. (The statement may be a cached
+    // one, so it is left as it is.)
+    s->condition.op = Expr::Op::kTrue;
+    s->condition.args.clear();
+  } else {
+    std::swap(s->condition, stmt_->condition);
+  }
   if (stmt_->by_id) {
     s->ids.push_back(stmt_->id);
   } else if (auto ids = CandidateIds(s->condition)) {

@@ -151,14 +151,17 @@ class Evaluator {
   Statement compiled_;      // the statement being executed, when freshly compiled
   Statement* stmt_ = &compiled_;  // the statement being executed
   struct CachedStatement {
-    std::string text;
+    std::string text;  // exact, or with the _id literal replaced by '#'
     Statement stmt;
     uint64_t last_use = 0;
+    bool by_id_literal = false;  // text has '#' for the _id of stmt
   };
   std::array<CachedStatement, 64> cache_;  // see RunCachedStatement
   uint64_t cache_clock_ = 0;
   CachedStatement* miss_way_ = nullptr;  // where the statement being read will be kept
   std::string miss_text_;
+  bool miss_by_id_ = false;
+  int64_t miss_id_ = 0;
   Named named_;
   Status pending_error_;       // a failed create/updateall waiting to discard its document
   bool awaiting_document_ = false;

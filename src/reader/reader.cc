@@ -443,21 +443,46 @@ void Reader::SkipBlank(bool allow_comments) {
   Consume(i - pos_);
 }
 
-bool Reader::PeekFlatStatement(std::string_view* text) {
+bool Reader::PeekSimpleStatement(std::string_view* text, int* depth, size_t* int_at, size_t* int_len) {
   if (state_ != ScanState::kIdle || discarding_) return false;
   SkipBlank(true);
   if (discarding_ || pos_ >= buf_.size() || buf_[pos_] != '(') return false;
-  size_t limit = std::min(buf_.size(), pos_ + 128);
-  for (size_t i = pos_ + 1; i < limit; ++i) {
-    switch (kClass[static_cast<unsigned char>(buf_[i])]) {
-      case kClose:
-        *text = std::string_view(buf_.data() + pos_, i + 1 - pos_);
-        return true;
-      case kOther:
+  size_t limit = std::min(buf_.size(), pos_ + 256);
+  int level = 0, deepest = 0;
+  size_t token = std::string::npos;
+  *int_at = std::string::npos;
+  for (size_t i = pos_; i < limit; ++i) {
+    uint8_t cls = kClass[static_cast<unsigned char>(buf_[i])];
+    if (cls == kOther) {
+      if (token == std::string::npos) token = i;
+      continue;
+    }
+    if (token != std::string::npos) {  // a token ends here: is it an integer?
+      std::string_view tok(buf_.data() + token, i - token);
+      bool integer = false;
+      int64_t v;
+      if (IsJsonNumber(tok, &integer) && integer &&
+          std::from_chars(tok.data(), tok.data() + tok.size(), v).ec == std::errc()) {
+        *int_at = token - pos_;
+        *int_len = tok.size();
+      }
+      token = std::string::npos;
+    }
+    switch (cls) {
       case kBlank:
         continue;
+      case kOpen:
+        deepest = std::max(deepest, ++level);
+        continue;
+      case kClose:
+        if (--level == 0) {
+          *text = std::string_view(buf_.data() + pos_, i + 1 - pos_);
+          *depth = deepest;
+          return true;
+        }
+        continue;
       default:
-        return false;
+        return false;  // strings, comments, control characters: the full reader
     }
   }
   return false;

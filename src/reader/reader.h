@@ -52,10 +52,12 @@ class Reader {
   // (padding for simdjson).
   Result NextDocument(const char** data, size_t* len, size_t* capacity, Status* error);
 
-  // When the next statement is complete and flat — no nested list, string
-  // or comment, like (commit t) — sets *text to it without consuming it.
-  bool PeekFlatStatement(std::string_view* text);
-  // Consumes n bytes (after PeekFlatStatement).
+  // When the next statement is complete and simple — no string, comment or
+  // control character, at most 256 bytes — sets *text to it without
+  // consuming it, *depth to its deepest nesting (1 for (commit t)), and
+  // *int_at/*int_len to its last integer literal (int_at = npos if none).
+  bool PeekSimpleStatement(std::string_view* text, int* depth, size_t* int_at, size_t* int_len);
+  // Consumes n bytes (after PeekSimpleStatement).
   void Skip(size_t n) { Consume(n); }
 
   // True when only whitespace and comments remain unconsumed.
