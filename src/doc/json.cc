@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <simdjson.h>
 
@@ -207,9 +208,14 @@ Status ParseJson(std::string_view text, int max_depth, Value* out) {
 }
 
 void AppendJson(const Value& v, std::string* out) {
-  StringSink sink{out};
-  rapidjson::Writer<StringSink> w(sink);
+  // RapidJSON's own buffer takes its unchecked fast path per character; a
+  // std::string sink would check capacity on every one. Reused per thread.
+  thread_local rapidjson::StringBuffer buf;
+  buf.Clear();
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   WriteValue(v, w);
+  out->append(buf.GetString(), buf.GetSize());
+  if (buf.GetSize() > (1u << 20)) buf.ShrinkToFit();  // do not keep a huge document's buffer
 }
 
 void AppendJsonPretty(const Value& v, std::string* out) {

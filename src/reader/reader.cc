@@ -461,7 +461,8 @@ bool Reader::PeekSimpleStatement(std::string_view* text, int* depth, size_t* int
       std::string_view tok(buf_.data() + token, i - token);
       bool integer = false;
       int64_t v;
-      if (IsJsonNumber(tok, &integer) && integer &&
+      char first = tok[0];
+      if ((first == '-' || (first >= '0' && first <= '9')) && IsJsonNumber(tok, &integer) && integer &&
           std::from_chars(tok.data(), tok.data() + tok.size(), v).ec == std::errc()) {
         *int_at = token - pos_;
         *int_len = tok.size();
