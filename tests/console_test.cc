@@ -1,6 +1,8 @@
 // Runs the real `parendb console` binary with statements on stdin.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -8,7 +10,11 @@
 namespace {
 
 std::string RunConsole(const std::string& input, const std::string& args = "--memory") {
-  std::string in_path = std::tmpnam(nullptr);
+  char tmpl[] = "/tmp/parendb-console-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::string in_path = tmpl;
   std::ofstream(in_path) << input;
   std::string cmd = std::string(PARENDB_BINARY) + " console " + args + " < " + in_path + " 2>&1";
   std::FILE* p = popen(cmd.c_str(), "r");

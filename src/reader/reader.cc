@@ -40,6 +40,19 @@ constexpr std::array<bool, 256> kStringStop = MakeStringStops();
 inline bool IsBlank(unsigned char c) { return kClass[c] == kBlank; }
 inline bool IsControl(unsigned char c) { return kClass[c] == kControl; }
 
+// Whether every byte is ASCII, eight at a time (then UTF-8 needs no check).
+bool IsAscii(const char* p, size_t n) {
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    any |= w;
+  }
+  for (; i < n; ++i) any |= static_cast<unsigned char>(p[i]);
+  return (any & 0x8080808080808080ULL) == 0;
+}
+
 // Counts UTF-8 code points (bytes that do not continue a sequence), eight
 // bytes at a time while they are ASCII.
 uint64_t CountCodePoints(const char* p, size_t n) {
@@ -231,21 +244,18 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
   open.clear();
   const char* t = text.data();
   const size_t n = text.size();
-  unsigned char high = 0;  // OR of every byte: non-ASCII needs UTF-8 validation
 
   auto fail = [&](size_t at, std::string msg) {
     *end = at;
     *error = Syntax(std::move(msg));
     return Outcome::kError;
   };
-  // Appends an atom in place (a Datum is written once, never copied).
+  // Appends a node, each field written once.
   auto new_atom = [&](DatumKind kind, size_t at) -> Datum& {
     if (!open.empty()) ++nodes[open.back()].count;
-    Datum& d = nodes.emplace_back();
-    d.kind = kind;
-    d.offset = static_cast<uint32_t>(at);
-    d.end = static_cast<uint32_t>(nodes.size());
-    return d;
+    uint32_t index = static_cast<uint32_t>(nodes.size());
+    nodes.push_back(Datum{kind, false, 0, index + 1, static_cast<uint32_t>(at), {0}, {}});
+    return nodes.back();
   };
 
   size_t i = 0;
@@ -275,7 +285,7 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
         open.pop_back();
         ++i;
         if (open.empty()) {
-          if ((high & 0x80) && !simdjson::validate_utf8(t, i)) {
+          if (!IsAscii(t, i) && !simdjson::validate_utf8(t, i)) {
             return fail(FirstInvalidUtf8(text.substr(0, i)), "invalid UTF-8");
           }
           tree->text_ = text.substr(0, i);
@@ -287,7 +297,7 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
         size_t j = i + 1;
         bool escaped = false;
         while (true) {
-          while (j < n && !kStringStop[static_cast<unsigned char>(t[j])]) high |= static_cast<unsigned char>(t[j++]);
+          while (j < n && !kStringStop[static_cast<unsigned char>(t[j])]) ++j;
           if (j >= n) return Outcome::kIncomplete;
           unsigned char s = t[j];
           if (s == '"') break;
@@ -323,7 +333,7 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
         break;
     }
     size_t j = i;
-    while (j < n && kClass[static_cast<unsigned char>(t[j])] == kOther) high |= static_cast<unsigned char>(t[j++]);
+    while (j < n && kClass[static_cast<unsigned char>(t[j])] == kOther) ++j;
     if (j < n && kClass[static_cast<unsigned char>(t[j])] == kControl) {
       return fail(j, "unexpected control character " + Describe(t[j]));
     }
