@@ -438,6 +438,19 @@ TEST_SUITE("evaluator") {
     // A by-_id selection recycled for a predicate selection keeps no stale condition.
     CHECK(Lines(*s, "(open t)(selects a t r (coll people) (> (f age) 60))(acquire t)(read a)(close t)")[3] ==
           R"([{"_id":2},{"_id":3}])");
+    // Cached update and check statements do their work every time.
+    for (int i = 1; i <= 5; ++i) {
+      auto out = Lines(*s, "(open t)(select a t wn (coll people) (= (f _id) 1))(acquire t)"
+                           "(check a (< (f age) 100))(update a (f age) (+ (f age) 10))(read a (f age))(commit t)");
+      CHECK(out[5] == R"({"_id":1,"age":)" + std::to_string(36 + 10 * i) + "}");
+      CHECK(out[6] == "(ok committed)");
+    }
+    auto failed = Lines(*s, "(open t)(select a t wn (coll people) (= (f _id) 1))(acquire t)"
+                            "(check a (< (f age) 100))(update a (f age) (+ (f age) 10))(read a (f age))(commit t)");
+    CHECK(failed[5] == R"({"_id":1,"age":96})");
+    failed = Lines(*s, "(open t)(select a t wn (coll people) (= (f _id) 1))(acquire t)"
+                       "(check a (< (f age) 100))(update a (f age) (+ (f age) 10))(read a (f age))(commit t)");
+    CHECK(IsError(failed[3], "check-failed"));  // 96 + 10 > 100: the cached check still checks
     // Many distinct flat statements evict each other without harm.
     for (int i = 0; i < 200; ++i) {
       std::string name = "t" + std::to_string(i);

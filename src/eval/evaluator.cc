@@ -314,12 +314,17 @@ bool Evaluator::ExecuteStatement() {
 
 namespace {
 
+// Statements whose compiled form execution only reads (select/selects
+// take their condition, create/updateall come with a document).
 bool Cacheable(const Statement& s) {
   switch (s.kind) {
     case StatementKind::kOpen:
     case StatementKind::kAcquire:
     case StatementKind::kReadAll:
+    case StatementKind::kRead:
+    case StatementKind::kUpdate:
     case StatementKind::kDelete:
+    case StatementKind::kCheck:
     case StatementKind::kCommit:
     case StatementKind::kClose:
     case StatementKind::kCollections:
@@ -346,8 +351,8 @@ size_t CacheSet(uint64_t h, size_t sets) {
 
 // Statements recur in a session's transactions. Two kinds are kept
 // compiled, so a repeat skips parsing and compiling:
-//   flat statements — (open t), (acquire t), (readall a), (commit t) — by
-//   their exact text;
+//   most statements — (open t), (acquire t), (update a (f n) (+ (f n) 1)),
+//   (commit t) — by their exact text;
 //   select/selects whose condition is (= (f _id) N), by their text with N
 //   replaced by '#': a repeat differs only in the id, which is read from
 //   the text and put into the cached statement.
@@ -357,8 +362,8 @@ bool Evaluator::RunCachedStatement() {
   int depth;
   size_t int_at, int_len;
   if (!reader_.PeekSimpleStatement(&text, &depth, &int_at, &int_len)) return false;
-  bool by_id = depth > 1;
-  if (by_id && int_at == std::string_view::npos) return false;
+  bool by_id = text.compare(0, 8, "(select ") == 0 || text.compare(0, 9, "(selects ") == 0;
+  if (by_id && (depth < 3 || int_at == std::string_view::npos)) return false;
   std::string_view before = by_id ? text.substr(0, int_at) : text;
   std::string_view after = by_id ? text.substr(int_at + int_len) : std::string_view();
   uint64_t h = Fnv(1469598103934665603ULL, before);
