@@ -51,10 +51,9 @@ Status Corrupt(const std::string& file, uint64_t offset, const std::string& what
                                     "; refusing to open (run parendb doctor on the data directory)");
 }
 
+// The JSON parser reads a little past the end of what it parses.
 Status ReadPadded(FileSystem* fs, const std::string& path, std::string* data) {
-  Status st = fs->ReadFile(path, data);
-  if (st.ok()) data->reserve(data->size() + JsonPadding());  // the JSON parser reads past the end
-  return st;
+  return fs->ReadFile(path, data, JsonPadding());
 }
 
 struct Frame {

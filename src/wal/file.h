@@ -28,7 +28,9 @@ class FileSystem {
   virtual ~FileSystem() = default;
   // Creates (truncating) or appends to a file.
   virtual Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) = 0;
-  virtual Status ReadFile(const std::string& path, std::string* out) = 0;
+  // Reads a whole file; *out gets `spare` more bytes of capacity (padding
+  // for the JSON parser) without a second copy.
+  virtual Status ReadFile(const std::string& path, std::string* out, size_t spare = 0) = 0;
   virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
@@ -51,7 +53,9 @@ class FaultyFileSystem : public FileSystem {
   std::string error = "injected I/O error";
 
   Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) override;
-  Status ReadFile(const std::string& path, std::string* out) override { return base_->ReadFile(path, out); }
+  Status ReadFile(const std::string& path, std::string* out, size_t spare = 0) override {
+    return base_->ReadFile(path, out, spare);
+  }
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override { return base_->ListDir(dir, names); }
   Status Rename(const std::string& from, const std::string& to) override { return base_->Rename(from, to); }
   Status Remove(const std::string& path) override { return base_->Remove(path); }
