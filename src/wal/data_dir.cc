@@ -192,7 +192,7 @@ Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint6
     if (!ReadFileHeader(data, kWalMagic, &first) || first != segments[k]) {
       if (last && data.size() < kFileHeaderSize) {  // died while creating it
         report->torn_tail = name + " (incomplete header)";
-        if (repair) fs->Remove(path);
+        if (repair) (void)fs->Remove(path);  // best effort: it holds nothing
         continue;
       }
       return Corrupt(name, 0, "bad log segment header");
@@ -210,6 +210,15 @@ Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint6
       size_t next;
       FrameStatus fst = ReadFrame(data, offset, &lsn, &payload, &next);
       if (fst == FrameStatus::kEnd) break;
+      if (fst != FrameStatus::kOk && AllZero(data, offset)) {
+        // The unused, zeroed end of a segment (cut when it was closed, unless
+        // the process died first): no record was ever there.
+        if (repair) {
+          st = fs->Truncate(path, offset);
+          if (!st.ok()) return st;
+        }
+        break;
+      }
       if (fst != FrameStatus::kOk) {
         if (!last || ValidFrameAfter(data, offset, expected)) {
           return Corrupt(name, offset, "damaged log record (valid records follow it, so this is not a torn tail)");
@@ -295,7 +304,7 @@ Status DataDir::Recover(RecoveryReport* report, uint64_t* next_lsn) {
   DirFiles files;
   Status st = ListDataDir(fs, options_.dir, &files);
   if (!st.ok()) return st;
-  for (const std::string& t : files.temporary) fs->Remove(options_.dir + "/" + t);  // unfinished checkpoints
+  for (const std::string& t : files.temporary) (void)fs->Remove(options_.dir + "/" + t);  // unfinished checkpoints
   uint64_t from = 0;
   if (!files.checkpoints.empty()) {
     from = files.checkpoints.back();
@@ -403,7 +412,7 @@ Status DataDir::WriteCheckpoint() {
   if (st.ok()) st = fs->Rename(tmp, final_name);
   if (st.ok()) st = fs->SyncDir(options_.dir);
   if (!st.ok()) {
-    fs->Remove(tmp);
+    (void)fs->Remove(tmp);  // best effort; recovery removes leftovers too
     return st;
   }
   RemoveObsolete(view.lsn);
@@ -415,11 +424,12 @@ void DataDir::RemoveObsolete(uint64_t checkpoint_lsn) {
   DirFiles files;
   if (!ListDataDir(fs, options_.dir, &files).ok()) return;
   for (uint64_t lsn : files.checkpoints) {
-    if (lsn < checkpoint_lsn) fs->Remove(options_.dir + "/" + CheckpointName(lsn));
+    // Best effort: a file left behind is removed by the next checkpoint.
+    if (lsn < checkpoint_lsn) (void)fs->Remove(options_.dir + "/" + CheckpointName(lsn));
   }
   for (size_t k = 0; k + 1 < files.segments.size(); ++k) {
     // Segment k ends just before segment k+1 begins.
-    if (files.segments[k + 1] <= checkpoint_lsn + 1) fs->Remove(options_.dir + "/" + SegmentName(files.segments[k]));
+    if (files.segments[k + 1] <= checkpoint_lsn + 1) (void)fs->Remove(options_.dir + "/" + SegmentName(files.segments[k]));
   }
 }
 
@@ -478,10 +488,16 @@ int RunDoctor(const std::string& dir, bool salvage, FileSystem* fs, std::string*
         std::string_view payload;
         size_t nxt;
         FrameStatus fst = ReadFrame(data, offset, &lsn, &payload, &nxt);
-        if (fst == FrameStatus::kEnd) break;
+        if (fst == FrameStatus::kEnd || (fst != FrameStatus::kOk && AllZero(data, offset))) break;
         if (fst != FrameStatus::kOk) {
-          fs->Truncate(path, offset);
-          for (size_t j = k + 1; j < files.segments.size(); ++j) fs->Remove(dir + "/" + SegmentName(files.segments[j]));
+          st = fs->Truncate(path, offset);
+          for (size_t j = k + 1; st.ok() && j < files.segments.size(); ++j) {
+            st = fs->Remove(dir + "/" + SegmentName(files.segments[j]));
+          }
+          if (!st.ok()) {
+            *out += "salvage failed: " + st.message() + "\n";
+            return 1;
+          }
           *out += "salvaged: cut " + SegmentName(files.segments[k]) + " at offset " + std::to_string(offset) +
                   " and removed " + std::to_string(files.segments.size() - k - 1) + " later segment(s)\n";
           return RunDoctor(dir, false, fs, out) == 0 ? 0 : 1;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -18,22 +19,19 @@ Status IoError(const std::string& what, const std::string& path, int err) {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
+  PosixWritableFile(std::string path, int fd, uint64_t size, size_t preallocate)
+      : path_(std::move(path)), fd_(fd), size_(size), allocated_(size), preallocate_(preallocate) {}
   ~PosixWritableFile() override {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) (void)Close();
   }
 
   Status Append(std::string_view data) override {
-    while (!data.empty()) {
-      ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return IoError("cannot write", path_, errno);
-      }
-      data.remove_prefix(static_cast<size_t>(n));
-      size_ += static_cast<uint64_t>(n);
+    if (preallocate_ == 0) return WriteAll(data, -1);
+    if (size_ + data.size() > allocated_) {
+      Status st = Extend(size_ + data.size());
+      if (!st.ok()) return st;
     }
-    return Status::Ok();
+    return WriteAll(data, static_cast<off_t>(size_));
   }
 
   Status Sync() override {
@@ -44,26 +42,66 @@ class PosixWritableFile final : public WritableFile {
   Status Close() override {
     int fd = fd_;
     fd_ = -1;
-    if (fd >= 0 && ::close(fd) != 0) return IoError("cannot close", path_, errno);
-    return Status::Ok();
+    if (fd < 0) return Status::Ok();
+    Status st;
+    if (allocated_ > size_ && ::ftruncate(fd, static_cast<off_t>(size_)) != 0) st = IoError("cannot trim", path_, errno);
+    if (::close(fd) != 0 && st.ok()) st = IoError("cannot close", path_, errno);
+    return st;
   }
 
   uint64_t size() const override { return size_; }
 
  private:
+  // Writes data at offset (-1: append), all of it or an error.
+  Status WriteAll(std::string_view data, off_t offset) {
+    while (!data.empty()) {
+      ssize_t n = offset < 0 ? ::write(fd_, data.data(), data.size()) : ::pwrite(fd_, data.data(), data.size(), offset);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return IoError("cannot write", path_, errno);
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+      size_ += static_cast<uint64_t>(n);
+      if (offset >= 0) offset += n;
+    }
+    return Status::Ok();
+  }
+
+  // Writes zeros (not fallocate: unwritten extents would still need
+  // converting, which is metadata again) up past `need`.
+  Status Extend(uint64_t need) {
+    static const std::string zeros(1u << 16, '\0');
+    uint64_t target = std::max<uint64_t>(need, allocated_ + preallocate_);
+    while (allocated_ < target) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), target - allocated_));
+      ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(allocated_));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return IoError("cannot extend", path_, errno);
+      }
+      allocated_ += static_cast<uint64_t>(w);
+    }
+    return Status::Ok();
+  }
+
   std::string path_;
   int fd_;
-  uint64_t size_;
+  uint64_t size_;       // end of the data
+  uint64_t allocated_;  // end of the file (zeros after size_)
+  size_t preallocate_;
 };
 
 class PosixFileSystem final : public FileSystem {
  public:
-  Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+  Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
+                      size_t preallocate) override {
+    // Preallocated files write at their own offset, so they are not O_APPEND.
+    int mode = append ? (preallocate > 0 ? 0 : O_APPEND) : O_TRUNC;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | mode, 0644);
     if (fd < 0) return IoError("cannot open", path, errno);
     struct stat st;
     uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
-    *out = std::make_unique<PosixWritableFile>(path, fd, size);
+    *out = std::make_unique<PosixWritableFile>(path, fd, size, preallocate);
     return Status::Ok();
   }
 
@@ -172,9 +210,10 @@ bool FaultyFileSystem::Allow(std::atomic<int64_t>& budget) {
   return true;  // -1: unlimited
 }
 
-Status FaultyFileSystem::OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) {
+Status FaultyFileSystem::OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
+                                     size_t preallocate) {
   std::unique_ptr<WritableFile> base;
-  Status st = base_->OpenWritable(path, append, &base);
+  Status st = base_->OpenWritable(path, append, &base, preallocate);
   if (!st.ok()) return st;
   *out = std::make_unique<FaultyWritableFile>(this, std::move(base));
   return Status::Ok();

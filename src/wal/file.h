@@ -26,8 +26,12 @@ class WritableFile {
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
-  // Creates (truncating) or appends to a file.
-  virtual Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) = 0;
+  // Creates (truncating) or appends to a file. With preallocate > 0 the
+  // file is extended with real zeros that many bytes at a time ahead of the
+  // data, so appends overwrite blocks that already exist and a data sync
+  // has no size or allocation to commit; Close() trims the zeros.
+  virtual Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
+                              size_t preallocate = 0) = 0;
   // Reads a whole file; *out gets `spare` more bytes of capacity (padding
   // for the JSON parser) without a second copy.
   virtual Status ReadFile(const std::string& path, std::string* out, size_t spare = 0) = 0;
@@ -52,7 +56,8 @@ class FaultyFileSystem : public FileSystem {
   std::atomic<int64_t> ok_syncs{-1};
   std::string error = "injected I/O error";
 
-  Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out) override;
+  Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
+                      size_t preallocate = 0) override;
   Status ReadFile(const std::string& path, std::string* out, size_t spare = 0) override {
     return base_->ReadFile(path, out, spare);
   }

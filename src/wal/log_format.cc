@@ -92,6 +92,13 @@ FrameStatus ReadFrame(std::string_view data, size_t offset, uint64_t* lsn, std::
   return FrameStatus::kOk;
 }
 
+bool AllZero(std::string_view data, size_t offset) {
+  for (size_t i = offset; i < data.size(); ++i) {
+    if (data[i] != 0) return false;
+  }
+  return true;
+}
+
 bool ValidFrameAfter(std::string_view data, size_t offset, uint64_t min_lsn) {
   for (size_t at = offset + 1; at + kFrameHeaderSize <= data.size(); ++at) {
     uint64_t lsn = Get<uint64_t>(data.data() + at + 8);

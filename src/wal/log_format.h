@@ -50,6 +50,10 @@ enum class FrameStatus {
 // Reads the frame at offset. On kOk sets *lsn, *payload and *next.
 FrameStatus ReadFrame(std::string_view data, size_t offset, uint64_t* lsn, std::string_view* payload, size_t* next);
 
+// Whether everything from offset on is zero bytes: space a segment had
+// preallocated and not yet used, not damage.
+bool AllZero(std::string_view data, size_t offset);
+
 // Whether a valid frame with an lsn of at least min_lsn starts anywhere after
 // offset: tells mid-log corruption (valid records follow) from a torn tail.
 bool ValidFrameAfter(std::string_view data, size_t offset, uint64_t min_lsn);

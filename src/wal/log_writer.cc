@@ -7,6 +7,9 @@
 
 namespace parendb {
 
+// Segments grow by this much zeroed space at a time (see OpenWritable).
+constexpr size_t kPreallocate = 1u << 20;
+
 std::string SegmentName(uint64_t first_lsn) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "wal-%016" PRIx64 ".log", first_lsn);
@@ -51,7 +54,7 @@ Status WalLog::OpenSegment(uint64_t first_lsn) {
     if (!st.ok()) return st;
   }
   segment_path_ = options_.dir + "/" + SegmentName(first_lsn);
-  Status st = options_.fs->OpenWritable(segment_path_, false, &file_);
+  Status st = options_.fs->OpenWritable(segment_path_, false, &file_, kPreallocate);
   if (!st.ok()) return st;
   std::string header;
   AppendFileHeader(kWalMagic, first_lsn, &header);
