@@ -62,6 +62,36 @@ struct Frame {
   size_t offset;
 };
 
+// Every valid frame of a file, in order, and where and why reading stopped.
+struct Scan {
+  std::vector<Frame> frames;
+  size_t stop = 0;             // offset after the last valid frame
+  bool clean = true;           // stopped at the end of the data
+  bool zero_tail = false;      // or at zeroed, unused space
+  size_t next_of(size_t i) const {
+    return i + 1 < frames.size() ? frames[i + 1].offset : stop;
+  }
+};
+
+Scan ScanFrames(std::string_view data) {
+  Scan scan;
+  size_t offset = kFileHeaderSize;
+  while (true) {
+    uint64_t lsn;
+    std::string_view payload;
+    size_t next;
+    FrameStatus fst = ReadFrame(data, offset, &lsn, &payload, &next);
+    if (fst != FrameStatus::kOk) {
+      scan.stop = offset;
+      scan.zero_tail = fst != FrameStatus::kEnd && AllZero(data, offset);
+      scan.clean = fst == FrameStatus::kEnd || scan.zero_tail;
+      return scan;
+    }
+    scan.frames.push_back(Frame{lsn, payload, offset});
+    offset = next;
+  }
+}
+
 // Applies frames in order, parsing their documents on two threads first.
 // *documents counts the puts; on failure *bad_offset is the frame's.
 Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, const std::string& data, uint64_t* documents,
@@ -141,18 +171,10 @@ Status LoadCheckpoint(FileSystem* fs, const std::string& dir, uint64_t lsn, Engi
   }
   Engine scratch(EngineOptions{}, std::make_unique<NoLog>());
   Engine* target = engine != nullptr ? engine : &scratch;
-  std::vector<Frame> frames;
-  size_t offset = kFileHeaderSize;
-  while (true) {
-    uint64_t frame_lsn;
-    std::string_view payload;
-    size_t next;
-    FrameStatus fst = ReadFrame(data, offset, &frame_lsn, &payload, &next);
-    if (fst == FrameStatus::kEnd) break;
-    if (fst != FrameStatus::kOk) return Corrupt(name, offset, "damaged checkpoint record");
-    frames.push_back(Frame{frame_lsn, payload, offset});
-    offset = next;
-  }
+  Scan scan = ScanFrames(data);
+  if (!scan.clean || scan.zero_tail) return Corrupt(name, scan.stop, "damaged checkpoint record");
+  const std::vector<Frame>& frames = scan.frames;
+  size_t offset = scan.stop;
   uint64_t documents = 0;
   std::vector<DecodedRecord> ends;
   size_t bad = 0;
@@ -201,45 +223,30 @@ Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint6
       return Corrupt(name, 0, "log records " + std::to_string(expected) + " to " + std::to_string(first - 1) +
                                   " are missing before this segment");
     }
-    size_t offset = kFileHeaderSize;
-    std::vector<Frame> frames;
-    uint64_t seen = 0;
-    while (true) {
-      uint64_t lsn;
-      std::string_view payload;
-      size_t next;
-      FrameStatus fst = ReadFrame(data, offset, &lsn, &payload, &next);
-      if (fst == FrameStatus::kEnd) break;
-      if (fst != FrameStatus::kOk && AllZero(data, offset)) {
-        // The unused, zeroed end of a segment (cut when it was closed, unless
-        // the process died first): no record was ever there.
-        if (repair) {
-          st = fs->Truncate(path, offset);
-          if (!st.ok()) return st;
-        }
-        break;
+    Scan scan = ScanFrames(data);
+    if (!scan.clean) {
+      if (!last || ValidFrameAfter(data, scan.stop, expected)) {
+        return Corrupt(name, scan.stop, "damaged log record (valid records follow it, so this is not a torn tail)");
       }
-      if (fst != FrameStatus::kOk) {
-        if (!last || ValidFrameAfter(data, offset, expected)) {
-          return Corrupt(name, offset, "damaged log record (valid records follow it, so this is not a torn tail)");
-        }
-        report->torn_tail = name + " at offset " + std::to_string(offset) + " (" +
-                            std::to_string(data.size() - offset) + " bytes cut)";
-        if (repair) {
-          st = fs->Truncate(path, offset);
-          if (!st.ok()) return st;
-        }
-        break;
-      }
-      if (lsn > expected) return Corrupt(name, offset, "log record " + std::to_string(expected) + " is missing");
-      if (lsn == expected) {
-        frames.push_back(Frame{lsn, payload, offset});
-        report->bytes_replayed += next - offset;
-        ++expected;
-      }
-      ++seen;
-      offset = next;
+      report->torn_tail = name + " at offset " + std::to_string(scan.stop) + " (" +
+                          std::to_string(data.size() - scan.stop) + " bytes cut)";
     }
+    // Cut a torn tail, or the unused zeroed end of a segment (trimmed when
+    // it was closed, unless the process died first).
+    if (repair && scan.stop < data.size()) {
+      st = fs->Truncate(path, scan.stop);
+      if (!st.ok()) return st;
+    }
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < scan.frames.size(); ++i) {
+      const Frame& f = scan.frames[i];
+      if (f.lsn > expected) return Corrupt(name, f.offset, "log record " + std::to_string(expected) + " is missing");
+      if (f.lsn < expected) continue;  // inside the checkpoint
+      frames.push_back(f);
+      report->bytes_replayed += scan.next_of(i) - f.offset;
+      ++expected;
+    }
+    uint64_t seen = scan.frames.size();
     uint64_t docs = 0;
     std::vector<DecodedRecord> ends;
     size_t bad = 0;
@@ -482,28 +489,20 @@ int RunDoctor(const std::string& dir, bool salvage, FileSystem* fs, std::string*
       std::string path = dir + "/" + SegmentName(files.segments[k]);
       std::string data;
       if (!fs->ReadFile(path, &data).ok()) continue;
-      size_t offset = kFileHeaderSize;
-      while (true) {
-        uint64_t lsn;
-        std::string_view payload;
-        size_t nxt;
-        FrameStatus fst = ReadFrame(data, offset, &lsn, &payload, &nxt);
-        if (fst == FrameStatus::kEnd || (fst != FrameStatus::kOk && AllZero(data, offset))) break;
-        if (fst != FrameStatus::kOk) {
-          st = fs->Truncate(path, offset);
-          for (size_t j = k + 1; st.ok() && j < files.segments.size(); ++j) {
-            st = fs->Remove(dir + "/" + SegmentName(files.segments[j]));
-          }
-          if (!st.ok()) {
-            *out += "salvage failed: " + st.message() + "\n";
-            return 1;
-          }
-          *out += "salvaged: cut " + SegmentName(files.segments[k]) + " at offset " + std::to_string(offset) +
-                  " and removed " + std::to_string(files.segments.size() - k - 1) + " later segment(s)\n";
-          return RunDoctor(dir, false, fs, out) == 0 ? 0 : 1;
-        }
-        offset = nxt;
+      Scan scan = ScanFrames(data);
+      if (scan.clean) continue;
+      size_t offset = scan.stop;
+      st = fs->Truncate(path, offset);
+      for (size_t j = k + 1; st.ok() && j < files.segments.size(); ++j) {
+        st = fs->Remove(dir + "/" + SegmentName(files.segments[j]));
       }
+      if (!st.ok()) {
+        *out += "salvage failed: " + st.message() + "\n";
+        return 1;
+      }
+      *out += "salvaged: cut " + SegmentName(files.segments[k]) + " at offset " + std::to_string(offset) +
+              " and removed " + std::to_string(files.segments.size() - k - 1) + " later segment(s)\n";
+      return RunDoctor(dir, false, fs, out) == 0 ? 0 : 1;
     }
     return 1;
   }
