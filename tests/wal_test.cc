@@ -170,6 +170,23 @@ TEST_SUITE("wal") {
     }
   }
 
+  TEST_CASE("a segment whose creation was cut short holds nothing and is removed") {
+    TempDir dir;
+    {
+      auto db = OpenDir(dir.str());
+      auto s = db->NewSession();
+      Setup(*s);
+      Lines(*s, MarkerTxn(1));
+    }
+    // The next segment died after its zero fill, before its header; another
+    // died before anything reached it.
+    std::string zeros(1 << 20, '\0');
+    std::ofstream(dir.path / "wal-00000000000000ff.log", std::ios::binary) << zeros;
+    auto db = OpenDir(dir.str());
+    REQUIRE(db);
+    CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":1},{"_id":2,"marker":1},{"_id":3,"marker":1}])");
+  }
+
   TEST_CASE("a flipped bit before the tail refuses to open, naming file and offset") {
     TempDir dir;
     {

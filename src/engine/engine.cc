@@ -25,10 +25,14 @@ ResourceId CollectionResource(std::string_view collection) {
   return Mix(std::hash<std::string_view>()(collection));
 }
 
-ResourceId DocumentResource(std::string_view collection, const DocId& id) {
+ResourceId DocumentResource(ResourceId collection, const DocId& id) {
   uint64_t h = id.is_int ? Mix(static_cast<uint64_t>(id.i) ^ 0x5bd1e995ULL)
                          : Mix(std::hash<std::string>()(id.s) ^ 0x27d4eb2fULL);
-  return Mix(CollectionResource(collection) + 0x9e3779b97f4a7c15ULL * (h | 1)) ^ h;
+  return Mix(collection + 0x9e3779b97f4a7c15ULL * (h | 1)) ^ h;
+}
+
+ResourceId DocumentResource(std::string_view collection, const DocId& id) {
+  return DocumentResource(CollectionResource(collection), id);
 }
 
 Engine::Engine(EngineOptions options, std::unique_ptr<CommitLog> log)

@@ -134,5 +134,7 @@ class Engine {
 // Lock resource names: a collection, or one document in it.
 ResourceId CollectionResource(std::string_view collection);
 ResourceId DocumentResource(std::string_view collection, const DocId& id);
+// The same from the collection's resource (saves hashing the name again).
+ResourceId DocumentResource(ResourceId collection, const DocId& id);
 
 }  // namespace parendb

@@ -713,11 +713,12 @@ void Evaluator::Acquire() {
       return Fail(Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " no longer exists"), t);
     }
     LockMode mode = ModeFor(s->lock, t->read_only);
+    ResourceId coll = CollectionResource(s->collection_name);
     if (s->by_ids) {
-      targets.push_back(LockTarget{CollectionResource(s->collection_name), mode, true});
-      for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(s->collection_name, id), mode, false});
+      targets.push_back(LockTarget{coll, mode, true});
+      for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(coll, id), mode, false});
     } else {
-      targets.push_back(LockTarget{CollectionResource(s->collection_name), mode, false});
+      targets.push_back(LockTarget{coll, mode, false});
     }
   }
   if (targets.empty()) return FinishAcquire(t);

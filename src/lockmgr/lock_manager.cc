@@ -69,12 +69,13 @@ void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* w
       }
       it->second.id = t.resource;
     }
+    if (t.intention) it->second.pinned = true;
     wants->push_back(Want{&it->second, t.mode, t.intention});
   }
 }
 
 void LockManager::Retire(Resource* r) {
-  if (!r->idle()) return;
+  if (r->pinned || !r->idle()) return;
   auto node = resources_.extract(r->id);
   if (spare_.size() < 1024) spare_.push_back(std::move(node));
 }

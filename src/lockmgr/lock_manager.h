@@ -116,6 +116,9 @@ class LockManager {
   };
   struct Resource {
     ResourceId id = 0;
+    // Collection-level resources (they take intention locks) stay in the
+    // table: there are few, and every transaction in the collection uses one.
+    bool pinned = false;
     std::vector<Holder> holders;
     std::vector<Queued> queue;  // FIFO; short in practice
     bool idle() const { return holders.empty() && queue.empty(); }

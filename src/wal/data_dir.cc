@@ -212,7 +212,10 @@ Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint6
     ++report->segments;
     uint64_t first;
     if (!ReadFileHeader(data, kWalMagic, &first) || first != segments[k]) {
-      if (last && data.size() < kFileHeaderSize) {  // died while creating it
+      // Died while creating it: cut short, or zero-filled before the header
+      // was written. A new segment is only started after the last one is
+      // complete, so this can only be the newest, and it holds no record.
+      if (last && (data.size() < kFileHeaderSize || AllZero(data, 0))) {
         report->torn_tail = name + " (incomplete header)";
         if (repair) (void)fs->Remove(path);  // best effort: it holds nothing
         continue;
