@@ -467,8 +467,14 @@ Evaluator::Selection* Evaluator::FindSelection(std::string_view name) {
 
 void Evaluator::AddSelection(std::unique_ptr<Selection> s) {
   s->txn->selections.push_back(s.get());
-  sel_index_.emplace(s->name, s.get());  // the key views the selection's own name
   sels_.push_back(std::move(s));
+  // The index exists only while there are many selections (the keys view
+  // the selections' own names).
+  if (sels_.size() == 9) {
+    for (auto& x : sels_) sel_index_.emplace(x->name, x.get());
+  } else if (sels_.size() > 9) {
+    sel_index_.emplace(sels_.back()->name, sels_.back().get());
+  }
 }
 
 Evaluator::Transaction* Evaluator::RequireTransaction(const std::string& name) {
@@ -498,12 +504,13 @@ void Evaluator::EndTransaction(Transaction* t, bool committed) {
   engine_->locks().Release(&t->locks);
   if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
   for (Selection* s : t->selections) {
-    sel_index_.erase(s->name);
+    if (!sel_index_.empty()) sel_index_.erase(s->name);
     auto it = std::find_if(sels_.begin(), sels_.end(), [&](const auto& x) { return x.get() == s; });
     RecycleSelection(std::move(*it));
     *it = std::move(sels_.back());
     sels_.pop_back();
   }
+  if (sels_.size() <= 8 && !sel_index_.empty()) sel_index_.clear();  // clear() touches every bucket
   if (pending_txn_ == t) {
     pending_.reset();
     pending_txn_ = nullptr;
@@ -706,7 +713,8 @@ void Evaluator::Acquire() {
   t->read_only = !t->selections.empty() && std::all_of(t->selections.begin(), t->selections.end(), [](Selection* s) {
     return s->lock == LockKind::kRead;
   });
-  std::vector<LockTarget> targets;
+  std::vector<LockTarget>& targets = targets_;  // reused: no allocation per acquire
+  targets.clear();
   for (Selection* s : t->selections) {
     if (s->collection->dropped()) s->collection = engine_->FindCollection(s->collection_name);
     if (s->collection == nullptr) {

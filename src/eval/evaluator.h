@@ -173,7 +173,8 @@ class Evaluator {
 
   std::vector<std::unique_ptr<Transaction>> txns_;
   std::vector<std::unique_ptr<Selection>> sels_;
-  std::unordered_map<std::string_view, Selection*> sel_index_;  // by name, for many selections
+  std::unordered_map<std::string_view, Selection*> sel_index_;  // by name, only while more than 8
+  std::vector<LockTarget> targets_;
   std::vector<std::unique_ptr<Transaction>> free_txns_;
   std::vector<std::unique_ptr<Selection>> free_sels_;
 
