@@ -281,6 +281,37 @@ TEST_SUITE("server") {
     CHECK(out[3] == "<closed>");  // closed after repeated failures
   }
 
+  TEST_CASE("parendb console --connect talks to the server, one line per response") {
+    ServerOptions so;
+    so.password = "pw";
+    TestServer ts(so);
+    char pw[] = "/tmp/parendb-pw-XXXXXX";
+    int fd = mkstemp(pw);
+    REQUIRE(write(fd, "pw\n", 3) == 3);
+    close(fd);
+    char in[] = "/tmp/parendb-in-XXXXXX";
+    fd = mkstemp(in);
+    std::string script =
+        "(mkcoll c)\n(open t)(acquire t)\n(create d t (coll c))\n{\"v\":\n 1}\n(commit t)\n(frob)\n"
+        "(open q)(selects a q r (coll c) true)(acquire q)(readall a)(close q)\n";
+    REQUIRE(write(fd, script.data(), script.size()) == static_cast<ssize_t>(script.size()));
+    close(fd);
+    std::string cmd = std::string(PARENDB_BINARY) + " console --connect 127.0.0.1:" + std::to_string(ts.port()) +
+                      " --password-file " + pw + " < " + in + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    CHECK(pclose(p) == 0);
+    unlink(pw);
+    unlink(in);
+    CHECK(out ==
+          "(ok mkcoll)\n(ok opened)\n(ok acquired)\n(ok created)\n(ok committed)\n"
+          "(error unknown-statement \"unknown statement frob\")\n"
+          "(ok opened)\n(ok selected)\n(ok acquired)\n[{\"_id\":1,\"v\":1}]\n(ok closed)\n");
+  }
+
   TEST_CASE("the connection limit refuses with an error") {
     ServerOptions so;
     so.max_connections = 2;
@@ -298,6 +329,13 @@ TEST_SUITE("server") {
   TEST_CASE("parendb serve: SIGTERM with transactions in flight shuts down cleanly and keeps every commit") {
     char tmpl[] = "/tmp/parendb-serve-XXXXXX";
     std::string dir = mkdtemp(tmpl);
+    // Settings from a config file (the command line adds the rest).
+    std::string config = dir + ".conf";
+    {
+      FILE* f = fopen(config.c_str(), "w");
+      fputs("# test settings\nmax-connections 77\nlock-timeout = 1234\n", f);
+      fclose(f);
+    }
     auto start = [&](int* out_fd) {
       int fds[2];
       REQUIRE(pipe(fds) == 0);
@@ -305,8 +343,8 @@ TEST_SUITE("server") {
       if (pid == 0) {
         dup2(fds[1], 1);
         dup2(fds[1], 2);
-        execl(PARENDB_BINARY, PARENDB_BINARY, "serve", "--data", dir.c_str(), "--port", "0", "--threads", "2",
-              static_cast<char*>(nullptr));
+        execl(PARENDB_BINARY, PARENDB_BINARY, "serve", "--config", config.c_str(), "--data", dir.c_str(), "--port",
+              "0", "--threads", "2", static_cast<char*>(nullptr));
         _exit(127);
       }
       close(fds[1]);
@@ -316,11 +354,13 @@ TEST_SUITE("server") {
     auto port_of = [](int fd) -> uint16_t {
       std::string log;
       char buf[512];
-      while (log.find("listening on") == std::string::npos || log.find(" data=") == std::string::npos) {
+      while (log.find("listening on") == std::string::npos || log.find("max-depth=") == std::string::npos) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n <= 0) return 0;
         log.append(buf, static_cast<size_t>(n));
       }
+      CHECK(log.find("max-connections=77") != std::string::npos);  // from the config file
+      CHECK(log.find("lock-timeout=1234ms") != std::string::npos);
       size_t p = log.find("127.0.0.1:");
       return static_cast<uint16_t>(std::stoi(log.substr(p + 10)));
     };
@@ -358,5 +398,6 @@ TEST_SUITE("server") {
     CHECK(WEXITSTATUS(status) == 0);
     close(log_fd);
     std::filesystem::remove_all(dir);
+    std::filesystem::remove(config);
   }
 }
