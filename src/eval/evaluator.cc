@@ -336,13 +336,23 @@ bool Cacheable(const Statement& s) {
   }
 }
 
-uint64_t Fnv(uint64_t h, std::string_view text) {
-  for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  return h;
+// Hashes text eight bytes at a time (statements are short; this is not a
+// general-purpose hash, only a cache index).
+uint64_t HashText(uint64_t h, std::string_view text) {
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, text.data() + i, 8);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 32;
+  }
+  uint64_t tail = 0;
+  std::memcpy(&tail, text.data() + i, text.size() - i);
+  h = (h ^ tail ^ text.size()) * 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 29);
 }
 
 size_t CacheSet(uint64_t h, size_t sets) {
-  h ^= h >> 29;  // FNV's low bits alone collide too often
   h *= 0xbf58476d1ce4e5b9ULL;
   return (h >> 40) & (sets - 1);
 }
@@ -366,8 +376,8 @@ bool Evaluator::RunCachedStatement() {
   if (by_id && (depth < 3 || int_at == std::string_view::npos)) return false;
   std::string_view before = by_id ? text.substr(0, int_at) : text;
   std::string_view after = by_id ? text.substr(int_at + int_len) : std::string_view();
-  uint64_t h = Fnv(1469598103934665603ULL, before);
-  if (by_id) h = Fnv(Fnv(h, "#"), after);
+  uint64_t h = HashText(0, before);
+  if (by_id) h = HashText(h, after);
   // Two ways per set: (acquire t) and (commit t) may share a set.
   CachedStatement* way = &cache_[CacheSet(h, cache_.size() / 2) * 2];
   auto matches = [&](const CachedStatement& c) {
