@@ -175,11 +175,9 @@ void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
 
 Status Engine::PrepareReplay(const DecodedRecord& r, DocRef* doc) {
   if (r.kind != LogRecord::Kind::kPut) return Status::Ok();
-  auto stored = std::make_shared<StoredDoc>();
-  Status st = ParseTrustedJsonObject(r.doc.data(), r.doc.size(), std::max(r.doc.size(), r.doc_capacity), &stored->value);
-  if (!st.ok()) return Status(ErrorCode::kIo, "unreadable document in record: " + st.message());
-  stored->json.assign(r.doc);  // our own canonical text: no need to render it again
-  *doc = std::move(stored);
+  // Our own canonical text, protected by the record's CRC: kept as it is and
+  // parsed only when something needs the tree.
+  *doc = StoredDoc::FromTrustedJson(r.doc);
   return Status::Ok();
 }
 

@@ -640,7 +640,7 @@ const Value* Evaluator::View(Transaction* t, Selection* s, size_t i) const {
     auto it = t->workspace.find(WorkspaceKey{s->collection.get(), b.id});
     if (it != t->workspace.end()) return it->second.deleted ? nullptr : &it->second.value;
   }
-  return b.committed ? &b.committed->value : nullptr;
+  return b.committed ? &b.committed->value() : nullptr;
 }
 
 void Evaluator::AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const {
@@ -652,7 +652,7 @@ void Evaluator::AppendDocJson(Transaction* t, Selection* s, size_t i, std::strin
       return;
     }
   }
-  out->append(b.committed->json);  // rendered once, at commit
+  out->append(b.committed->json());  // rendered once, at commit
 }
 
 // ---------------------------------------------------------------------------
@@ -787,14 +787,16 @@ Status Evaluator::Bind(Transaction* t) {
     if (s->by_ids) {
       for (const DocId& id : s->ids) {
         DocRef doc = s->collection->Get(id, ts);
-        if (doc && Test(s->condition, doc->value)) {
+        // `true` (every _id select) needs no look at the document, so a
+        // recovered one is not parsed just to be returned.
+        if (doc && (s->condition.op == Expr::Op::kTrue || Test(s->condition, doc->value()))) {
           s->docs.push_back(Selection::Bound{id, std::move(doc)});
           if (!s->multi) break;
         }
       }
     } else {
       s->collection->Scan(ts, [&](const DocId& id, const DocRef& doc) {
-        if (!Test(s->condition, doc->value)) return true;
+        if (s->condition.op != Expr::Op::kTrue && !Test(s->condition, doc->value())) return true;
         s->docs.push_back(Selection::Bound{id, doc});
         return s->multi;
       });
@@ -934,7 +936,7 @@ void Evaluator::Update() {
     }
     WorkspaceKey key{s->collection.get(), s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
-    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value, false, false};
+    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false};
     for (size_t k = 0; k < stmt_->paths.size(); ++k) {
       Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.value);
       if (!st.ok()) return Fail(std::move(st), t);

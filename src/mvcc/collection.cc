@@ -7,11 +7,28 @@
 
 namespace parendb {
 
-DocRef MakeStoredDoc(Value value) {
+DocRef StoredDoc::FromValue(Value value) {
   auto doc = std::make_shared<StoredDoc>();
-  doc->value = std::move(value);
-  AppendJson(doc->value, &doc->json);
+  AppendJson(value, &doc->json_);
+  doc->value_ = std::move(value);
+  std::call_once(doc->parsed_, [] {});  // the tree is already there
   return doc;
+}
+
+DocRef StoredDoc::FromTrustedJson(std::string_view json) {
+  auto doc = std::make_shared<StoredDoc>();
+  doc->json_.reserve(json.size() + JsonPadding());  // so the parser needs no copy
+  doc->json_.assign(json);
+  return doc;
+}
+
+const Value& StoredDoc::value() const {
+  std::call_once(parsed_, [this] {
+    // The text was written by ParenDB and checked by the log's CRC; were it
+    // unreadable anyway, an empty object is safer than a crash.
+    if (!ParseTrustedJsonObject(json_.data(), json_.size(), json_.capacity(), &value_).ok()) value_ = Value(Object{});
+  });
+  return value_;
 }
 
 const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts) {

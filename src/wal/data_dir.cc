@@ -51,10 +51,7 @@ Status Corrupt(const std::string& file, uint64_t offset, const std::string& what
                                     "; refusing to open (run parendb doctor on the data directory)");
 }
 
-// The JSON parser reads a little past the end of what it parses.
-Status ReadPadded(FileSystem* fs, const std::string& path, std::string* data) {
-  return fs->ReadFile(path, data, JsonPadding());
-}
+
 
 struct Frame {
   uint64_t lsn;
@@ -92,9 +89,9 @@ Scan ScanFrames(std::string_view data) {
   }
 }
 
-// Applies frames in order, parsing their documents on two threads first.
+// Applies frames in order, decoding them on two threads first.
 // *documents counts the puts; on failure *bad_offset is the frame's.
-Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, const std::string& data, uint64_t* documents,
+Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, uint64_t* documents,
                    std::vector<DecodedRecord>* end_records, size_t* bad_offset) {
   struct Chunk {
     size_t first = 0, last = 0;  // frames [first, last)
@@ -104,7 +101,6 @@ Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, const std::
     Status status;
     size_t bad = 0;
   };
-  const char* readable_end = data.data() + data.capacity();
   auto prepare = [&](Chunk* c) {
     std::vector<DecodedRecord> one;
     for (size_t f = c->first; f < c->last && c->status.ok(); ++f) {
@@ -112,7 +108,6 @@ Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, const std::
       for (DecodedRecord& r : one) {
         if (!c->status.ok()) break;
         DocRef doc;
-        if (r.kind == LogRecord::Kind::kPut) r.doc_capacity = static_cast<size_t>(readable_end - r.doc.data());
         c->status = Engine::PrepareReplay(r, &doc);
         c->records.push_back(std::move(r));
         c->frame_of.push_back(f);
@@ -121,8 +116,8 @@ Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, const std::
       if (!c->status.ok()) c->bad = frames[f].offset;
     }
   };
-  // Parsing is most of the work and needs no order: two halves (by bytes)
-  // are parsed on both cores, then everything is applied in log order.
+  // Decoding needs no order: two halves (by bytes) are decoded on both
+  // cores, then everything is applied in log order.
   size_t total = 0;
   for (const Frame& f : frames) total += f.payload.size();
   size_t mid = 0;
@@ -163,7 +158,7 @@ Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, const std::
 Status LoadCheckpoint(FileSystem* fs, const std::string& dir, uint64_t lsn, Engine* engine, RecoveryReport* report) {
   std::string name = CheckpointName(lsn);
   std::string data;
-  Status st = ReadPadded(fs, dir + "/" + name, &data);
+  Status st = fs->ReadFile(dir + "/" + name, &data);
   if (!st.ok()) return st;
   uint64_t header_lsn;
   if (!ReadFileHeader(data, kCheckpointMagic, &header_lsn) || header_lsn != lsn) {
@@ -178,7 +173,7 @@ Status LoadCheckpoint(FileSystem* fs, const std::string& dir, uint64_t lsn, Engi
   uint64_t documents = 0;
   std::vector<DecodedRecord> ends;
   size_t bad = 0;
-  st = ApplyFrames(target, frames, data, &documents, &ends, &bad);
+  st = ApplyFrames(target, frames, &documents, &ends, &bad);
   if (!st.ok()) return Corrupt(name, bad, "unreadable checkpoint record (" + st.message() + ")");
   if (ends.size() != 1 || frames.empty() || DecodeRecords(frames.back().payload, &ends).ok() == false ||
       ends.back().kind != LogRecord::Kind::kEnd) {
@@ -207,7 +202,7 @@ Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint6
     std::string name = SegmentName(segments[k]);
     std::string path = dir + "/" + name;
     std::string data;
-    Status st = ReadPadded(fs, path, &data);
+    Status st = fs->ReadFile(path, &data);
     if (!st.ok()) return st;
     ++report->segments;
     uint64_t first;
@@ -253,7 +248,7 @@ Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint6
     uint64_t docs = 0;
     std::vector<DecodedRecord> ends;
     size_t bad = 0;
-    st = ApplyFrames(target, frames, data, &docs, &ends, &bad);
+    st = ApplyFrames(target, frames, &docs, &ends, &bad);
     if (!st.ok()) return Corrupt(name, bad, "unreadable log record (" + st.message() + ")");
     report->records_replayed += frames.size();
     uint64_t frames_count = seen;

@@ -105,7 +105,7 @@ class PosixFileSystem final : public FileSystem {
     return Status::Ok();
   }
 
-  Status ReadFile(const std::string& path, std::string* out, size_t spare) override {
+  Status ReadFile(const std::string& path, std::string* out) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return IoError("cannot open", path, errno);
     struct stat st;
@@ -114,8 +114,6 @@ class PosixFileSystem final : public FileSystem {
       ::close(fd);
       return IoError("cannot stat", path, err);
     }
-    out->clear();
-    out->reserve(static_cast<size_t>(st.st_size) + spare);
     out->resize(static_cast<size_t>(st.st_size));
     size_t done = 0;
     while (done < out->size()) {

@@ -32,9 +32,7 @@ class FileSystem {
   // has no size or allocation to commit; Close() trims the zeros.
   virtual Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
                               size_t preallocate = 0) = 0;
-  // Reads a whole file; *out gets `spare` more bytes of capacity (padding
-  // for the JSON parser) without a second copy.
-  virtual Status ReadFile(const std::string& path, std::string* out, size_t spare = 0) = 0;
+  virtual Status ReadFile(const std::string& path, std::string* out) = 0;
   virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
@@ -58,9 +56,7 @@ class FaultyFileSystem : public FileSystem {
 
   Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
                       size_t preallocate = 0) override;
-  Status ReadFile(const std::string& path, std::string* out, size_t spare = 0) override {
-    return base_->ReadFile(path, out, spare);
-  }
+  Status ReadFile(const std::string& path, std::string* out) override { return base_->ReadFile(path, out); }
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override { return base_->ListDir(dir, names); }
   Status Rename(const std::string& from, const std::string& to) override { return base_->Rename(from, to); }
   Status Remove(const std::string& path) override { return base_->Remove(path); }

@@ -129,8 +129,8 @@ void EncodeRecords(const std::vector<LogRecord>& records, std::string* out) {
           out->append(r.id.s);
         }
         if (r.kind == LogRecord::Kind::kPut) {
-          Put<uint32_t>(out, static_cast<uint32_t>(r.doc->json.size()));
-          out->append(r.doc->json);
+          Put<uint32_t>(out, static_cast<uint32_t>(r.doc->json().size()));
+          out->append(r.doc->json());
         }
         break;
       case LogRecord::Kind::kMakeCollection:

@@ -66,7 +66,6 @@ struct DecodedRecord {
   std::string_view collection;
   DocId id;
   std::string_view doc;  // kPut: JSON text
-  size_t doc_capacity = 0;  // bytes readable from doc.data() (padding for the JSON parser), if known
   int64_t number = 0;    // kMakeCollection: next id; kEnd: document count
 };
 Status DecodeRecords(std::string_view payload, std::vector<DecodedRecord>* out);
