@@ -239,8 +239,8 @@ void LockManager::Release(Txn* txn) {
   Ready ready;
   {
     std::lock_guard<SpinMutex> lock(mu_);
-    std::vector<Resource*> touched;
-    touched.reserve(txn->held_.size());
+    std::vector<Resource*>& touched = scratch_touched_;  // reused under mu_: no allocation
+    touched.clear();
     if (txn->waiting_ != nullptr) {
       auto* w = static_cast<Waiter*>(txn->waiting_);
       EndWait(w);

@@ -160,6 +160,7 @@ class LockManager {
   std::map<std::pair<std::chrono::steady_clock::time_point, uint64_t>, Waiter*> deadlines_;
   uint64_t next_seq_ = 1;
   std::vector<Want> scratch_wants_;
+  std::vector<Resource*> scratch_touched_;
   LockStats stats_;
 
   std::condition_variable_any timer_cv_;

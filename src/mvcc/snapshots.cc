@@ -1,19 +1,26 @@
 #include "mvcc/snapshots.h"
 
+#include <algorithm>
+
 namespace parendb {
 
 uint64_t SnapshotRegistry::Acquire() {
   std::lock_guard<SpinMutex> lock(mu_);
   uint64_t ts = visible_.load(std::memory_order_acquire);
-  ++live_[ts];
+  // visible_ only grows, so the newest entry is the only one that can match.
+  if (!live_.empty() && live_.back().first == ts) {
+    ++live_.back().second;
+  } else {
+    live_.emplace_back(ts, 1);
+  }
   live_count_.store(live_.size(), std::memory_order_release);
   return ts;
 }
 
 void SnapshotRegistry::Release(uint64_t ts) {
   std::lock_guard<SpinMutex> lock(mu_);
-  auto it = live_.find(ts);
-  if (it != live_.end() && --it->second == 0) live_.erase(it);
+  auto it = std::lower_bound(live_.begin(), live_.end(), std::make_pair(ts, 0));
+  if (it != live_.end() && it->first == ts && --it->second == 0) live_.erase(it);
   live_count_.store(live_.size(), std::memory_order_release);
 }
 

@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <vector>
 
@@ -34,7 +33,9 @@ class SnapshotRegistry {
 
  private:
   mutable SpinMutex mu_;
-  std::map<uint64_t, int> live_;  // ts -> number of readers
+  // (ts, number of readers), ascending: a few entries, and new snapshots
+  // take the newest ts, so a vector beats a map (no node per reader).
+  std::vector<std::pair<uint64_t, int>> live_;
   std::atomic<size_t> live_count_{0};  // live_.size(), readable without the mutex
   std::atomic<uint64_t> visible_{0};
 };
