@@ -153,12 +153,6 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
   });
 }
 
-Status Engine::Commit(std::vector<Write> writes) {
-  std::promise<Status> result;
-  CommitAsync(std::move(writes), [&](Status st) { result.set_value(std::move(st)); });
-  return result.get_future().get();
-}
-
 void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
   std::lock_guard<SpinMutex> commit(commit_mu_);
   // No snapshot is taken while versions are pruned and the commit published.
@@ -179,13 +173,6 @@ Status Engine::PrepareReplay(const DecodedRecord& r, DocRef* doc) {
   // parsed only when something needs the tree.
   *doc = StoredDoc::FromTrustedJson(r.doc);
   return Status::Ok();
-}
-
-Status Engine::Replay(const DecodedRecord& r, uint64_t lsn) {
-  DocRef doc;
-  Status st = PrepareReplay(r, &doc);
-  if (!st.ok()) return st;
-  return ApplyReplay(r, std::move(doc), lsn);
 }
 
 Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {

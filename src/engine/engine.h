@@ -72,14 +72,11 @@ class Engine {
   // done — at once, or later on the log's thread once they are durable. The
   // caller holds the locks that cover every write until done has run.
   void CommitAsync(std::vector<Write> writes, std::function<void(Status)> done);
-  // The same, waiting (tests and tools).
-  Status Commit(std::vector<Write> writes);
 
-  // Recovery: applies one logged or checkpointed record, unlogged.
-  Status Replay(const struct DecodedRecord& record, uint64_t lsn);
-  // The same in two steps, so parsing (any thread) can run ahead of
-  // applying (in log order): Prepare parses a put's document.
-  static Status PrepareReplay(const DecodedRecord& record, DocRef* doc);
+  // Recovery applies logged or checkpointed records, unlogged, in two
+  // steps so decoding (any thread) can run ahead of applying (in log order):
+  // Prepare makes a put's document.
+  static Status PrepareReplay(const struct DecodedRecord& record, DocRef* doc);
   Status ApplyReplay(const DecodedRecord& record, DocRef doc, uint64_t lsn);
   // Recovery: the lsn of the last record applied.
   void SetAppliedLsn(uint64_t lsn) { applied_lsn_ = lsn; }
@@ -99,7 +96,6 @@ class Engine {
   Status Checkpoint() { return checkpoint_hook_ ? checkpoint_hook_() : Status::Ok(); }
   bool accepting_commits() const { return !failed_.load(std::memory_order_acquire); }
 
-  uint64_t NewTransactionId() { return next_txn_.fetch_add(1, std::memory_order_relaxed); }
   uint64_t NewOwnerId() { return next_owner_.fetch_add(1, std::memory_order_relaxed); }
 
   // The `(stats)` counters as a JSON object.
@@ -127,7 +123,6 @@ class Engine {
   std::function<Status()> checkpoint_hook_;
   std::atomic<bool> failed_{false};  // an I/O failure: no more commits
   std::atomic<uint64_t> documents_{0};
-  std::atomic<uint64_t> next_txn_{1};
   std::atomic<uint64_t> next_owner_{1};
 };
 

@@ -251,7 +251,7 @@ void Evaluator::Pump() {
       switch (r) {
         case Reader::Result::kItem:
           if (failed.ok()) {
-            ExecuteWithDocument(data, len, cap);
+            Dispatch(data, len, cap);
           } else {
             FailNamed(std::move(failed), named_);  // the document is read and dropped
           }
@@ -426,8 +426,6 @@ void Evaluator::Remember(bool compiled) {
   }
   miss_way_ = nullptr;
 }
-
-void Evaluator::ExecuteWithDocument(const char* data, size_t len, size_t capacity) { Dispatch(data, len, capacity); }
 
 void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
   switch (stmt_->kind) {

@@ -89,7 +89,6 @@ class Evaluator {
   void CountStatement();
   void FlushStatementCount();
   void Remember(bool compiled);
-  void ExecuteWithDocument(const char* data, size_t len, size_t capacity);
   void Dispatch(const char* doc, size_t doc_len, size_t doc_cap);
 
   // Statements.

@@ -39,11 +39,6 @@ void LockManager::Run(Ready& ready) {
   ready.clear();
 }
 
-size_t LockManager::resource_count() const {
-  std::lock_guard<SpinMutex> lock(mu_);
-  return resources_.size();
-}
-
 void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants) {
   // One want per resource, with the strongest mode asked for it.
   std::sort(targets.begin(), targets.end(),

@@ -70,7 +70,6 @@ class LockManager {
     Txn(const Txn&) = delete;
     Txn& operator=(const Txn&) = delete;
     void set_owner(OwnerId owner) { owner_ = owner; }
-    bool holds_locks() const { return !held_.empty(); }
 
    private:
     friend class LockManager;
@@ -100,7 +99,6 @@ class LockManager {
   void Release(Txn* txn);
 
   const LockStats& stats() const { return stats_; }
-  size_t resource_count() const;
 
  private:
   struct Waiter;

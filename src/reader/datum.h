@@ -47,13 +47,10 @@ class DatumTree {
     for (uint32_t c = FirstChild(i), n = 0; n < nodes_[i].count; ++n, c = Next(c)) out->push_back(c);
   }
 
-  const std::string_view& statement_text() const { return text_; }
-
  private:
   friend class StatementParser;
   std::vector<Datum> nodes_;
   std::deque<std::string> arena_;  // decoded strings that had escapes
-  std::string_view text_;
 };
 
 }  // namespace parendb

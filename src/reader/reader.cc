@@ -288,7 +288,6 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
           if (!IsAscii(t, i) && !simdjson::validate_utf8(t, i)) {
             return fail(FirstInvalidUtf8(text.substr(0, i)), "invalid UTF-8");
           }
-          tree->text_ = text.substr(0, i);
           *end = i;
           return Outcome::kComplete;
         }
