@@ -178,8 +178,7 @@ TEST_SUITE("wal") {
       Setup(*s);
       Lines(*s, MarkerTxn(1));
     }
-    // The next segment died after its zero fill, before its header; another
-    // died before anything reached it.
+    // The next segment died after its zero fill, before its header.
     std::string zeros(1 << 20, '\0');
     std::ofstream(dir.path / "wal-00000000000000ff.log", std::ios::binary) << zeros;
     auto db = OpenDir(dir.str());

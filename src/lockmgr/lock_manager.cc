@@ -75,10 +75,15 @@ void LockManager::Retire(Resource* r) {
   if (spare_.size() < 1024) spare_.push_back(std::move(node));
 }
 
-bool LockManager::CanGrant(const Txn* txn, const Want& w, const Waiter* self) const {
+bool LockManager::HoldersAllow(const Txn* txn, const Want& w) const {
   for (const Holder& h : w.resource->holders) {
     if (h.txn != txn && !Compatible(h.mode, h.intention, w.mode, w.intention)) return false;
   }
+  return true;
+}
+
+bool LockManager::CanGrant(const Txn* txn, const Want& w, const Waiter* self) const {
+  if (!HoldersAllow(txn, w)) return false;
   for (const Queued& q : w.resource->queue) {
     if (q.waiter == self) break;  // only requests ahead of us count
     if (q.waiter->txn != txn && !Compatible(q.mode, q.intention, w.mode, w.intention)) return false;
@@ -140,11 +145,7 @@ bool LockManager::TryAcquire(Txn* txn, std::vector<LockTarget>& targets) {
                              [&](const Holder& h) { return h.txn == txn; });
     // A resource we already hold may be strengthened past the queue (its
     // waiters wait for us anyway); a new one respects first-come order.
-    bool ok = true;
-    for (const Holder& h : w.resource->holders) {
-      if (h.txn != txn && !Compatible(h.mode, h.intention, w.mode, w.intention)) ok = false;
-    }
-    if (ok && !holds) ok = CanGrant(txn, w, nullptr);
+    bool ok = holds ? HoldersAllow(txn, w) : CanGrant(txn, w, nullptr);
     if (!ok) {
       for (const Want& x : scratch_wants_) Retire(x.resource);
       return false;

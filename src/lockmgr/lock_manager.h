@@ -136,6 +136,9 @@ class LockManager {
   using Ready = std::vector<std::pair<Callback, Status>>;
 
   void Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants);
+  // Whether w fits beside the other transactions' holders; CanGrant also
+  // respects the requests queued ahead of self (null: all of them).
+  bool HoldersAllow(const Txn* txn, const Want& w) const;
   bool CanGrant(const Txn* txn, const Want& w, const Waiter* self) const;
   void Grant(Txn* txn, const std::vector<Want>& wants);
   bool WouldDeadlock(const Waiter* start) const;

@@ -89,10 +89,16 @@ Scan ScanFrames(std::string_view data) {
   }
 }
 
+// What applying a run of frames saw.
+struct Applied {
+  uint64_t documents = 0;  // puts
+  size_t ends = 0;         // end records (checkpoints have exactly one)
+  DecodedRecord last{};    // the last record applied
+  size_t bad_offset = 0;   // on failure, the offending frame
+};
+
 // Applies frames in order, decoding them on two threads first.
-// *documents counts the puts; on failure *bad_offset is the frame's.
-Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, uint64_t* documents,
-                   std::vector<DecodedRecord>* end_records, size_t* bad_offset) {
+Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, Applied* applied) {
   struct Chunk {
     size_t first = 0, last = 0;  // frames [first, last)
     std::vector<DecodedRecord> records;
@@ -137,16 +143,17 @@ Status ApplyFrames(Engine* engine, const std::vector<Frame>& frames, uint64_t* d
   if (helper.joinable()) helper.join();
   for (Chunk& c : halves) {
     if (!c.status.ok()) {
-      *bad_offset = c.bad;
+      applied->bad_offset = c.bad;
       return c.status;
     }
     for (size_t k = 0; k < c.records.size(); ++k) {
       const DecodedRecord& r = c.records[k];
-      if (r.kind == LogRecord::Kind::kPut) ++*documents;
-      if (r.kind == LogRecord::Kind::kEnd) end_records->push_back(r);
+      if (r.kind == LogRecord::Kind::kPut) ++applied->documents;
+      if (r.kind == LogRecord::Kind::kEnd) ++applied->ends;
+      applied->last = r;
       Status st = engine->ApplyReplay(r, std::move(c.docs[k]), frames[c.frame_of[k]].lsn);
       if (!st.ok()) {
-        *bad_offset = frames[c.frame_of[k]].offset;
+        applied->bad_offset = frames[c.frame_of[k]].offset;
         return st;
       }
     }
@@ -170,16 +177,14 @@ Status LoadCheckpoint(FileSystem* fs, const std::string& dir, uint64_t lsn, Engi
   if (!scan.clean || scan.zero_tail) return Corrupt(name, scan.stop, "damaged checkpoint record");
   const std::vector<Frame>& frames = scan.frames;
   size_t offset = scan.stop;
-  uint64_t documents = 0;
-  std::vector<DecodedRecord> ends;
-  size_t bad = 0;
-  st = ApplyFrames(target, frames, &documents, &ends, &bad);
-  if (!st.ok()) return Corrupt(name, bad, "unreadable checkpoint record (" + st.message() + ")");
-  if (ends.size() != 1 || frames.empty() || DecodeRecords(frames.back().payload, &ends).ok() == false ||
-      ends.back().kind != LogRecord::Kind::kEnd) {
+  Applied applied;
+  st = ApplyFrames(target, frames, &applied);
+  if (!st.ok()) return Corrupt(name, applied.bad_offset, "unreadable checkpoint record (" + st.message() + ")");
+  if (applied.ends != 1 || applied.last.kind != LogRecord::Kind::kEnd) {
     return Corrupt(name, offset, "checkpoint ends without its end record");
   }
-  if (static_cast<uint64_t>(ends.back().number) != documents) {
+  uint64_t documents = applied.documents;
+  if (static_cast<uint64_t>(applied.last.number) != documents) {
     return Corrupt(name, frames.back().offset, "checkpoint document count mismatch");
   }
   report->checkpoint = name;
@@ -245,11 +250,9 @@ Status ReplayLog(FileSystem* fs, const std::string& dir, const std::vector<uint6
       ++expected;
     }
     uint64_t seen = scan.frames.size();
-    uint64_t docs = 0;
-    std::vector<DecodedRecord> ends;
-    size_t bad = 0;
-    st = ApplyFrames(target, frames, &docs, &ends, &bad);
-    if (!st.ok()) return Corrupt(name, bad, "unreadable log record (" + st.message() + ")");
+    Applied applied;
+    st = ApplyFrames(target, frames, &applied);
+    if (!st.ok()) return Corrupt(name, applied.bad_offset, "unreadable log record (" + st.message() + ")");
     report->records_replayed += frames.size();
     uint64_t frames_count = seen;
     if (notes != nullptr) {
