@@ -11,8 +11,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-LockTarget T(std::string_view r, LockMode m, bool intention = false) {
-  return LockTarget{std::hash<std::string_view>()(r), m, intention};
+ResourceId Name(std::string_view r) { return std::hash<std::string_view>()(r) | 1; }
+
+// A whole collection (or any resource locked as a whole).
+LockTarget T(std::string_view r, LockMode m) { return LockTarget{Name(r), m, 0}; }
+
+// A document of a collection: its own lock and the collection's intention lock.
+LockTarget D(std::string_view collection, std::string_view doc, LockMode m) {
+  return LockTarget{Name(std::string(collection) + "/" + std::string(doc)), m, Name(collection)};
 }
 
 // Transactions by number, as the tests name them, each with its connection.
@@ -75,11 +81,11 @@ TEST_SUITE("lockmgr") {
   TEST_CASE("grant at once, wait, and grant on release") {
     LockManager lm;
     Txns tx;
-    Request a(lm, tx(1, 100), {T("c", X, true), T("c/1", X)});
+    Request a(lm, tx(1, 100), {D("c", "1", X)});
     CHECK(a.granted_now());
-    Request b(lm, tx(2, 200), {T("c", X, true), T("c/1", X)});
+    Request b(lm, tx(2, 200), {D("c", "1", X)});
     REQUIRE(b.waiting());
-    Request other_doc(lm, tx(3, 300), {T("c", X, true), T("c/2", X)});
+    Request other_doc(lm, tx(3, 300), {D("c", "2", X)});
     CHECK(other_doc.granted_now());  // different _id: never waits
     CHECK_FALSE(b.decided());
     lm.Release(tx[1]);
@@ -171,7 +177,7 @@ TEST_SUITE("lockmgr") {
     LockManager lm;
     Txns tx;
     Request a(lm, tx(1, 1), {T("c", S)});
-    std::vector<LockTarget> create{T("c", X, true), T("c/9", X)};
+    std::vector<LockTarget> create{D("c", "9", X)};
     CHECK_FALSE(lm.TryAcquire(tx(2, 2), create));
     CHECK(lm.TryAcquire(tx[1], create));  // its own S upgrades
     lm.Release(tx[1]);
@@ -197,6 +203,73 @@ TEST_SUITE("lockmgr") {
           if (out == LockManager::Outcome::kWaiting) REQUIRE(f.get().ok());
           if (inside.fetch_add(1) != 0) violations.fetch_add(1);
           inside.fetch_sub(1);
+          lm.Release(&txn);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(violations.load() == 0);
+  }
+
+  TEST_CASE("a whole-collection lock meets document locks in every shard") {
+    LockManager lm;
+    Txns tx;
+    // Enough documents that every shard holds some.
+    for (int i = 0; i < 64; ++i) {
+      std::string doc = std::to_string(i);
+      Request d(lm, tx(1, 1), {D("c", doc, X)});
+      REQUIRE(d.granted_now());
+      Request whole(lm, tx(2, 2), {T("c", S)});
+      REQUIRE(whole.waiting());
+      Request snapshot(lm, tx(3, 3), {T("c", RS)});  // read-only readers pass wn
+      CHECK(snapshot.granted_now());
+      Request other(lm, tx(4, 4), {T("c2", XB)});  // another collection: independent
+      CHECK(other.granted_now());
+      lm.Release(tx[3]);
+      lm.Release(tx[4]);
+      lm.Release(tx[1]);
+      REQUIRE(whole.future.get().ok());
+      // And the other way round: the whole-collection lock holds the document.
+      Request d2(lm, tx(5, 5), {D("c", doc, X)});
+      REQUIRE(d2.waiting());
+      lm.Release(tx[2]);
+      REQUIRE(d2.future.get().ok());
+      lm.Release(tx[5]);
+    }
+  }
+
+  TEST_CASE("documents and whole collections from many threads stay exclusive") {
+    LockManager lm;
+    std::atomic<int> whole_inside{0};
+    std::atomic<int> docs_inside[8] = {};
+    std::atomic<int> violations{0};
+    std::vector<std::thread> threads;
+    for (int th = 0; th < 4; ++th) {
+      threads.emplace_back([&, th] {
+        LockManager::Txn txn(static_cast<OwnerId>(th + 1));
+        uint32_t rng = 12345u * static_cast<uint32_t>(th + 1);
+        for (int i = 0; i < 400; ++i) {
+          rng = rng * 1103515245u + 12345u;
+          bool whole = (rng >> 16) % 8 == 0;
+          int doc = static_cast<int>((rng >> 20) % 8);
+          std::vector<LockTarget> targets{whole ? T("c", XB) : D("c", std::to_string(doc), X)};
+          std::promise<Status> p;
+          auto f = p.get_future();
+          Status why;
+          auto out = lm.Acquire(&txn, targets, 10s,
+                                [&p]() -> LockManager::Callback { return [&p](Status st) { p.set_value(st); }; }, &why);
+          REQUIRE(out != LockManager::Outcome::kDenied);
+          if (out == LockManager::Outcome::kWaiting) REQUIRE(f.get().ok());
+          if (whole) {
+            if (whole_inside.fetch_add(1) != 0) violations.fetch_add(1);
+            for (auto& d : docs_inside) {
+              if (d.load() != 0) violations.fetch_add(1);
+            }
+            whole_inside.fetch_sub(1);
+          } else {
+            if (docs_inside[doc].fetch_add(1) != 0 || whole_inside.load() != 0) violations.fetch_add(1);
+            docs_inside[doc].fetch_sub(1);
+          }
           lm.Release(&txn);
         }
       });

@@ -30,12 +30,14 @@ class SpinMutex {
   bool try_lock() { return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire); }
   void unlock() { locked_.store(false, std::memory_order_release); }
 
- private:
+  // The CPU's spin-wait hint (also used by SpinRwLock).
   static void Pause() {
 #if defined(__x86_64__) || defined(__i386__)
     _mm_pause();
 #endif
   }
+
+ private:
   alignas(64) std::atomic<bool> locked_{false};
 };
 

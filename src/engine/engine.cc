@@ -66,7 +66,7 @@ Status Engine::LogCatalogChange(LogRecord record, const std::function<void()>& a
   std::vector<LogRecord> records{std::move(record)};
   log_->Append(records, [&](Status st, uint64_t lsn) {
     if (st.ok()) {
-      std::lock_guard<SpinMutex> commit(commit_mu_);
+      std::lock_guard<SpinMutex> commit(snapshots_.mutex());
       apply();
       applied_lsn_ = lsn;
     } else {
@@ -100,7 +100,7 @@ Status Engine::DropCollection(const std::string& name) {
   // A drop is a tiny transaction holding the collection's strongest lock,
   // so it never pulls a collection from under a live transaction.
   LockManager::Txn txn(NewOwnerId());
-  std::vector<LockTarget> target{LockTarget{CollectionResource(name), LockMode::kExclusiveBlocking, false}};
+  std::vector<LockTarget> target{LockTarget{CollectionResource(name), LockMode::kExclusiveBlocking}};
   if (!locks_.TryAcquire(&txn, target)) {
     return Status(ErrorCode::kConflict, "collection " + name + " is in use by a live transaction");
   }
@@ -118,7 +118,7 @@ Status Engine::DropCollection(const std::string& name) {
       catalog_.erase(name);
     }
     victim->MarkDropped();
-    documents_.fetch_sub(victim->live_documents(), std::memory_order_relaxed);
+    counters_.Add(EngineCounters::kDocuments, -static_cast<int64_t>(victim->live_documents()));
   });
   locks_.Release(&txn);
   return st;
@@ -128,7 +128,7 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
   Status st = CheckWritable();
   if (!st.ok()) return done(std::move(st));
   if (writes.empty()) {
-    counters_.commits.fetch_add(1, std::memory_order_relaxed);
+    counters_.Add(EngineCounters::kCommits);
     return done(Status::Ok());
   }
   std::vector<LogRecord> records(writes.size());
@@ -148,22 +148,22 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
                                              "until it is restarted"));
     }
     Install(*pending, lsn);
-    counters_.commits.fetch_add(1, std::memory_order_relaxed);
+    counters_.Add(EngineCounters::kCommits);
     done(Status::Ok());
   });
 }
 
 void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
-  std::lock_guard<SpinMutex> commit(commit_mu_);
-  // No snapshot is taken while versions are pruned and the commit published.
-  std::lock_guard<SpinMutex> no_new_snapshots(snapshots_.mutex());
+  // One commit at a time, and no snapshot is taken while versions are
+  // pruned and the commit published.
+  std::lock_guard<SpinMutex> commit(snapshots_.mutex());
   uint64_t ts = snapshots_.NextCommitTs();
   thread_local std::vector<uint64_t> live;
   snapshots_.LiveLocked(&live);
   int64_t delta = 0;
   for (Write& w : writes) delta += w.collection->Install(w.id, std::move(w.doc), ts, live);
-  documents_.fetch_add(delta, std::memory_order_relaxed);
-  applied_lsn_ = std::max(applied_lsn_, lsn);
+  if (delta != 0) counters_.Add(EngineCounters::kDocuments, delta);
+  if (lsn > applied_lsn_) applied_lsn_ = lsn;  // in memory lsn is 0: leave the line clean
   snapshots_.Publish(ts);
 }
 
@@ -188,7 +188,7 @@ Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {
       std::unique_lock lock(catalog_mu_);
       auto it = catalog_.find(name);
       if (it != catalog_.end()) {
-        documents_.fetch_sub(it->second->live_documents(), std::memory_order_relaxed);
+        counters_.Add(EngineCounters::kDocuments, -static_cast<int64_t>(it->second->live_documents()));
         it->second->MarkDropped();
         catalog_.erase(it);
       }
@@ -199,7 +199,7 @@ Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {
       std::shared_ptr<Collection> c = FindCollection(name);
       if (c == nullptr) return Status(ErrorCode::kIo, "record for unknown collection " + name);
       if (r.id.is_int) c->ReserveId(r.id.i);
-      documents_.fetch_add(c->InstallRecovered(r.id, std::move(doc)), std::memory_order_relaxed);
+      counters_.Add(EngineCounters::kDocuments, c->InstallRecovered(r.id, std::move(doc)));
       break;
     }
     case LogRecord::Kind::kEnd:
@@ -211,8 +211,8 @@ Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {
 
 Engine::CheckpointView Engine::BeginCheckpoint() {
   CheckpointView view;
-  std::lock_guard<SpinMutex> commit(commit_mu_);  // no commit half-installed
-  view.ts = snapshots_.Acquire();
+  std::lock_guard<SpinMutex> commit(snapshots_.mutex());  // no commit half-installed
+  view.ts = snapshots_.AcquireLocked();
   view.lsn = applied_lsn_;
   std::shared_lock lock(catalog_mu_);
   for (const auto& [name, c] : catalog_) view.collections.push_back(c);
@@ -224,16 +224,17 @@ std::string Engine::StatsJson() const {
   const LogStats& wal = log_->stats();
   auto num = [](uint64_t v) { return Value(static_cast<int64_t>(v)); };
   Object o;
-  o.push_back({"commits", num(counters_.commits.load())});
-  o.push_back({"aborts", num(counters_.aborts.load())});
+  auto count = [&](EngineCounters::Counter c) { return Value(counters_.Get(c)); };
+  o.push_back({"commits", count(EngineCounters::kCommits)});
+  o.push_back({"aborts", count(EngineCounters::kAborts)});
   o.push_back({"wal_syncs", num(wal.syncs.load())});
   o.push_back({"wal_bytes", num(wal.bytes.load())});
   o.push_back({"lock_waits", num(ls.waits.load())});
   o.push_back({"lock_timeouts", num(ls.timeouts.load())});
   o.push_back({"deadlocks", num(ls.deadlocks.load())});
-  o.push_back({"active_transactions", Value(static_cast<int64_t>(counters_.active_transactions.load()))});
-  o.push_back({"connections", Value(static_cast<int64_t>(counters_.connections.load()))});
-  o.push_back({"documents", num(documents_.load())});
+  o.push_back({"active_transactions", count(EngineCounters::kActiveTransactions)});
+  o.push_back({"connections", count(EngineCounters::kConnections)});
+  o.push_back({"documents", count(EngineCounters::kDocuments)});
   o.push_back({"collections", num(CollectionNames().size())});
   uint64_t versions = 0;
   {
@@ -241,8 +242,8 @@ std::string Engine::StatsJson() const {
     for (const auto& [name, c] : catalog_) versions += c->versions();
   }
   o.push_back({"versions", num(versions)});
-  o.push_back({"connections_total", num(counters_.connections_total.load())});
-  o.push_back({"statements", num(counters_.statements.load())});
+  o.push_back({"connections_total", count(EngineCounters::kConnectionsTotal)});
+  o.push_back({"statements", count(EngineCounters::kStatements)});
   o.push_back({"live_snapshots", num(snapshots_.live_count())});
   std::string out;
   AppendJson(Value(std::move(o)), &out);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/striped_counters.h"
 #include "lockmgr/lock_manager.h"
 #include "mvcc/collection.h"
 #include "mvcc/snapshots.h"
@@ -29,20 +30,30 @@ struct EngineOptions {
   size_t max_selections_per_transaction = 4096;
 };
 
-// Each counter on its own cache line: sessions on different cores bump
-// them constantly, and shared lines would bounce between the cores.
-struct EngineCounters {
-  alignas(64) std::atomic<uint64_t> commits{0};
-  alignas(64) std::atomic<uint64_t> aborts{0};
-  alignas(64) std::atomic<int64_t> active_transactions{0};
-  alignas(64) std::atomic<int64_t> connections{0};
-  alignas(64) std::atomic<uint64_t> connections_total{0};
-  alignas(64) std::atomic<uint64_t> statements{0};
+// The counters of `(stats)` that sessions on every core bump.
+class EngineCounters {
+ public:
+  enum Counter : size_t {
+    kCommits,
+    kAborts,
+    kActiveTransactions,
+    kConnections,
+    kConnectionsTotal,
+    kStatements,
+    kDocuments,
+    kCount
+  };
+  void Add(Counter c, int64_t n = 1) { counters_.Add(c, n); }
+  int64_t Get(Counter c) const { return counters_.Sum(c); }
+
+ private:
+  StripedCounters<kCount> counters_;
 };
 
-// One committed write of a transaction.
+// One committed write of a transaction. The committer keeps the collection
+// alive until the commit's done has run.
 struct Write {
-  std::shared_ptr<Collection> collection;
+  Collection* collection;
   DocId id;
   DocRef doc;  // null: delete
 };
@@ -100,12 +111,12 @@ class Engine {
 
   // The `(stats)` counters as a JSON object.
   std::string StatsJson() const;
-  uint64_t documents() const { return documents_.load(std::memory_order_relaxed); }
+  uint64_t documents() const { return static_cast<uint64_t>(counters_.Get(EngineCounters::kDocuments)); }
 
  private:
   Status CheckWritable() const;
   void Install(std::vector<Write>& writes, uint64_t lsn);
-  // Logs one catalog record and applies it (apply runs under commit_mu_).
+  // Logs one catalog record and applies it (apply runs under the commit mutex).
   Status LogCatalogChange(LogRecord record, const std::function<void()>& apply);
 
   const EngineOptions options_;
@@ -117,13 +128,13 @@ class Engine {
   mutable std::shared_mutex catalog_mu_;
   std::map<std::string, std::shared_ptr<Collection>, std::less<>> catalog_;
 
-  SpinMutex commit_mu_;  // installs one commit at a time
   std::mutex catalog_ops_mu_;  // one mkcoll/rmcoll at a time, check to apply
-  uint64_t applied_lsn_ = 0;   // guarded by commit_mu_
+  uint64_t applied_lsn_ = 0;   // guarded by snapshots_.mutex(), the commit mutex
   std::function<Status()> checkpoint_hook_;
-  std::atomic<bool> failed_{false};  // an I/O failure: no more commits
-  std::atomic<uint64_t> documents_{0};
-  std::atomic<uint64_t> next_owner_{1};
+  // An I/O failure: no more commits. Read by every commit, written once:
+  // on a line of its own, away from what commits write.
+  alignas(64) std::atomic<bool> failed_{false};
+  alignas(64) std::atomic<uint64_t> next_owner_{1};
 };
 
 // Lock resource names: a collection, or one document in it.

@@ -26,7 +26,7 @@ struct WorkspaceKey {
 
 // A private write: the document as this transaction left it.
 struct WorkspaceEntry {
-  std::shared_ptr<Collection> collection;
+  Collection* collection;  // kept alive by the session (collections_)
   Value value;
   bool deleted = false;
   bool created = false;  // did not exist before this transaction
@@ -91,7 +91,7 @@ struct Evaluator::Selection {
   bool multi = false;
   bool created = false;
   std::string collection_name;
-  std::shared_ptr<Collection> collection;
+  Collection* collection = nullptr;  // kept alive by the session (collections_)
   Expr condition;
   bool by_ids = false;        // the condition pins _id to the values in ids
   std::vector<DocId> ids;
@@ -151,8 +151,8 @@ struct Evaluator::PendingWait {
 
 Evaluator::Evaluator(Engine* engine)
     : engine_(engine), owner_(engine->NewOwnerId()), reader_(engine->options().reader) {
-  engine_->counters().connections.fetch_add(1, std::memory_order_relaxed);
-  engine_->counters().connections_total.fetch_add(1, std::memory_order_relaxed);
+  engine_->counters().Add(EngineCounters::kConnections);
+  engine_->counters().Add(EngineCounters::kConnectionsTotal);
 }
 
 // Statements are counted per session and added to the engine's counter in
@@ -163,7 +163,7 @@ void Evaluator::CountStatement() {
 }
 
 void Evaluator::FlushStatementCount() {
-  engine_->counters().statements.fetch_add(uncounted_statements_, std::memory_order_relaxed);
+  engine_->counters().Add(EngineCounters::kStatements, static_cast<int64_t>(uncounted_statements_));
   uncounted_statements_ = 0;
 }
 
@@ -182,7 +182,7 @@ Evaluator::~Evaluator() {
   while (!txns_.empty()) EndTransaction(txns_.back().get(), false);
   free_txns_.clear();
   free_sels_.clear();
-  engine_->counters().connections.fetch_sub(1, std::memory_order_relaxed);
+  engine_->counters().Add(EngineCounters::kConnections, -1);
 }
 
 void Evaluator::RequirePassword(std::string password) {
@@ -508,6 +508,25 @@ Evaluator::Selection* Evaluator::RequireSelection(const std::string& name, bool 
   return s;
 }
 
+Collection* Evaluator::UseCollection(const std::string& name) {
+  auto it = collections_.find(name);
+  if (it != collections_.end() && !it->second->dropped()) return it->second.get();
+  std::shared_ptr<Collection> c = engine_->FindCollection(name);
+  Collection* found = c.get();
+  if (it != collections_.end()) {
+    retired_collections_.push_back(std::move(it->second));  // live transactions may still point to it
+    collections_.erase(it);
+  }
+  if (c != nullptr) {
+    if (collections_.size() >= 1024) {  // a bound for sessions that use very many names
+      for (auto& [n, old] : collections_) retired_collections_.push_back(std::move(old));
+      collections_.clear();
+    }
+    collections_.emplace(name, std::move(c));
+  }
+  return found;
+}
+
 void Evaluator::EndTransaction(Transaction* t, bool committed) {
   engine_->locks().Release(&t->locks);
   if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
@@ -523,11 +542,12 @@ void Evaluator::EndTransaction(Transaction* t, bool committed) {
     pending_.reset();
     pending_txn_ = nullptr;
   }
-  if (!committed) engine_->counters().aborts.fetch_add(1, std::memory_order_relaxed);
-  engine_->counters().active_transactions.fetch_sub(1, std::memory_order_relaxed);
+  if (!committed) engine_->counters().Add(EngineCounters::kAborts);
+  engine_->counters().Add(EngineCounters::kActiveTransactions, -1);
   auto it = std::find_if(txns_.begin(), txns_.end(), [&](const auto& x) { return x.get() == t; });
   RecycleTransaction(std::move(*it));
   txns_.erase(it);
+  if (txns_.empty() && !retired_collections_.empty()) retired_collections_.clear();
 }
 
 // Finished transactions and selections are kept for reuse, so a steady
@@ -561,7 +581,7 @@ std::unique_ptr<Evaluator::Selection> Evaluator::TakeSelection() {
 
 void Evaluator::RecycleSelection(std::unique_ptr<Selection> s) {
   s->multi = s->created = false;
-  s->collection.reset();
+  s->collection = nullptr;
   s->by_ids = false;
   s->ids.clear();
   s->docs.clear();
@@ -635,7 +655,7 @@ void Evaluator::RespondError(const Status& st) {
 const Value* Evaluator::View(Transaction* t, Selection* s, size_t i) const {
   const Selection::Bound& b = s->docs[i];
   if (!t->workspace.empty()) {
-    auto it = t->workspace.find(WorkspaceKey{s->collection.get(), b.id});
+    auto it = t->workspace.find(WorkspaceKey{s->collection, b.id});
     if (it != t->workspace.end()) return it->second.deleted ? nullptr : &it->second.value;
   }
   return b.committed ? &b.committed->value() : nullptr;
@@ -644,7 +664,7 @@ const Value* Evaluator::View(Transaction* t, Selection* s, size_t i) const {
 void Evaluator::AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const {
   const Selection::Bound& b = s->docs[i];
   if (!t->workspace.empty()) {
-    auto it = t->workspace.find(WorkspaceKey{s->collection.get(), b.id});
+    auto it = t->workspace.find(WorkspaceKey{s->collection, b.id});
     if (it != t->workspace.end()) {
       AppendJson(it->second.value, out);
       return;
@@ -667,7 +687,7 @@ void Evaluator::Open() {
   std::unique_ptr<Transaction> t = TakeTransaction();
   t->name = stmt_->txn;
   txns_.push_back(std::move(t));
-  engine_->counters().active_transactions.fetch_add(1, std::memory_order_relaxed);
+  engine_->counters().Add(EngineCounters::kActiveTransactions);
   RespondOk("opened");
 }
 
@@ -683,7 +703,7 @@ void Evaluator::Select(bool multi) {
   if (t->selections.size() >= engine_->options().max_selections_per_transaction) {
     return Fail(Error(ErrorCode::kLimit, "too many selections in transaction " + t->name), t);
   }
-  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_->collection);
+  Collection* c = UseCollection(stmt_->collection);
   if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
   std::unique_ptr<Selection> s = TakeSelection();
   s->name = stmt_->selection;
@@ -691,7 +711,7 @@ void Evaluator::Select(bool multi) {
   s->lock = stmt_->lock;
   s->multi = multi;
   s->collection_name = stmt_->collection;
-  s->collection = std::move(c);
+  s->collection = c;
   s->ids.clear();
   s->by_ids = stmt_->by_id;
   if (stmt_->by_id) {
@@ -724,17 +744,16 @@ void Evaluator::Acquire() {
   std::vector<LockTarget>& targets = targets_;  // reused: no allocation per acquire
   targets.clear();
   for (Selection* s : t->selections) {
-    if (s->collection->dropped()) s->collection = engine_->FindCollection(s->collection_name);
+    if (s->collection->dropped()) s->collection = UseCollection(s->collection_name);
     if (s->collection == nullptr) {
       return Fail(Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " no longer exists"), t);
     }
     LockMode mode = ModeFor(s->lock, t->read_only);
     ResourceId coll = CollectionResource(s->collection_name);
     if (s->by_ids) {
-      targets.push_back(LockTarget{coll, mode, true});
-      for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(coll, id), mode, false});
+      for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(coll, id), mode, coll});
     } else {
-      targets.push_back(LockTarget{coll, mode, false});
+      targets.push_back(LockTarget{coll, mode});
     }
   }
   if (targets.empty()) return FinishAcquire(t);
@@ -815,7 +834,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   if (FindSelection(stmt_->selection) != nullptr) {
     return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_->selection + " is already live"), t);
   }
-  std::shared_ptr<Collection> c = engine_->FindCollection(stmt_->collection);
+  Collection* c = UseCollection(stmt_->collection);
   if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
   Value v;
   Status st = ParseJsonObject(doc, len, cap, engine_->options().reader.max_depth, &v);
@@ -836,14 +855,14 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
     members.insert(members.begin(), Member{"_id", Value(id.i)});
   }
 
-  std::vector<LockTarget> targets{LockTarget{CollectionResource(stmt_->collection), LockMode::kExclusive, true},
-                                  LockTarget{DocumentResource(stmt_->collection, id), LockMode::kExclusive, false}};
+  ResourceId coll = CollectionResource(stmt_->collection);
+  std::vector<LockTarget> targets{LockTarget{DocumentResource(coll, id), LockMode::kExclusive, coll}};
   if (!engine_->locks().TryAcquire(&t->locks, targets)) {
     return Fail(Error(ErrorCode::kConflict, "cannot create _id " + id.ToString() + " in " + stmt_->collection +
                                                 ": another live transaction holds a conflicting lock"),
                 t);
   }
-  WorkspaceKey key{c.get(), id};
+  WorkspaceKey key{c, id};
   auto it = t->workspace.find(key);
   bool exists = it != t->workspace.end() ? !it->second.deleted : c->Get(id, kLatest) != nullptr;
   if (exists) {
@@ -858,7 +877,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   s->lock = LockKind::kWriteNonBlocking;
   s->created = true;
   s->collection_name = stmt_->collection;
-  s->collection = std::move(c);
+  s->collection = c;
   s->docs.push_back(Selection::Bound{std::move(id), nullptr});
   AddSelection(std::move(s));
   RespondOk("created");
@@ -932,7 +951,7 @@ void Evaluator::Update() {
       }
       results[k] = r == &scratch ? std::move(scratch) : *r;
     }
-    WorkspaceKey key{s->collection.get(), s->docs[i].id};
+    WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
     if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false};
     for (size_t k = 0; k < stmt_->paths.size(); ++k) {
@@ -966,7 +985,7 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     for (const Member& m : v.as_object()) {
       if (m.key != "_id") fresh.push_back(m);
     }
-    WorkspaceKey key{s->collection.get(), id};
+    WorkspaceKey key{s->collection, id};
     auto [it, created] = t->workspace.try_emplace(key);
     if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false};
     it->second.value = Value(std::move(fresh));
@@ -982,7 +1001,7 @@ void Evaluator::Delete() {
   uint64_t n = 0;
   for (size_t i = 0; i < s->docs.size(); ++i) {
     if (View(t, s, i) == nullptr) continue;
-    WorkspaceKey key{s->collection.get(), s->docs[i].id};
+    WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, created] = t->workspace.try_emplace(key);
     if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false};
     it->second.deleted = true;

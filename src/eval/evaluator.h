@@ -116,6 +116,9 @@ class Evaluator {
   void FinishAcquire(Transaction* t);
   Status Bind(Transaction* t);
 
+  // The live collection named name (null: none), from the session's cache.
+  Collection* UseCollection(const std::string& name);
+
   Transaction* FindTransaction(std::string_view name);
   Selection* FindSelection(std::string_view name);
   void AddSelection(std::unique_ptr<Selection> s);
@@ -169,6 +172,13 @@ class Evaluator {
   std::string password_;
   int auth_failures_ = 0;
   uint64_t uncounted_statements_ = 0;
+
+  // The collections this session has used. Selections, workspaces and
+  // commits point into these, so a transaction costs no catalog lock and no
+  // shared reference count (both would pass cache lines between cores). A
+  // dropped collection stays in retired_ while any transaction may point to it.
+  std::unordered_map<std::string, std::shared_ptr<Collection>> collections_;
+  std::vector<std::shared_ptr<Collection>> retired_collections_;
 
   std::vector<std::unique_ptr<Transaction>> txns_;
   std::vector<std::unique_ptr<Selection>> sels_;

@@ -1,6 +1,7 @@
 #include "lockmgr/lock_manager.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace parendb {
 
@@ -20,13 +21,19 @@ namespace {
 
 LockMode Stronger(LockMode a, LockMode b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
 
+// Calls f(shard) for each shard in mask, lowest first (the lock order).
+template <typename F>
+void ForEachShard(uint32_t mask, F f) {
+  for (; mask != 0; mask &= mask - 1) f(std::countr_zero(mask));
+}
+
 }  // namespace
 
 LockManager::LockManager() : timer_([this] { TimerLoop(); }) {}
 
 LockManager::~LockManager() {
   {
-    std::lock_guard<SpinMutex> lock(mu_);
+    std::lock_guard lock(timer_mu_);
     stopping_ = true;
   }
   timer_cv_.notify_all();
@@ -39,40 +46,81 @@ void LockManager::Run(Ready& ready) {
   ready.clear();
 }
 
+LockManager::ShardMask LockManager::MaskOf(const std::vector<LockTarget>& targets) {
+  ShardMask mask = 0;
+  for (const LockTarget& t : targets) mask |= t.collection == 0 ? kAllShards : ShardMask{1} << ShardOf(t.resource);
+  return mask;
+}
+
+void LockManager::LockShards(ShardMask mask) {
+  ForEachShard(mask, [&](int i) { shards_[i].mu.lock(); });
+}
+
+void LockManager::UnlockShards(ShardMask mask) {
+  ForEachShard(mask, [&](int i) { shards_[i].mu.unlock(); });
+}
+
+LockManager::Resource* LockManager::Find(int shard, ResourceId id) {
+  Shard& sh = shards_[shard];
+  auto it = sh.resources.find(id);
+  if (it == sh.resources.end()) {
+    if (sh.spare.empty()) {
+      it = sh.resources.emplace(id, Resource()).first;
+    } else {
+      ResourceMap::node_type node = std::move(sh.spare.back());
+      sh.spare.pop_back();
+      node.key() = id;
+      it = sh.resources.insert(std::move(node)).position;
+    }
+    it->second.id = id;
+    it->second.shard = static_cast<uint8_t>(shard);
+  }
+  return &it->second;
+}
+
 void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants) {
-  // One want per resource, with the strongest mode asked for it.
-  std::sort(targets.begin(), targets.end(),
-            [](const LockTarget& a, const LockTarget& b) { return a.resource < b.resource; });
+  // A document target becomes its own lock plus the intention lock on its
+  // collection's stripe in the same shard; a collection target, one lock
+  // per stripe.
   wants->clear();
-  for (size_t i = 0; i < targets.size(); ++i) {
-    const LockTarget& t = targets[i];
-    if (i > 0 && targets[i - 1].resource == t.resource) {
-      Want& w = wants->back();
-      w.mode = Stronger(w.mode, t.mode);
-      w.intention = w.intention && t.intention;
+  for (const LockTarget& t : targets) {
+    if (t.collection == 0) {
+      for (int s = 0; s < kShards; ++s) {
+        wants->push_back(Want{nullptr, t.resource, static_cast<uint8_t>(s), t.mode, false, false});
+      }
+    } else {
+      auto s = static_cast<uint8_t>(ShardOf(t.resource));
+      wants->push_back(Want{nullptr, t.resource, s, t.mode, false, false});
+      wants->push_back(Want{nullptr, t.collection, s, t.mode, true, true});
+    }
+  }
+  // One want per resource, with the strongest mode asked for it.
+  std::sort(wants->begin(), wants->end(),
+            [](const Want& a, const Want& b) { return a.shard != b.shard ? a.shard < b.shard : a.id < b.id; });
+  size_t n = 0;
+  for (size_t i = 0; i < wants->size(); ++i) {
+    const Want& w = (*wants)[i];
+    if (n > 0 && (*wants)[n - 1].shard == w.shard && (*wants)[n - 1].id == w.id) {
+      Want& merged = (*wants)[n - 1];
+      merged.mode = Stronger(merged.mode, w.mode);
+      merged.intention = merged.intention && w.intention;
+      merged.pin = merged.pin || w.pin;
       continue;
     }
-    auto it = resources_.find(t.resource);
-    if (it == resources_.end()) {
-      if (spare_.empty()) {
-        it = resources_.emplace(t.resource, Resource()).first;
-      } else {
-        ResourceMap::node_type node = std::move(spare_.back());
-        spare_.pop_back();
-        node.key() = t.resource;
-        it = resources_.insert(std::move(node)).position;
-      }
-      it->second.id = t.resource;
-    }
-    if (t.intention) it->second.pinned = true;
-    wants->push_back(Want{&it->second, t.mode, t.intention});
+    (*wants)[n++] = w;
+  }
+  wants->resize(n);
+  for (Want& w : *wants) {
+    w.resource = Find(w.shard, w.id);
+    if (w.pin) w.resource->pinned = true;
   }
 }
 
 void LockManager::Retire(Resource* r) {
   if (r->pinned || !r->idle()) return;
-  auto node = resources_.extract(r->id);
-  if (spare_.size() < 1024) spare_.push_back(std::move(node));
+  Shard& sh = shards_[r->shard];
+  auto node = sh.resources.extract(r->id);
+  if (!node.empty() && sh.spare.size() < 256) sh.spare.push_back(std::move(node));
 }
 
 bool LockManager::HoldersAllow(const Txn* txn, const Want& w) const {
@@ -91,6 +139,10 @@ bool LockManager::CanGrant(const Txn* txn, const Want& w, const Waiter* self) co
   return true;
 }
 
+bool LockManager::CanGrantAll(const Txn* txn, const std::vector<Want>& wants) const {
+  return std::all_of(wants.begin(), wants.end(), [&](const Want& w) { return CanGrant(txn, w, nullptr); });
+}
+
 void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
   for (const Want& w : wants) {
     auto& holders = w.resource->holders;
@@ -107,21 +159,42 @@ void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
 
 LockManager::Outcome LockManager::Acquire(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,
                                           const std::function<Callback()>& make_done, Status* why) {
-  std::lock_guard<SpinMutex> lock(mu_);
-  Resolve(targets, &scratch_wants_);
-  bool now = std::all_of(scratch_wants_.begin(), scratch_wants_.end(),
-                         [&](const Want& w) { return CanGrant(txn, w, nullptr); });
-  if (now) {
-    Grant(txn, scratch_wants_);
+  // First try with only the shards the targets live in: the common case,
+  // and the one that lets transactions on different documents run apart.
+  ShardMask mask = MaskOf(targets);
+  if (mask != kAllShards) {
+    LockShards(mask);
+    Resolve(targets, &txn->scratch_);
+    if (CanGrantAll(txn, txn->scratch_)) {
+      Grant(txn, txn->scratch_);
+      UnlockShards(mask);
+      return Outcome::kGranted;
+    }
+    for (const Want& w : txn->scratch_) Retire(w.resource);
+    UnlockShards(mask);
+  }
+  LockShards(kAllShards);
+  Outcome out = AcquireGlobal(txn, targets, timeout, make_done, why);
+  UnlockShards(kAllShards);
+  return out;
+}
+
+LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget>& targets,
+                                                std::chrono::milliseconds timeout,
+                                                const std::function<Callback()>& make_done, Status* why) {
+  std::vector<Want>& wants = txn->scratch_;
+  Resolve(targets, &wants);
+  if (CanGrantAll(txn, wants)) {
+    Grant(txn, wants);
     return Outcome::kGranted;
   }
-  auto* w = new Waiter{txn, next_seq_++, scratch_wants_, std::chrono::steady_clock::now() + timeout, nullptr};
+  auto* w = new Waiter{txn, next_seq_++, wants, std::chrono::steady_clock::now() + timeout, nullptr};
   for (const Want& want : w->wants) want.resource->queue.push_back(Queued{w, want.mode, want.intention});
-  txn->waiting_ = w;
+  txn->waiting_.store(w, std::memory_order_release);
   waiting_owner_[txn->owner_] = w;
   if (WouldDeadlock(w)) {
     Dequeue(w);
-    txn->waiting_ = nullptr;
+    txn->waiting_.store(nullptr, std::memory_order_release);
     waiting_owner_.erase(txn->owner_);
     for (const Want& want : w->wants) Retire(want.resource);
     delete w;
@@ -133,25 +206,33 @@ LockManager::Outcome LockManager::Acquire(Txn* txn, std::vector<LockTarget>& tar
   w->done = make_done();
   deadlines_.emplace(std::make_pair(w->deadline, w->seq), w);
   stats_.waits.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(timer_mu_);  // order: shards, then timer_mu_
+    ++timer_generation_;
+  }
   timer_cv_.notify_one();
   return Outcome::kWaiting;
 }
 
 bool LockManager::TryAcquire(Txn* txn, std::vector<LockTarget>& targets) {
-  std::lock_guard<SpinMutex> lock(mu_);
-  Resolve(targets, &scratch_wants_);
-  for (const Want& w : scratch_wants_) {
+  ShardMask mask = MaskOf(targets);
+  LockShards(mask);
+  std::vector<Want>& wants = txn->scratch_;
+  Resolve(targets, &wants);
+  for (const Want& w : wants) {
     bool holds = std::any_of(w.resource->holders.begin(), w.resource->holders.end(),
                              [&](const Holder& h) { return h.txn == txn; });
     // A resource we already hold may be strengthened past the queue (its
     // waiters wait for us anyway); a new one respects first-come order.
     bool ok = holds ? HoldersAllow(txn, w) : CanGrant(txn, w, nullptr);
     if (!ok) {
-      for (const Want& x : scratch_wants_) Retire(x.resource);
+      for (const Want& x : wants) Retire(x.resource);
+      UnlockShards(mask);
       return false;
     }
   }
-  Grant(txn, scratch_wants_);
+  Grant(txn, wants);
+  UnlockShards(mask);
   return true;
 }
 
@@ -180,8 +261,8 @@ bool LockManager::WouldDeadlock(const Waiter* start) const {
     const Txn* t = stack.back();
     stack.pop_back();
     next.clear();
-    if (t->waiting_ != nullptr) {
-      Blockers(static_cast<const Waiter*>(t->waiting_), &next);
+    if (const Waiter* tw = t->waiting_.load(std::memory_order_relaxed)) {
+      Blockers(tw, &next);
     } else {
       auto ow = waiting_owner_.find(t->owner_);
       if (ow != waiting_owner_.end() && ow->second->txn != t) next.push_back(ow->second->txn);
@@ -204,13 +285,14 @@ void LockManager::Dequeue(Waiter* w) {
   }
 }
 
-// Takes a waiter out of every structure that knows it (not freed).
+// Takes a waiter out of every structure that knows it (not freed). Clearing
+// txn->waiting_ comes last: its owner may then read held_ without a lock.
 void LockManager::EndWait(Waiter* w) {
   Dequeue(w);
   deadlines_.erase(std::make_pair(w->deadline, w->seq));
   auto ow = waiting_owner_.find(w->txn->owner_);
   if (ow != waiting_owner_.end() && ow->second == w) waiting_owner_.erase(ow);
-  w->txn->waiting_ = nullptr;
+  w->txn->waiting_.store(nullptr, std::memory_order_release);
 }
 
 void LockManager::WakeLocked(const std::vector<Resource*>& touched, Ready* ready) {
@@ -224,70 +306,103 @@ void LockManager::WakeLocked(const std::vector<Resource*>& touched, Ready* ready
   for (Waiter* w : candidates) {
     bool all = std::all_of(w->wants.begin(), w->wants.end(), [&](const Want& want) { return CanGrant(w->txn, want, w); });
     if (!all) continue;
-    EndWait(w);
     Grant(w->txn, w->wants);
+    EndWait(w);
     ready->emplace_back(std::move(w->done), Status::Ok());
     delete w;
   }
 }
 
 void LockManager::Release(Txn* txn) {
-  Ready ready;
-  {
-    std::lock_guard<SpinMutex> lock(mu_);
-    std::vector<Resource*>& touched = scratch_touched_;  // reused under mu_: no allocation
-    touched.clear();
-    if (txn->waiting_ != nullptr) {
-      auto* w = static_cast<Waiter*>(txn->waiting_);
-      EndWait(w);
-      for (const Want& want : w->wants) touched.push_back(want.resource);
-      delete w;
-    }
-    for (void* p : txn->held_) {
-      auto* r = static_cast<Resource*>(p);
-      auto& h = r->holders;
-      h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
-      if (!r->queue.empty()) {
-        touched.push_back(r);
-      } else {
+  // Only this transaction's own Acquire sets waiting_, so null stays null.
+  if (txn->waiting_.load(std::memory_order_acquire) == nullptr) {
+    if (txn->held_.empty()) return;
+    ShardMask mask = 0;
+    for (const Resource* r : txn->held_) mask |= ShardMask{1} << r->shard;
+    LockShards(mask);
+    // Queues change only with every shard held, so if none of ours has a
+    // waiter now, no one needs waking.
+    bool waiters = std::any_of(txn->held_.begin(), txn->held_.end(), [](const Resource* r) { return !r->queue.empty(); });
+    if (!waiters) {
+      for (Resource* r : txn->held_) {
+        auto& h = r->holders;
+        h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
         Retire(r);
       }
+      txn->held_.clear();
+      UnlockShards(mask);
+      return;
     }
-    txn->held_.clear();
-    WakeLocked(touched, &ready);
-    for (Resource* r : touched) Retire(r);
+    UnlockShards(mask);
   }
+  Ready ready;
+  LockShards(kAllShards);
+  ReleaseGlobal(txn, &ready);
+  UnlockShards(kAllShards);
   Run(ready);
 }
 
+void LockManager::ReleaseGlobal(Txn* txn, Ready* ready) {
+  std::vector<Resource*> touched;
+  if (Waiter* w = txn->waiting_.load(std::memory_order_relaxed)) {
+    EndWait(w);
+    for (const Want& want : w->wants) touched.push_back(want.resource);
+    delete w;
+  }
+  for (Resource* r : txn->held_) {
+    auto& h = r->holders;
+    h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
+    if (!r->queue.empty()) {
+      touched.push_back(r);
+    } else {
+      Retire(r);
+    }
+  }
+  txn->held_.clear();
+  WakeLocked(touched, ready);
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (Resource* r : touched) Retire(r);
+}
+
 void LockManager::TimerLoop() {
-  std::unique_lock<SpinMutex> lock(mu_);
+  std::unique_lock timer_lock(timer_mu_);
   Ready ready;
   std::vector<Resource*> touched;
   while (!stopping_) {
-    if (deadlines_.empty()) {
-      timer_cv_.wait(lock);
-      continue;
+    uint64_t generation = timer_generation_;
+    timer_lock.unlock();
+    // Ends every wait whose deadline has passed; notes the next deadline.
+    bool any = false;
+    std::chrono::steady_clock::time_point next;
+    LockShards(kAllShards);
+    auto now = std::chrono::steady_clock::now();
+    while (!deadlines_.empty()) {
+      auto first = deadlines_.begin();
+      if (first->first.first > now) {
+        any = true;
+        next = first->first.first;
+        break;
+      }
+      Waiter* w = first->second;
+      EndWait(w);
+      stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
+      ready.emplace_back(std::move(w->done), Status(ErrorCode::kLockTimeout, "locks not granted in time"));
+      touched.clear();
+      for (const Want& want : w->wants) touched.push_back(want.resource);
+      delete w;
+      WakeLocked(touched, &ready);
+      for (Resource* r : touched) Retire(r);
     }
-    auto first = deadlines_.begin();
-    // A copy: the entry may be erased (its request granted) while we sleep.
-    const std::chrono::steady_clock::time_point deadline = first->first.first;
-    if (deadline > std::chrono::steady_clock::now()) {
-      timer_cv_.wait_until(lock, deadline);
-      continue;
-    }
-    Waiter* w = first->second;
-    EndWait(w);
-    stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
-    ready.emplace_back(std::move(w->done), Status(ErrorCode::kLockTimeout, "locks not granted in time"));
-    touched.clear();
-    for (const Want& want : w->wants) touched.push_back(want.resource);
-    delete w;
-    WakeLocked(touched, &ready);
-    for (Resource* r : touched) Retire(r);
-    lock.unlock();
+    UnlockShards(kAllShards);
     Run(ready);
-    lock.lock();
+    timer_lock.lock();
+    auto woken = [&] { return stopping_ || timer_generation_ != generation; };
+    if (any) {
+      timer_cv_.wait_until(timer_lock, next, woken);
+    } else {
+      timer_cv_.wait(timer_lock, woken);
+    }
   }
 }
 

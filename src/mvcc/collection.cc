@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <mutex>
+#include <shared_mutex>
+#include <thread>
 
 #include "doc/json.h"
 
@@ -11,7 +13,7 @@ DocRef StoredDoc::FromValue(Value value) {
   auto doc = std::make_shared<StoredDoc>();
   AppendJson(value, &doc->json_);
   doc->value_ = std::move(value);
-  std::call_once(doc->parsed_, [] {});  // the tree is already there
+  doc->parsed_.store(kParsed, std::memory_order_relaxed);  // published with the document
   return doc;
 }
 
@@ -22,12 +24,17 @@ DocRef StoredDoc::FromTrustedJson(std::string_view json) {
   return doc;
 }
 
-const Value& StoredDoc::value() const {
-  std::call_once(parsed_, [this] {
+const Value& StoredDoc::ParseOnce() const {
+  uint8_t state = kText;
+  if (parsed_.compare_exchange_strong(state, kParsing, std::memory_order_acquire)) {
     // The text was written by ParenDB and checked by the log's CRC; were it
     // unreadable anyway, an empty object is safer than a crash.
     if (!ParseTrustedJsonObject(json_.data(), json_.size(), json_.capacity(), &value_).ok()) value_ = Value(Object{});
-  });
+    parsed_.store(kParsed, std::memory_order_release);
+    return value_;
+  }
+  // Another thread is parsing it: a microsecond or so.
+  while (parsed_.load(std::memory_order_acquire) != kParsed) std::this_thread::yield();
   return value_;
 }
 
@@ -48,8 +55,30 @@ void Collection::Erase(const DocId& id) {
   docs_.erase(id);
 }
 
+namespace {
+
+// Holds every stripe of a collection, shared or exclusive, for a scope.
+template <bool kShared>
+class AllStripes {
+ public:
+  AllStripes(SpinRwLock* stripes, int n) : stripes_(stripes), n_(n) {
+    for (int i = 0; i < n_; ++i) kShared ? stripes_[i].lock_shared() : stripes_[i].lock();
+  }
+  ~AllStripes() {
+    for (int i = 0; i < n_; ++i) kShared ? stripes_[i].unlock_shared() : stripes_[i].unlock();
+  }
+  AllStripes(const AllStripes&) = delete;
+  AllStripes& operator=(const AllStripes&) = delete;
+
+ private:
+  SpinRwLock* stripes_;
+  int n_;
+};
+
+}  // namespace
+
 DocRef Collection::Get(const DocId& id, uint64_t ts) const {
-  std::shared_lock lock(mu_);
+  std::shared_lock lock(StripeOf(id));
   const Chain* chain = Lookup(id);
   if (chain == nullptr) return nullptr;
   const Version* v = VisibleAt(*chain, ts);
@@ -57,51 +86,72 @@ DocRef Collection::Get(const DocId& id, uint64_t ts) const {
 }
 
 void Collection::Scan(uint64_t ts, const std::function<bool(const DocId&, const DocRef&)>& fn) const {
-  std::shared_lock lock(mu_);
+  AllStripes<true> all(stripes_, kStripes);
   for (const auto& [id, chain] : docs_) {
     const Version* v = VisibleAt(chain, ts);
     if (v != nullptr && v->doc != nullptr && !fn(id, v->doc)) return;
   }
 }
 
-int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots) {
-  std::unique_lock lock(mu_);
-  Chain* found = Lookup(id);
-  if (found == nullptr) {
-    found = &docs_[id];
-    index_.emplace(id, found);
-  }
-  Chain& chain = *found;
-  bool was_live = !chain.empty() && chain.back().doc != nullptr;
-  bool is_live = doc != nullptr;
-  chain.push_back(Version{ts, std::move(doc)});
-  int64_t before = static_cast<int64_t>(chain.size());
+int64_t Collection::Prune(Chain* chain_ptr, const std::vector<uint64_t>& live_snapshots) {
+  Chain& chain = *chain_ptr;
+  auto before = static_cast<int64_t>(chain.size());
   // Keep the newest version, plus for each live snapshot the version it sees.
-  if (chain.size() > 1) {
-    auto needed = [&](size_t i) {
-      if (i + 1 == chain.size()) return true;
-      for (uint64_t snap : live_snapshots) {
-        if (chain[i].ts <= snap && chain[i + 1].ts > snap) return true;
-      }
-      return false;
-    };
-    size_t keep = 0;
-    for (size_t i = 0; i < chain.size(); ++i) {
-      if (needed(i)) {
-        if (keep != i) chain[keep] = std::move(chain[i]);
-        ++keep;
-      }
+  auto needed = [&](size_t i) {
+    if (i + 1 == chain.size()) return true;
+    for (uint64_t snap : live_snapshots) {
+      if (chain[i].ts <= snap && chain[i + 1].ts > snap) return true;
     }
-    chain.resize(keep);
+    return false;
+  };
+  size_t keep = 0;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    if (needed(i)) {
+      if (keep != i) chain[keep] = std::move(chain[i]);
+      ++keep;
+    }
   }
-  int64_t kept = static_cast<int64_t>(chain.size());
-  if (chain.size() == 1 && chain.back().doc == nullptr) {
-    Erase(id);
-    kept = 0;
+  chain.resize(keep);
+  return static_cast<int64_t>(keep) - before;
+}
+
+int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots) {
+  bool is_live = doc != nullptr;
+  {
+    // A new version of a document that stays: its stripe is enough.
+    std::unique_lock stripe(StripeOf(id));
+    Chain* chain = Lookup(id);
+    if (chain != nullptr && is_live) {
+      bool was_live = chain->back().doc != nullptr;
+      chain->push_back(Version{ts, std::move(doc)});
+      int64_t versions = 1 + Prune(chain, live_snapshots);
+      if (versions != 0) versions_.fetch_add(versions, std::memory_order_relaxed);
+      if (!was_live) live_.fetch_add(1, std::memory_order_relaxed);
+      return was_live ? 0 : 1;
+    }
   }
-  versions_.fetch_add(kept - (before - 1), std::memory_order_relaxed);
+  // The set of _ids may change: every stripe.
+  bool was_live;
+  int64_t versions;
+  {
+    AllStripes<false> all(stripes_, kStripes);
+    Chain* found = Lookup(id);
+    if (found == nullptr) {
+      found = &docs_[id];
+      index_.emplace(id, found);
+    }
+    Chain& chain = *found;
+    was_live = !chain.empty() && chain.back().doc != nullptr;
+    chain.push_back(Version{ts, std::move(doc)});
+    versions = 1 + Prune(&chain, live_snapshots);
+    if (chain.size() == 1 && chain.back().doc == nullptr) {
+      Erase(id);
+      versions -= 1;
+    }
+  }
+  if (versions != 0) versions_.fetch_add(versions, std::memory_order_relaxed);
   int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
-  live_.fetch_add(delta, std::memory_order_relaxed);
+  if (delta != 0) live_.fetch_add(delta, std::memory_order_relaxed);
   return delta;
 }
 
@@ -129,7 +179,7 @@ int Collection::InstallRecovered(const DocId& id, DocRef doc) {
 void Collection::ScanChunk(uint64_t ts, const DocId* from, size_t max,
                            std::vector<std::pair<DocId, DocRef>>* out) const {
   out->clear();
-  std::shared_lock lock(mu_);
+  AllStripes<true> all(stripes_, kStripes);
   auto it = from == nullptr ? docs_.begin() : docs_.upper_bound(*from);
   for (; it != docs_.end() && out->size() < max; ++it) {
     const Version* v = VisibleAt(it->second, ts);

@@ -4,17 +4,24 @@
 // read-only transactions read the newest version at or before their snapshot
 // timestamp. Versions no snapshot can see are dropped when a key is next
 // written (see Install), so memory tracks live snapshots, not history.
+//
+// Locking: the documents are split by _id into stripes, each with its own
+// reader-writer lock. A point read or a new version of an existing document
+// holds one stripe, so transactions on different documents touch different
+// cache lines; anything that changes the set of _ids (a new document, a
+// removed one) or walks it (scans) holds every stripe. Installs come one at
+// a time (the engine's commit mutex), so two never race on the structure.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "base/spin_rw_lock.h"
 #include "doc/doc_id.h"
 #include "mvcc/stored_doc.h"
 
@@ -79,9 +86,17 @@ class Collection {
 
   Chain* Lookup(const DocId& id) const;
   void Erase(const DocId& id);
+  // Prunes chain after a new version was appended (see Install); returns
+  // the change in versions kept.
+  static int64_t Prune(Chain* chain, const std::vector<uint64_t>& live_snapshots);
+
+  static constexpr int kStripes = 16;
+  SpinRwLock& StripeOf(const DocId& id) const {
+    return stripes_[(DocIdHash()(id) * 0x9e3779b97f4a7c15ULL) >> 60];
+  }
 
   const std::string name_;
-  mutable std::shared_mutex mu_;
+  mutable SpinRwLock stripes_[kStripes];
   std::map<DocId, Chain> docs_;  // _id order, for scans
   // The same chains by hash, for point lookups without walking the tree
   // (map nodes never move, so the pointers stay valid).

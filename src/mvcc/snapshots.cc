@@ -6,6 +6,10 @@ namespace parendb {
 
 uint64_t SnapshotRegistry::Acquire() {
   std::lock_guard<SpinMutex> lock(mu_);
+  return AcquireLocked();
+}
+
+uint64_t SnapshotRegistry::AcquireLocked() {
   uint64_t ts = visible_.load(std::memory_order_acquire);
   // visible_ only grows, so the newest entry is the only one that can match.
   if (!live_.empty() && live_.back().first == ts) {

@@ -1,6 +1,7 @@
 // The commit clock and the registry of live read snapshots.
 //
-// Commits are installed one at a time under the clock's mutex and the
+// Commits are installed one at a time under the registry's mutex (the
+// engine's commit mutex: one lock per commit, not two) and the
 // visible timestamp moves only after a commit is fully installed, so a
 // snapshot sees every write of a transaction or none of them.
 #pragma once
@@ -18,6 +19,7 @@ class SnapshotRegistry {
  public:
   // Takes a snapshot of the visible state and registers it.
   uint64_t Acquire();
+  uint64_t AcquireLocked();  // the caller holds mutex()
   void Release(uint64_t ts);
   // Sorted distinct live snapshot timestamps (into *out). The caller holds
   // mutex(): then no snapshot can be taken until it lets go, so versions

@@ -8,7 +8,7 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
+#include <atomic>
 #include <string>
 
 #include "doc/value.h"
@@ -27,15 +27,22 @@ class StoredDoc {
 
   const std::string& json() const { return json_; }
   // The parsed document (an object whose first member is `_id`). Thread-safe.
-  const Value& value() const;
+  const Value& value() const {
+    return parsed_.load(std::memory_order_acquire) == kParsed ? value_ : ParseOnce();
+  }
 
   StoredDoc() = default;
   StoredDoc(const StoredDoc&) = delete;
   StoredDoc& operator=(const StoredDoc&) = delete;
 
  private:
+  // Not std::call_once: glibc's pthread_once makes a futex system call on
+  // every first call, and every commit makes a new document.
+  enum : uint8_t { kText, kParsing, kParsed };
+  const Value& ParseOnce() const;
+
   std::string json_;
-  mutable std::once_flag parsed_;
+  mutable std::atomic<uint8_t> parsed_{kText};
   mutable Value value_;
 };
 
