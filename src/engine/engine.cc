@@ -97,6 +97,9 @@ Status Engine::DropCollection(const std::string& name) {
   Status st = CheckWritable();
   if (!st.ok()) return st;
   std::lock_guard ops(catalog_ops_mu_);
+  // Checked first, so a drop of a name that never existed leaves nothing
+  // in the lock table (collection stripes stay there once used).
+  if (FindCollection(name) == nullptr) return Status(ErrorCode::kUnknownCollection, "no collection named " + name);
   // A drop is a tiny transaction holding the collection's strongest lock,
   // so it never pulls a collection from under a live transaction.
   LockManager::Txn txn(NewOwnerId());

@@ -81,12 +81,13 @@ LockManager::Resource* LockManager::Find(int shard, ResourceId id) {
 void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants) {
   // A document target becomes its own lock plus the intention lock on its
   // collection's stripe in the same shard; a collection target, one lock
-  // per stripe.
+  // per stripe. Stripes stay in the table (pinned): there are few, and
+  // making and retiring sixteen of them per transaction would cost more.
   wants->clear();
   for (const LockTarget& t : targets) {
     if (t.collection == 0) {
       for (int s = 0; s < kShards; ++s) {
-        wants->push_back(Want{nullptr, t.resource, static_cast<uint8_t>(s), t.mode, false, false});
+        wants->push_back(Want{nullptr, t.resource, static_cast<uint8_t>(s), t.mode, false, true});
       }
     } else {
       auto s = static_cast<uint8_t>(ShardOf(t.resource));

@@ -79,7 +79,7 @@ class LockManager {
     uint8_t shard;
     LockMode mode;
     bool intention;
-    bool pin;  // a collection stripe holding intention locks: kept in the table
+    bool pin;  // a collection stripe: kept in the table
   };
 
  public:
@@ -146,8 +146,8 @@ class LockManager {
   struct Resource {
     ResourceId id = 0;
     uint8_t shard = 0;
-    // Collection stripes (they take intention locks) stay in the table:
-    // there are few, and every transaction in the collection uses one.
+    // Collection stripes stay in the table: there are few, and every
+    // transaction in the collection uses one or all of them.
     bool pinned = false;
     std::vector<Holder> holders;
     std::vector<Queued> queue;  // FIFO; short in practice
