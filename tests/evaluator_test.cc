@@ -454,6 +454,17 @@ TEST_SUITE("evaluator") {
     failed = Lines(*s, "(open t)(select a t wn (coll people) (= (f _id) 1))(acquire t)"
                        "(check a (< (f age) 100))(update a (f age) (+ (f age) 10))(read a (f age))(commit t)");
     CHECK(IsError(failed[3], "check-failed"));  // 106: the cached check still checks
+    // A kept select by _id matches only a real integer literal in the same
+    // place: every other text answers as it does in a session with no cache.
+    const std::string prime = "(open t)(select a t r (coll people) (= (f _id) 1))(acquire t)(readall a)(close t)";
+    Lines(*s, prime);
+    Lines(*s, prime);
+    for (std::string lit : {"1.5", "01", "2x", "99999999999999999999", "-0", "1e0", "2 ", " 2", "-", "3", "-3", "2)"}) {
+      CAPTURE(lit);
+      std::string text = "(open t)(select a t r (coll people) (= (f _id) " + lit + "))(acquire t)(readall a)(close t)";
+      auto fresh = db->NewSession();
+      CHECK(Lines(*s, text) == Lines(*fresh, text));
+    }
     // Many distinct flat statements evict each other without harm.
     for (int i = 0; i < 200; ++i) {
       std::string name = "t" + std::to_string(i);

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <random>
 
 #include "reader/reader.h"
@@ -204,6 +205,43 @@ TEST_SUITE("reader") {
       for (int i = 0; i < 1000 && r.NextStatement(&tree, &err) != Reader::Result::kNeedMore; ++i) {
       }
       CHECK(r.buffered() <= junk.size());
+    }
+  }
+
+  TEST_CASE("the vectorized simple-statement scan agrees with the byte loop") {
+    auto both = [](std::string_view text) {
+      SimpleStatement a, b;
+      bool fa = ScanSimpleStatement(text.data(), text.size(), &a);
+      bool fb = ScanSimpleStatementBytewise(text.data(), text.size(), &b);
+      CHECK(fa == fb);
+      if (fa && fb) {
+        CHECK(a.length == b.length);
+        CHECK(a.depth == b.depth);
+        CHECK(a.int_at == b.int_at);
+        if (a.int_at != std::string::npos) CHECK(a.int_len == b.int_len);
+      }
+      return fa ? std::optional<SimpleStatement>(a) : std::nullopt;
+    };
+    auto r = both("(select a t r (coll people) (= (f _id) 12345))(acquire t)");
+    REQUIRE(r);
+    CHECK(r->length == 46);
+    CHECK(r->depth == 3);
+    CHECK(r->int_at == 39);
+    CHECK(r->int_len == 5);
+    CHECK_FALSE(both("(update a (f name) \"x\")"));       // a string: the full reader
+    CHECK(both("(open t) ; comment")->length == 8);  // ends before the comment
+    CHECK_FALSE(both("(open t ; comment\n)"));
+    CHECK_FALSE(both("(select a t r (coll c) (= (f _id) 99"));  // incomplete
+    CHECK(both("(x -7 1.5 99999999999999999999 -)")->int_at == 3);  // too big / double / '-' are no integers
+    // Random statements from the bytes that matter, at every length and
+    // alignment (tails shorter than a vector included).
+    std::mt19937 rng(20261121);
+    const std::string alphabet = "(()) \t\n\r-0123456789abz_.eE+\";\x01\x7f\xc3";
+    for (int k = 0; k < 20000; ++k) {
+      std::string text = "(";
+      size_t len = rng() % 300;
+      for (size_t j = 0; j < len; ++j) text += alphabet[rng() % alphabet.size()];
+      both(std::string_view(text).substr(0, std::min<size_t>(text.size(), 256)));
     }
   }
 }

@@ -1,6 +1,11 @@
 #include "eval/evaluator.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <map>
@@ -92,6 +97,7 @@ struct Evaluator::Selection {
   bool created = false;
   std::string collection_name;
   Collection* collection = nullptr;  // kept alive by the session (collections_)
+  ResourceId lock_name = 0;          // the collection's, for the lock manager
   Expr condition;
   bool by_ids = false;        // the condition pins _id to the values in ids
   std::vector<DocId> ids;
@@ -336,25 +342,60 @@ bool Cacheable(const Statement& s) {
   }
 }
 
-// Hashes text eight bytes at a time (statements are short; this is not a
-// general-purpose hash, only a cache index).
-uint64_t HashText(uint64_t h, std::string_view text) {
-  size_t i = 0;
-  for (; i + 8 <= text.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, text.data() + i, 8);
-    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-    h ^= h >> 32;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, text.data() + i, text.size() - i);
-  h = (h ^ tail ^ text.size()) * 0x9e3779b97f4a7c15ULL;
-  return h ^ (h >> 29);
-}
-
 size_t CacheSet(uint64_t h, size_t sets) {
   h *= 0xbf58476d1ce4e5b9ULL;
   return (h >> 40) & (sets - 1);
+}
+
+// Makes a statement's cache key from its first bytes: up to and including
+// its first ')', at most 16. False when fewer than 16 bytes have arrived and
+// none of them is ')'.
+template <typename Key>
+bool MakeStatementKey(std::string_view in, Key* key) {
+  uint64_t w[2] = {0, 0};
+  size_t len;
+  if (in.size() >= 16) {
+    std::memcpy(w, in.data(), 16);
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.data()));
+    auto close = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(')'))));
+    len = close != 0 ? static_cast<size_t>(std::countr_zero(close)) + 1 : 16;
+#else
+    const void* close = std::memchr(in.data(), ')', 16);
+    len = close != nullptr ? static_cast<size_t>(static_cast<const char*>(close) - in.data()) + 1 : 16;
+#endif
+  } else {
+    const void* close = std::memchr(in.data(), ')', in.size());
+    if (close == nullptr) return false;
+    len = static_cast<size_t>(static_cast<const char*>(close) - in.data()) + 1;
+    std::memcpy(w, in.data(), len);
+  }
+  // Only the key's own bytes count (little-endian: the first byte is lowest).
+  if (len < 8) {
+    w[0] &= (uint64_t{1} << (8 * len)) - 1;
+    w[1] = 0;
+  } else if (len < 16) {
+    w[1] &= len == 8 ? 0 : (uint64_t{1} << (8 * (len - 8))) - 1;
+  }
+  key->head = w[0];
+  key->tail = w[1];
+  key->len = static_cast<uint32_t>(len);
+  return true;
+}
+
+// Reads a JSON integer that fits int64 at the start of s: its length, or 0.
+size_t ReadIntegerLiteral(std::string_view s, int64_t* v) {
+  bool negative = !s.empty() && s[0] == '-';
+  size_t i = negative ? 1 : 0;
+  size_t digits = i;
+  uint64_t magnitude = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') magnitude = magnitude * 10 + static_cast<uint64_t>(s[i++] - '0');
+  if (i == digits || (s[digits] == '0' && i - digits > 1)) return 0;  // none, or a leading zero
+  if (i - digits > 18) {  // might not fit: let the library decide
+    return std::from_chars(s.data(), s.data() + i, *v).ec == std::errc() ? i : 0;
+  }
+  *v = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+  return i;
 }
 
 }  // namespace
@@ -366,44 +407,72 @@ size_t CacheSet(uint64_t h, size_t sets) {
 //   select/selects whose condition is (= (f _id) N), by their text with N
 //   replaced by '#': a repeat differs only in the id, which is read from
 //   the text and put into the cached statement.
+// A repeat is recognized without scanning it first: the cache is indexed by
+// the statement's first bytes (up to its first ')', at most 16 — never the
+// _id literal, which always follows the ')' of (coll …)), and a hit is a
+// byte comparison of the input with the kept text. Only misses are scanned.
 bool Evaluator::RunCachedStatement() {
   miss_way_ = nullptr;
-  std::string_view text;
-  int depth;
-  size_t int_at, int_len;
-  if (!reader_.PeekSimpleStatement(&text, &depth, &int_at, &int_len)) return false;
-  bool by_id = text.compare(0, 8, "(select ") == 0 || text.compare(0, 9, "(selects ") == 0;
-  if (by_id && (depth < 3 || int_at == std::string_view::npos)) return false;
-  std::string_view before = by_id ? text.substr(0, int_at) : text;
-  std::string_view after = by_id ? text.substr(int_at + int_len) : std::string_view();
-  uint64_t h = HashText(0, before);
-  if (by_id) h = HashText(h, after);
+  std::string_view in;
+  if (!reader_.PeekStatementStart(&in) || in[0] != '(') return false;
+  StatementKey key;
+  if (!MakeStatementKey(in, &key)) return false;  // not all here yet
+  uint64_t h = (key.head * 0x9e3779b97f4a7c15ULL) ^ key.tail ^ key.len;
   // Two ways per set: (acquire t) and (commit t) may share a set.
-  CachedStatement* way = &cache_[CacheSet(h, cache_.size() / 2) * 2];
-  auto matches = [&](const CachedStatement& c) {
-    if (c.by_id_literal != by_id) return false;
-    if (!by_id) return c.text == text;
-    return c.text.size() == before.size() + 1 + after.size() && c.text.compare(0, before.size(), before) == 0 &&
-           c.text[before.size()] == '#' && c.text.compare(before.size() + 1, after.size(), after) == 0;
-  };
-  CachedStatement* hit = matches(way[0]) ? &way[0] : matches(way[1]) ? &way[1] : nullptr;
+  CachedStatement* way = &cache_[CacheSet(h ^ (h >> 29), cache_.size() / 2) * 2];
+  size_t length = 0;
   int64_t id = 0;
-  if (by_id) std::from_chars(text.data() + int_at, text.data() + int_at + int_len, id);
+  CachedStatement* hit = way[0].key == key && MatchCached(way[0], in, &length, &id)   ? &way[0]
+                         : way[1].key == key && MatchCached(way[1], in, &length, &id) ? &way[1]
+                                                                                        : nullptr;
   if (hit == nullptr) {
-    // Miss: the caller reads and runs it as usual; Remember() keeps it.
+    // Miss: the caller reads and runs it as usual; Remember() keeps it if
+    // it is simple (no string or comment) and of a kind worth keeping.
+    std::string_view text;
+    int depth;
+    size_t int_at, int_len;
+    if (!reader_.PeekSimpleStatement(&text, &depth, &int_at, &int_len)) return false;
+    bool by_id = text.compare(0, 8, "(select ") == 0 || text.compare(0, 9, "(selects ") == 0;
+    if (by_id && (depth < 3 || int_at == std::string_view::npos || int_at < key.len)) return false;
     miss_way_ = way[0].last_use <= way[1].last_use ? &way[0] : &way[1];
+    miss_key_ = key;
     miss_by_id_ = by_id;
-    miss_id_ = id;
-    miss_text_.assign(before);
-    if (by_id) miss_text_.append("#").append(after);
+    miss_text_.assign(text);
+    if (by_id) {
+      std::from_chars(text.data() + int_at, text.data() + int_at + int_len, miss_id_);
+      miss_id_at_ = int_at;
+      miss_text_.replace(int_at, int_len, "#");
+    }
     return false;
   }
   hit->last_use = ++cache_clock_;
-  if (by_id) hit->stmt.id = DocId::Int(id);
-  reader_.Skip(text.size());
+  if (hit->by_id_literal) hit->stmt.id = DocId::Int(id);
+  reader_.Skip(length);
   CountStatement();
   stmt_ = &hit->stmt;
   Dispatch(nullptr, 0, 0);
+  return true;
+}
+
+bool Evaluator::MatchCached(const CachedStatement& c, std::string_view in, size_t* length, int64_t* id) {
+  const std::string& t = c.text;
+  if (!c.by_id_literal) {
+    // (open t), (commit t)…: the key (already equal) is the whole text.
+    if (t.size() == c.key.len) {
+      *length = t.size();
+      return true;
+    }
+    if (in.size() < t.size() || std::memcmp(in.data(), t.data(), t.size()) != 0) return false;
+    *length = t.size();
+    return true;
+  }
+  size_t at = c.id_at, rest = t.size() - at - 1;
+  if (in.size() < at || std::memcmp(in.data(), t.data(), at) != 0) return false;
+  size_t n = ReadIntegerLiteral(in.substr(at), id);
+  // What follows the literal (a ')' or a blank) must follow it here too, so
+  // "12" never matches the start of "12.5" or "12x".
+  if (n == 0 || in.size() < at + n + rest || std::memcmp(in.data() + at + n, t.data() + at + 1, rest) != 0) return false;
+  *length = at + n + rest;
   return true;
 }
 
@@ -420,8 +489,10 @@ void Evaluator::Remember(bool compiled) {
   }
   if (keep) {
     std::swap(miss_way_->text, miss_text_);
+    miss_way_->key = miss_key_;
     miss_way_->stmt = compiled_;
     miss_way_->by_id_literal = miss_by_id_;
+    miss_way_->id_at = miss_id_at_;
     miss_way_->last_use = ++cache_clock_;
   }
   miss_way_ = nullptr;
@@ -508,21 +579,26 @@ Evaluator::Selection* Evaluator::RequireSelection(const std::string& name, bool 
   return s;
 }
 
-Collection* Evaluator::UseCollection(const std::string& name) {
+Collection* Evaluator::UseCollection(const std::string& name, ResourceId* lock_name) {
   auto it = collections_.find(name);
-  if (it != collections_.end() && !it->second->dropped()) return it->second.get();
+  if (it != collections_.end() && !it->second.collection->dropped()) {
+    *lock_name = it->second.lock_name;
+    return it->second.collection.get();
+  }
   std::shared_ptr<Collection> c = engine_->FindCollection(name);
   Collection* found = c.get();
   if (it != collections_.end()) {
-    retired_collections_.push_back(std::move(it->second));  // live transactions may still point to it
+    // Live transactions may still point to the dropped one.
+    retired_collections_.push_back(std::move(it->second.collection));
     collections_.erase(it);
   }
+  *lock_name = CollectionResource(name);
   if (c != nullptr) {
     if (collections_.size() >= 1024) {  // a bound for sessions that use very many names
-      for (auto& [n, old] : collections_) retired_collections_.push_back(std::move(old));
+      for (auto& [n, old] : collections_) retired_collections_.push_back(std::move(old.collection));
       collections_.clear();
     }
-    collections_.emplace(name, std::move(c));
+    collections_.emplace(name, SessionCollection{std::move(c), *lock_name});
   }
   return found;
 }
@@ -703,7 +779,8 @@ void Evaluator::Select(bool multi) {
   if (t->selections.size() >= engine_->options().max_selections_per_transaction) {
     return Fail(Error(ErrorCode::kLimit, "too many selections in transaction " + t->name), t);
   }
-  Collection* c = UseCollection(stmt_->collection);
+  ResourceId lock_name;
+  Collection* c = UseCollection(stmt_->collection, &lock_name);
   if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
   std::unique_ptr<Selection> s = TakeSelection();
   s->name = stmt_->selection;
@@ -712,6 +789,7 @@ void Evaluator::Select(bool multi) {
   s->multi = multi;
   s->collection_name = stmt_->collection;
   s->collection = c;
+  s->lock_name = lock_name;
   s->ids.clear();
   s->by_ids = stmt_->by_id;
   if (stmt_->by_id) {
@@ -744,12 +822,12 @@ void Evaluator::Acquire() {
   std::vector<LockTarget>& targets = targets_;  // reused: no allocation per acquire
   targets.clear();
   for (Selection* s : t->selections) {
-    if (s->collection->dropped()) s->collection = UseCollection(s->collection_name);
+    if (s->collection->dropped()) s->collection = UseCollection(s->collection_name, &s->lock_name);
     if (s->collection == nullptr) {
       return Fail(Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " no longer exists"), t);
     }
     LockMode mode = ModeFor(s->lock, t->read_only);
-    ResourceId coll = CollectionResource(s->collection_name);
+    ResourceId coll = s->lock_name;
     if (s->by_ids) {
       for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(coll, id), mode, coll});
     } else {
@@ -834,7 +912,8 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   if (FindSelection(stmt_->selection) != nullptr) {
     return Fail(Error(ErrorCode::kDuplicateName, "selection " + stmt_->selection + " is already live"), t);
   }
-  Collection* c = UseCollection(stmt_->collection);
+  ResourceId coll;
+  Collection* c = UseCollection(stmt_->collection, &coll);
   if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
   Value v;
   Status st = ParseJsonObject(doc, len, cap, engine_->options().reader.max_depth, &v);
@@ -855,7 +934,6 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
     members.insert(members.begin(), Member{"_id", Value(id.i)});
   }
 
-  ResourceId coll = CollectionResource(stmt_->collection);
   std::vector<LockTarget> targets{LockTarget{DocumentResource(coll, id), LockMode::kExclusive, coll}};
   if (!engine_->locks().TryAcquire(&t->locks, targets)) {
     return Fail(Error(ErrorCode::kConflict, "cannot create _id " + id.ToString() + " in " + stmt_->collection +
@@ -878,6 +956,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   s->created = true;
   s->collection_name = stmt_->collection;
   s->collection = c;
+  s->lock_name = coll;
   s->docs.push_back(Selection::Bound{std::move(id), nullptr});
   AddSelection(std::move(s));
   RespondOk("created");

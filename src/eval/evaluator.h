@@ -116,8 +116,9 @@ class Evaluator {
   void FinishAcquire(Transaction* t);
   Status Bind(Transaction* t);
 
-  // The live collection named name (null: none), from the session's cache.
-  Collection* UseCollection(const std::string& name);
+  // The live collection named name (null: none) and its lock name, from
+  // the session's cache.
+  Collection* UseCollection(const std::string& name, ResourceId* lock_name);
 
   Transaction* FindTransaction(std::string_view name);
   Selection* FindSelection(std::string_view name);
@@ -152,17 +153,31 @@ class Evaluator {
   DatumTree tree_;
   Statement compiled_;      // the statement being executed, when freshly compiled
   Statement* stmt_ = &compiled_;  // the statement being executed
+  // A statement's first bytes, up to its first ')' and at most 16: the
+  // statement cache's key (see RunCachedStatement).
+  struct StatementKey {
+    uint64_t head = 0, tail = 0;
+    uint32_t len = 0;  // 0: no key (an empty cache way)
+    bool operator==(const StatementKey&) const = default;
+  };
   struct CachedStatement {
+    StatementKey key;
     std::string text;  // exact, or with the _id literal replaced by '#'
     Statement stmt;
     uint64_t last_use = 0;
-    bool by_id_literal = false;  // text has '#' for the _id of stmt
+    bool by_id_literal = false;  // text has '#' for the _id of stmt, at id_at
+    size_t id_at = 0;
   };
+  // Whether the input starts with c's text (with any integer for its '#');
+  // sets *length and, for '#', *id.
+  static bool MatchCached(const CachedStatement& c, std::string_view in, size_t* length, int64_t* id);
   std::array<CachedStatement, 64> cache_;  // see RunCachedStatement
   uint64_t cache_clock_ = 0;
   CachedStatement* miss_way_ = nullptr;  // where the statement being read will be kept
+  StatementKey miss_key_;
   std::string miss_text_;
   bool miss_by_id_ = false;
+  size_t miss_id_at_ = 0;
   int64_t miss_id_ = 0;
   Named named_;
   Status pending_error_;       // a failed create/updateall waiting to discard its document
@@ -177,7 +192,11 @@ class Evaluator {
   // commits point into these, so a transaction costs no catalog lock and no
   // shared reference count (both would pass cache lines between cores). A
   // dropped collection stays in retired_ while any transaction may point to it.
-  std::unordered_map<std::string, std::shared_ptr<Collection>> collections_;
+  struct SessionCollection {
+    std::shared_ptr<Collection> collection;
+    ResourceId lock_name;  // CollectionResource(name), hashed once
+  };
+  std::unordered_map<std::string, SessionCollection> collections_;
   std::vector<std::shared_ptr<Collection>> retired_collections_;
 
   std::vector<std::unique_ptr<Transaction>> txns_;

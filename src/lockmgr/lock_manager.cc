@@ -96,8 +96,15 @@ void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* w
     }
   }
   // One want per resource, with the strongest mode asked for it.
-  std::sort(wants->begin(), wants->end(),
-            [](const Want& a, const Want& b) { return a.shard != b.shard ? a.shard < b.shard : a.id < b.id; });
+  // Usually two or sixteen wants, nearly in order: insertion sort for few.
+  auto before = [](const Want& a, const Want& b) { return a.shard != b.shard ? a.shard < b.shard : a.id < b.id; };
+  if (wants->size() > 32) std::sort(wants->begin(), wants->end(), before);
+  for (size_t i = 1; i < wants->size(); ++i) {
+    Want w = (*wants)[i];
+    size_t j = i;
+    for (; j > 0 && before(w, (*wants)[j - 1]); --j) (*wants)[j] = (*wants)[j - 1];
+    (*wants)[j] = w;
+  }
   size_t n = 0;
   for (size_t i = 0; i < wants->size(); ++i) {
     const Want& w = (*wants)[i];

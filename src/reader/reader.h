@@ -24,6 +24,21 @@ struct ReaderLimits {
   int max_depth = 256;
 };
 
+// A complete simple statement at the start of a buffer (see
+// Reader::PeekSimpleStatement): its length, deepest nesting, and its last
+// integer literal (int_at = npos if none).
+struct SimpleStatement {
+  size_t length = 0;
+  int depth = 0;
+  size_t int_at = std::string::npos;
+  size_t int_len = 0;
+};
+// Scans [p, p+n), which starts with '(', for one. The vectorized scanner
+// and the byte-at-a-time one it must agree with (kept for tests and for
+// machines without SSE2).
+bool ScanSimpleStatement(const char* p, size_t n, SimpleStatement* out);
+bool ScanSimpleStatementBytewise(const char* p, size_t n, SimpleStatement* out);
+
 struct LineCol {
   uint64_t line = 1;
   uint64_t column = 1;
@@ -57,7 +72,10 @@ class Reader {
   // consuming it, *depth to its deepest nesting (1 for (commit t)), and
   // *int_at/*int_len to its last integer literal (int_at = npos if none).
   bool PeekSimpleStatement(std::string_view* text, int* depth, size_t* int_at, size_t* int_len);
-  // Consumes n bytes (after PeekSimpleStatement).
+  // When a statement may start here (no document or comment pending),
+  // skips blanks and comments and sets *rest to every unconsumed byte.
+  bool PeekStatementStart(std::string_view* rest);
+  // Consumes n bytes (after PeekSimpleStatement or PeekStatementStart).
   void Skip(size_t n) { Consume(n); }
 
   // True when only whitespace and comments remain unconsumed.
