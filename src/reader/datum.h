@@ -4,7 +4,9 @@
 // arrays have grown.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <deque>
 #include <string>
 #include <string_view>
@@ -29,13 +31,20 @@ struct Datum {
 
 class DatumTree {
  public:
+  DatumTree() = default;
+  DatumTree(const DatumTree&) = delete;
+  DatumTree& operator=(const DatumTree&) = delete;
+
   void Clear() {
-    nodes_.clear();
-    if (!arena_.empty()) arena_.clear();
+    size_ = 0;
+    for (size_t i = 0; i < arena_used_; ++i) {
+      if (arena_[i].capacity() > (64u << 10)) std::string().swap(arena_[i]);  // keep no huge buffer
+    }
+    arena_used_ = 0;
   }
   const Datum& operator[](uint32_t i) const { return nodes_[i]; }
-  uint32_t size() const { return static_cast<uint32_t>(nodes_.size()); }
-  bool empty() const { return nodes_.empty(); }
+  uint32_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
 
   // First child of list i (valid only when count > 0) and the sibling after i.
   uint32_t FirstChild(uint32_t i) const { return i + 1; }
@@ -49,8 +58,38 @@ class DatumTree {
 
  private:
   friend class StatementParser;
-  std::vector<Datum> nodes_;
-  std::deque<std::string> arena_;  // decoded strings that had escapes
+  // A list the parser has opened and not yet closed.
+  struct OpenList {
+    uint32_t index;
+    uint32_t count;  // children so far
+  };
+  // Makes room for at least `capacity` nodes, keeping those there.
+  void Reserve(uint32_t capacity) {
+    if (capacity <= capacity_) return;
+    uint32_t grown = std::max<uint32_t>(capacity, capacity_ * 2);
+    std::unique_ptr<Datum[]> bigger(new Datum[grown]);
+    std::copy(nodes_.get(), nodes_.get() + size_, bigger.get());
+    nodes_ = std::move(bigger);
+    capacity_ = grown;
+  }
+
+  // The parser writes nodes through a raw pointer (no check per node), so
+  // this is a plain array rather than a vector.
+  std::unique_ptr<Datum[]> nodes_;
+  uint32_t size_ = 0;
+  uint32_t capacity_ = 0;
+  std::vector<OpenList> open_;     // the parser's stack, kept for its capacity
+  // A string for a decoded string literal (one that had escapes). The
+  // strings are kept between statements, so their memory is reused.
+  std::string& NewDecoded() {
+    if (arena_used_ == arena_.size()) arena_.emplace_back();
+    std::string& s = arena_[arena_used_++];
+    s.clear();
+    return s;
+  }
+  // A deque: growing it never moves the strings datums point into.
+  std::deque<std::string> arena_;
+  size_t arena_used_ = 0;
 };
 
 }  // namespace parendb

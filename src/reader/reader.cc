@@ -241,12 +241,36 @@ Status DecodeEscapes(std::string_view t, size_t i, size_t close, std::string* ou
 // ---------------------------------------------------------------------------
 // StatementParser
 
+namespace {
+
+// The value of an integer token IsJsonNumber accepted; false beyond int64.
+bool IntegerValue(std::string_view tok, int64_t* v) {
+  bool negative = tok[0] == '-';
+  size_t digits = tok.size() - (negative ? 1 : 0);
+  if (digits > 18) return std::from_chars(tok.data(), tok.data() + tok.size(), *v).ec == std::errc();
+  uint64_t m = 0;
+  for (size_t i = negative ? 1 : 0; i < tok.size(); ++i) m = m * 10 + static_cast<uint64_t>(tok[i] - '0');
+  *v = negative ? -static_cast<int64_t>(m) : static_cast<int64_t>(m);
+  return true;
+}
+
+}  // namespace
+
 StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int max_depth, DatumTree* tree,
                                                      size_t* end, Status* error) {
   tree->Clear();
-  std::vector<Datum>& nodes = tree->nodes_;
-  thread_local std::vector<uint32_t> open;
-  open.clear();
+  // The nodes and the stack of open lists live in locals (registers) while
+  // parsing; the tree learns its size when the parse returns.
+  Datum* nodes = tree->nodes_.get();
+  uint32_t size = 0;
+  uint32_t capacity = tree->capacity_;
+  struct SizeBack {
+    DatumTree* tree;
+    const uint32_t& size;
+    ~SizeBack() { tree->size_ = size; }
+  } size_back{tree, size};
+  std::vector<DatumTree::OpenList>& stack = tree->open_;
+  size_t depth = 0;
   const char* t = text.data();
   const size_t n = text.size();
 
@@ -255,12 +279,26 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
     *error = Syntax(std::move(msg));
     return Outcome::kError;
   };
-  // Appends a node, each field written once.
-  auto new_atom = [&](DatumKind kind, size_t at) -> Datum& {
-    if (!open.empty()) ++nodes[open.back()].count;
-    uint32_t index = static_cast<uint32_t>(nodes.size());
-    nodes.push_back(Datum{kind, false, 0, index + 1, static_cast<uint32_t>(at), {0}, {}});
-    return nodes.back();
+  // Appends a node, each field written once. Inlined, so that size,
+  // capacity and nodes stay in registers.
+  auto new_atom = [&](DatumKind kind, size_t at) __attribute__((always_inline)) -> Datum& {
+    if (size == capacity) [[unlikely]] {
+      tree->size_ = size;
+      tree->Reserve(std::max<uint32_t>(64, size * 2));
+      nodes = tree->nodes_.get();
+      capacity = tree->capacity_;
+    }
+    if (depth > 0) ++stack[depth - 1].count;
+    Datum& d = nodes[size];
+    d.kind = kind;
+    d.boolean = false;
+    d.count = 0;
+    d.end = size + 1;
+    d.offset = static_cast<uint32_t>(at);
+    d.integer = 0;
+    d.text = {};
+    ++size;
+    return d;
   };
 
   size_t i = 0;
@@ -277,19 +315,21 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
         continue;
       }
       case kOpen: {
-        if (static_cast<int>(open.size()) >= max_depth) return Outcome::kTooDeep;
-        uint32_t index = static_cast<uint32_t>(nodes.size());
+        if (static_cast<int>(depth) >= max_depth) return Outcome::kTooDeep;
+        uint32_t index = size;
         new_atom(DatumKind::kList, i);
-        open.push_back(index);
+        if (depth == stack.size()) stack.resize(depth * 2 + 16);
+        stack[depth++] = DatumTree::OpenList{index, 0};
         ++i;
         continue;
       }
-      case kClose:
-        if (open.empty()) return fail(i, "unexpected ')'");
-        nodes[open.back()].end = static_cast<uint32_t>(nodes.size());
-        open.pop_back();
+      case kClose: {
+        if (depth == 0) return fail(i, "unexpected ')'");
+        const DatumTree::OpenList& closed = stack[--depth];
+        nodes[closed.index].end = size;
+        nodes[closed.index].count = closed.count;
         ++i;
-        if (open.empty()) {
+        if (depth == 0) {
           if (!IsAscii(t, i) && !simdjson::validate_utf8(t, i)) {
             return fail(FirstInvalidUtf8(text.substr(0, i)), "invalid UTF-8");
           }
@@ -297,6 +337,7 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
           return Outcome::kComplete;
         }
         continue;
+      }
       case kQuote: {
         size_t j = i + 1;
         bool escaped = false;
@@ -314,10 +355,10 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
           return fail(j, s == '\n' ? "unterminated string (a newline inside a string must be written \\n)"
                                    : "control character " + Describe(s) + " inside a string");
         }
-        if (open.empty()) return fail(i, "a statement must be a list starting with '('");
+        if (depth == 0) return fail(i, "a statement must be a list starting with '('");
         std::string_view body = text.substr(i + 1, j - i - 1);
         if (escaped) {
-          std::string& decoded = tree->arena_.emplace_back();
+          std::string& decoded = tree->NewDecoded();
           size_t err = i;
           Status st = DecodeEscapes(text, i + 1, j, &decoded, &err);
           if (!st.ok()) {
@@ -343,11 +384,11 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
     }
     if (j >= n) return Outcome::kIncomplete;  // the token may go on
     std::string_view tok = text.substr(i, j - i);
-    if (open.empty()) return fail(i, "a statement must be a list starting with '('");
+    if (depth == 0) return fail(i, "a statement must be a list starting with '('");
     bool integer = false;
     if ((c == '-' || (c >= '0' && c <= '9')) && IsJsonNumber(tok, &integer)) {
       int64_t iv = 0;
-      if (integer && std::from_chars(tok.data(), tok.data() + tok.size(), iv).ec == std::errc()) {
+      if (integer && IntegerValue(tok, &iv)) {
         new_atom(DatumKind::kInt, i).integer = iv;
       } else {  // a fraction or exponent, or beyond int64: a double
         double dv;
