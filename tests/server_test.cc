@@ -326,6 +326,36 @@ TEST_SUITE("server") {
     CHECK(c.Line() == "<closed>");
   }
 
+  TEST_CASE("the idle timeout closes a silent connection, not a busy one or one waiting on locks") {
+    using namespace std::chrono_literals;
+    ServerOptions so;
+    so.idle_timeout = 200ms;
+    TestServer ts(so);
+    Client silent(ts.port()), busy(ts.port()), holder(ts.port()), waiter(ts.port());
+    silent.Send("(ping)");
+    REQUIRE(silent.Line() == "(ok pong)");
+    holder.Send("(mkcoll c)(open h)(select x h wb (coll c) true)(acquire h)");
+    REQUIRE(holder.Lines(4)[3] == "(ok acquired)");
+    waiter.Send("(open w)(select y w r (coll c) true)(acquire w 600)");
+    REQUIRE(waiter.Lines(2)[1] == "(ok selected)");
+    // The busy client talks every 40 ms, well past the timeout in total;
+    // the holder keeps its lock by talking too.
+    for (int i = 0; i < 15; ++i) {
+      busy.Send("(ping)");
+      REQUIRE(busy.Line() == "(ok pong)");
+      if (i % 3 == 0) {
+        holder.Send("(ping)");
+        REQUIRE(holder.Line() == "(ok pong)");
+      }
+      std::this_thread::sleep_for(40ms);
+    }
+    CHECK(silent.Line() == "<closed>");
+    // The waiter was not idle while it waited: it gets its lock-timeout.
+    CHECK(IsError(waiter.Line(), "lock-timeout"));
+    waiter.Send("(ping)");
+    CHECK(waiter.Line() == "(ok pong)");
+  }
+
   TEST_CASE("parendb serve: SIGTERM with transactions in flight shuts down cleanly and keeps every commit") {
     char tmpl[] = "/tmp/parendb-serve-XXXXXX";
     std::string dir = mkdtemp(tmpl);

@@ -89,13 +89,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(boost::system::error_code ec, size_t n) {
     if (closed_) return;
     if (ec) return Close(ec == asio::error::eof ? "closed by client" : ec.message());
-    ArmIdleTimer();
+    last_activity_ = std::chrono::steady_clock::now();
     evaluator_->Feed(std::string_view(in_.data(), n));
     AfterWork();
   }
 
   void OnWakeup() {
     if (closed_) return;
+    last_activity_ = std::chrono::steady_clock::now();  // an answer after a wait starts a fresh idle period
     evaluator_->Resume();
     AfterWork();
   }
@@ -134,13 +135,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       }));
   }
 
+  // The idle timer is not re-armed on every read (a cancel and a new timer
+  // per request); when it fires it looks at the last activity and sleeps
+  // again for what is left.
   void ArmIdleTimer() {
     auto limit = shared_->options.idle_timeout;
     if (limit.count() == 0) return;
-    idle_.expires_after(limit);
+    last_activity_ = std::chrono::steady_clock::now();
+    idle_.expires_at(last_activity_ + limit);
+    WaitIdle();
+  }
+
+  void WaitIdle() {
     idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->closed_) return;
       if (self->evaluator_->blocked()) return self->ArmIdleTimer();  // waiting on locks is not idle
+      auto deadline = self->last_activity_ + self->shared_->options.idle_timeout;
+      if (deadline > std::chrono::steady_clock::now()) {
+        self->idle_.expires_at(deadline);
+        return self->WaitIdle();
+      }
       self->Close("idle timeout");
     });
   }
@@ -148,7 +162,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close(const std::string& why) {
     if (closed_) return;
     closed_ = true;
-    spdlog::debug("connection {} closed: {}", peer_, why);
+    // The server's own reasons (a limit, the idle timeout) are worth an
+    // operator's attention; clients coming and going are not.
+    if (why == "protocol limit" || why == "idle timeout") {
+      spdlog::info("connection {} closed: {}", peer_, why);
+    } else {
+      spdlog::debug("connection {} closed: {}", peer_, why);
+    }
     boost::system::error_code ec;
     idle_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -175,6 +195,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<char, 64 * 1024> in_;
   std::string out_;
   size_t writing_bytes_ = 0;
+  std::chrono::steady_clock::time_point last_activity_;  // the last read
   bool reading_ = false;
   bool writing_ = false;
   bool closing_after_write_ = false;

@@ -25,7 +25,7 @@ struct ServerOptions {
   std::string password;  // empty: no authentication
   size_t max_connections = 4096;
   size_t max_output_bytes = 16u << 20;  // unsent responses before reading pauses
-  std::chrono::seconds idle_timeout{0};  // 0: never
+  std::chrono::milliseconds idle_timeout{0};  // 0: never
   // SIGINT/SIGTERM: the first shuts down cleanly, a second exits at once.
   bool handle_signals = false;
 };
