@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "eval/evaluator.h"
 #include "test_util.h"
 
 using namespace parendb;
@@ -476,5 +477,39 @@ TEST_SUITE("evaluator") {
     auto db = MemoryDb();
     auto s = db->NewSession();
     CHECK(One(*s, "(auth \"anything\")") == "(ok auth)");  // no password: accepted
+  }
+
+  TEST_CASE("an output limit holds statements back until the output is taken") {
+    auto db = MemoryDb();
+    auto setup = db->NewSession();
+    REQUIRE(Lines(*setup, "(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"pad\": \"" + std::string(500, 'x') +
+                              "\"}(commit t)")
+                .back() == "(ok committed)");
+    std::string txn = "(open t)(select a t r (coll c) (= (f _id) 1))(acquire t)(readall a)(close t)\n";
+    std::string input;
+    for (int i = 0; i < 50; ++i) input += txn;
+    // What an unlimited session answers.
+    auto plain = Lines(*db->NewSession(), input);
+    REQUIRE(plain.size() == 250);
+
+    Evaluator ev(db->engine());
+    ev.SetOutputLimit(2000);
+    ev.Feed(input);
+    CHECK(ev.output().size() < 2000 + 600);  // stops at the first response past the limit
+    CHECK(ev.HasBufferedInput());
+    std::string all;
+    int rounds = 0;
+    while (true) {
+      all += ev.output();
+      ev.ClearOutput();
+      if (!ev.HasBufferedInput()) break;
+      ev.Feed({});
+      CHECK(ev.output().size() < 2000 + 600);
+      ++rounds;
+    }
+    CHECK(rounds > 5);
+    std::vector<std::string> lines;
+    for (size_t at = 0, nl; (nl = all.find('\n', at)) != std::string::npos; at = nl + 1) lines.push_back(all.substr(at, nl - at));
+    CHECK(lines == plain);
   }
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -95,6 +96,24 @@ class Client {
     std::vector<std::string> out;
     for (size_t i = 0; i < n; ++i) out.push_back(Line());
     return out;
+  }
+  // Sends `chunk` over and over without reading, up to `total` bytes; false
+  // when the peer stops taking bytes for 300 ms (then *sent says how many
+  // it took).
+  bool SendUntilStalled(const std::string& chunk, size_t total, size_t* sent) {
+    *sent = 0;
+    while (*sent < total) {
+      size_t at = *sent % chunk.size();
+      ssize_t n = send(fd_, chunk.data() + at, chunk.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        *sent += static_cast<size_t>(n);
+        continue;
+      }
+      REQUIRE((errno == EAGAIN || errno == EWOULDBLOCK));
+      pollfd p{fd_, POLLOUT, 0};
+      if (poll(&p, 1, 300) == 0) return false;
+    }
+    return true;
   }
   // Whether a response is already waiting (without blocking long).
   bool HasData(int ms = 50) {
@@ -354,6 +373,36 @@ TEST_SUITE("server") {
     CHECK(IsError(waiter.Line(), "lock-timeout"));
     waiter.Send("(ping)");
     CHECK(waiter.Line() == "(ok pong)");
+  }
+
+  TEST_CASE("a client that sends without reading is held back, not buffered without bound") {
+    ServerOptions so;
+    so.max_output_bytes = 64 << 10;
+    TestServer ts(so);
+    Client setup(ts.port());
+    setup.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"pad\": \"" + std::string(2000, 'x') +
+               "\"}(commit t)");
+    REQUIRE(setup.Lines(5).back() == "(ok committed)");
+    // 20 MB of reads would be ~500 MB of answers. Sent without reading, the
+    // server must stop reading once its output is pending: sends stall
+    // long before the end (kernel buffers hold a few MB at most).
+    Client greedy(ts.port());
+    std::string txn = "(open t)(select a t r (coll c) (= (f _id) 1))(acquire t)(readall a)(close t)\n";
+    std::string batch;
+    while (batch.size() < (1u << 20)) batch += txn;
+    size_t sent = 0, total = 20u << 20;
+    CHECK_FALSE(greedy.SendUntilStalled(batch, total, &sent));
+    CHECK(sent < total);
+    // What was answered is answered in order.
+    for (int i = 0; i < 20; ++i) {
+      auto lines = greedy.Lines(5);
+      CHECK(lines[0] == "(ok opened)");
+      CHECK(lines[4] == "(ok closed)");
+    }
+    greedy.Kill();
+    Client next(ts.port());
+    next.Send("(ping)");
+    CHECK(next.Line() == "(ok pong)");
   }
 
   TEST_CASE("parendb serve: SIGTERM with transactions in flight shuts down cleanly and keeps every commit") {

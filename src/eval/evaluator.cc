@@ -245,6 +245,7 @@ void Evaluator::FinishInput() {
 
 void Evaluator::Pump() {
   while (!pending_ && !must_close_) {
+    if (output_limit_ != 0 && out_.size() >= output_limit_) return;  // the owner sends, then feeds again
     Status err;
     if (awaiting_document_) {
       const char* data = nullptr;

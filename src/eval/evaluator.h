@@ -47,8 +47,15 @@ class Evaluator {
   // With a password set, the first statement must be (auth "…").
   void RequirePassword(std::string password);
 
-  // Adds input and processes every complete statement it can.
+  // Adds input and processes every complete statement it can — or, with an
+  // output limit, until output() holds at least that many bytes; the rest
+  // stays buffered until Feed is called again (with nothing, to go on).
   void Feed(std::string_view bytes);
+  // 0 (the default): no limit. The server sets one so that a client that
+  // sends faster than it reads cannot make its responses pile up.
+  void SetOutputLimit(size_t bytes) { output_limit_ = bytes; }
+  // Whether input is buffered that the output limit held back.
+  bool HasBufferedInput() const { return reader_.buffered() > 0; }
   // Continues after the wakeup hook ran. Harmless when not blocked.
   void Resume();
   // Blocks the calling thread until a waiting acquire is decided, then
@@ -183,6 +190,7 @@ class Evaluator {
   Status pending_error_;       // a failed create/updateall waiting to discard its document
   bool awaiting_document_ = false;
   bool must_close_ = false;
+  size_t output_limit_ = 0;
   bool authenticated_ = true;
   std::string password_;
   int auth_failures_ = 0;

@@ -48,6 +48,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         idle_(strand_),
         shared_(shared),
         evaluator_(std::make_unique<Evaluator>(shared->engine)) {
+    // A client that sends faster than it reads: statements wait in the
+    // reader's buffer once this much output is pending, and reading stops.
+    evaluator_->SetOutputLimit(shared->options.max_output_bytes);
     boost::system::error_code ec;
     auto remote = socket_.remote_endpoint(ec);
     peer_ = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
@@ -130,9 +133,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         if (self->closing_after_write_ && self->evaluator_->output().empty()) {
                           return self->Close("protocol limit");
                         }
-                        self->Write();
-                        self->Read();  // reading may have paused for output
+                        self->Continue();
                       }));
+  }
+
+  // After a write: statements the output limit held back run now, then
+  // reading goes on (it may have paused for output).
+  void Continue() {
+    if (!evaluator_->blocked() && evaluator_->HasBufferedInput() &&
+        evaluator_->output().size() < shared_->options.max_output_bytes) {
+      evaluator_->Feed({});
+    }
+    AfterWork();
   }
 
   // The idle timer is not re-armed on every read (a cancel and a new timer
