@@ -38,7 +38,10 @@ class SpinMutex {
   }
 
  private:
-  alignas(64) std::atomic<bool> locked_{false};
+  // Not padded to a cache line of its own: the owner places it, ideally on
+  // the same line as the data it guards, so taking the lock brings the
+  // data along.
+  std::atomic<bool> locked_{false};
 };
 
 }  // namespace parendb

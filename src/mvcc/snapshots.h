@@ -34,12 +34,14 @@ class SnapshotRegistry {
   void Publish(uint64_t ts) { visible_.store(ts, std::memory_order_release); }
 
  private:
-  mutable SpinMutex mu_;
+  // The mutex and what every commit reads and writes under it share one
+  // cache line: a commit on another core then moves one line, not two.
+  alignas(64) mutable SpinMutex mu_;
+  std::atomic<uint64_t> visible_{0};
   // (ts, number of readers), ascending: a few entries, and new snapshots
   // take the newest ts, so a vector beats a map (no node per reader).
   std::vector<std::pair<uint64_t, int>> live_;
   std::atomic<size_t> live_count_{0};  // live_.size(), readable without the mutex
-  std::atomic<uint64_t> visible_{0};
 };
 
 }  // namespace parendb
