@@ -7,14 +7,22 @@
 #   insert    insert one ~1 KB JSON document
 # at 1, 16 and 64 connections. Every server syncs each commit to disk.
 #
-#   bench/compare.sh [SECONDS]        (default 5 per cell; needs root for apt and runuser)
+#   bench/compare.sh [SECONDS] [ROUNDS]   (defaults 3 and 3; needs root for apt and runuser)
+#
+# All three servers run side by side; each cell (workload x connections) is
+# measured for the three one right after the other, and the whole sweep is
+# repeated ROUNDS times. The summary gives each cell's median throughput
+# (with the latencies of that run), so a burst of noise on this shared host
+# hits every system alike instead of whichever ran at that moment.
 #
 # It installs PostgreSQL and Redis from Debian's packages when missing, starts
 # each on 127.0.0.1 with data under a temporary directory, and stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_PER=${1:-5}
+SECONDS_PER=${1:-3}
+ROUNDS=${2:-3}
 CONNS="1 16 64"
+WORKLOADS="transfer read insert"
 WORK=$(mktemp -d /tmp/parendb-compare-XXXXXX)
 chmod 777 "$WORK"  # PostgreSQL runs as its own user and writes its log and socket here
 PPORT=17420 PGPORT=17432 RPORT=17479
@@ -42,17 +50,12 @@ RESULTS="$WORK/results.txt"
 : > "$RESULTS"
 row() { printf '%-10s %-9s %5s %10s %9s %9s\n' "$@" | tee -a "$RESULTS"; }
 
-# ---------------------------------------------------------------- ParenDB
-echo "== ParenDB (parendb serve, sync full)"
+# ------------------------------------------------------------ start all three
 build/parendb serve --data "$WORK/paren" --port $PPORT --log-level warn &
 PPID_SERVER=$!
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PPORT) 2>/dev/null && break; sleep 0.1; done
-build/bench/parendb_load --port $PPORT --seconds "$SECONDS_PER" --accounts 10000 |
-  awk 'NR>1 {printf "%-10s %-9s %5s %10s %9s %9s\n", "parendb", $1, $2, $3, $4, $5}' | tee -a "$RESULTS"
-kill -TERM $PPID_SERVER; wait $PPID_SERVER || true; PPID_SERVER=
 
-# ------------------------------------------------------------- PostgreSQL
-echo "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') (jsonb, synchronous_commit=on)"
+PGVERSION=$("$PGBIN/postgres" --version | awk '{print $3}')
 mkdir -p "$WORK/pg" && chown postgres "$WORK/pg"
 runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg" -A trust -U postgres >/dev/null
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -w -l "$WORK/pg.log" \
@@ -73,20 +76,8 @@ COMMIT;
 SQL
 printf '\\set a random(1, 10000)\nSELECT doc FROM acc WHERE id = :a;\n' > "$WORK/read.sql"
 printf "INSERT INTO docs(doc) VALUES ('%s');\n" "$DOC" > "$WORK/insert.sql"
-for w in transfer read insert; do
-  for c in $CONNS; do
-    rm -f "$WORK"/pglog*
-    out=$(cd "$WORK" && "$PGBIN/pgbench" -h 127.0.0.1 -p $PGPORT -U postgres -n -M prepared -c "$c" -j $((c < 4 ? c : 4)) \
-      -T "$SECONDS_PER" --max-tries=10 -f "$w.sql" --log --log-prefix=pglog postgres 2>&1)
-    tps=$(echo "$out" | awk '/^tps/ {printf "%.0f", $3}')
-    pct=$(cat "$WORK"/pglog* | awk '{print $3/1000}' | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f", a[int(NR*0.5)], a[int(NR*0.99)]}')
-    row postgres "$w" "$c" "$tps" $pct
-  done
-done
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null
 
-# ------------------------------------------------------------------ Redis
-echo "== Redis $(redis-server --version | awk '{print $3}' | cut -d= -f2) (appendonly, appendfsync always)"
+RVERSION=$(redis-server --version | awk '{print $3}' | cut -d= -f2)
 mkdir -p "$WORK/redis"
 redis-server --port $RPORT --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes --appendfsync always --save "" \
   --daemonize yes --logfile "$WORK/redis.log"
@@ -94,19 +85,54 @@ for _ in $(seq 50); do redis-cli -p $RPORT ping >/dev/null 2>&1 && break; sleep 
 R=(redis-cli -p $RPORT)
 "${R[@]}" EVAL "for i=0,9999 do redis.call('SET', 'acc:' .. string.format('%012d', i), cjson.encode({owner='user' .. i, balance=1000000})) end return 1" 0 >/dev/null
 SHA=$("${R[@]}" SCRIPT LOAD "local a = cjson.decode(redis.call('GET', KEYS[1])) local b = cjson.decode(redis.call('GET', KEYS[2])) local v = tonumber(ARGV[1]) if a.balance < v then return 0 end a.balance = a.balance - v b.balance = b.balance + v redis.call('SET', KEYS[1], cjson.encode(a)) redis.call('SET', KEYS[2], cjson.encode(b)) return 1")
-redis_row() {  # workload conns requests args...
-  local w=$1 c=$2 n=$3; shift 3
-  local csv
-  csv=$(redis-benchmark -h 127.0.0.1 -p $RPORT -c "$c" -n "$n" --csv "$@" 2>/dev/null | tail -1)
+
+echo "servers: ParenDB $(build/parendb version 2>/dev/null | head -1) (sync full), PostgreSQL $PGVERSION, Redis $RVERSION"
+
+# ------------------------------------------------------------------ one cell
+parendb_cell() {  # workload conns
+  build/bench/parendb_load --port $PPORT --seconds "$SECONDS_PER" --accounts 10000 --workloads "$1" --connections "$2" |
+    awk 'NR>1 {print $3, $4, $5}' | { read -r tps p50 p99; row parendb "$1" "$2" "$tps" "$p50" "$p99"; }
+}
+
+pg_cell() {  # workload conns
+  local w=$1 c=$2 out tps pct
+  rm -f "$WORK"/pglog*
+  out=$(cd "$WORK" && "$PGBIN/pgbench" -h 127.0.0.1 -p $PGPORT -U postgres -n -M prepared -c "$c" -j $((c < 4 ? c : 4)) \
+    -T "$SECONDS_PER" --max-tries=10 -f "$w.sql" --log --log-prefix=pglog postgres 2>&1)
+  tps=$(echo "$out" | awk '/^tps/ {printf "%.0f", $3}')
+  pct=$(cat "$WORK"/pglog* | awk '{print $3/1000}' | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f", a[int(NR*0.5)], a[int(NR*0.99)]}')
+  row postgres "$w" "$c" "$tps" $pct
+}
+
+redis_cell() {  # workload conns; redis-benchmark counts requests, sized to take about SECONDS_PER
+  local w=$1 c=$2 n csv
+  case $w in
+    transfer) n=$((c == 1 ? 3000 : 25000)); set -- EVALSHA "$SHA" 2 acc:__rand_int__ acc:__rand_int__ 5; local r=10000 ;;
+    read) n=$((c == 1 ? 30000 : 250000)); set -- GET acc:__rand_int__; local r=10000 ;;
+    insert) n=$((c == 1 ? 3000 : 25000)); set -- SET doc:__rand_int__ "$DOC"; local r=1000000000 ;;
+  esac
+  n=$((n * SECONDS_PER / 3))
+  csv=$(redis-benchmark -h 127.0.0.1 -p $RPORT -c "$c" -n "$n" -r "$r" --csv "$@" 2>/dev/null | tail -1)
   # The command (first field) may hold commas: take the numbers from the end.
   row redis "$w" "$c" $(echo "$csv" | tr -d '"' | awk -F, '{printf "%.0f %.3f %.3f", $(NF-6), $(NF-3), $(NF-1)}')
 }
-for c in $CONNS; do redis_row transfer "$c" $((c == 1 ? 10000 : 60000)) -r 10000 EVALSHA "$SHA" 2 acc:__rand_int__ acc:__rand_int__ 5; done
-for c in $CONNS; do redis_row read "$c" $((c == 1 ? 100000 : 400000)) -r 10000 GET acc:__rand_int__; done
-for c in $CONNS; do redis_row insert "$c" $((c == 1 ? 10000 : 60000)) -r 1000000000 SET doc:__rand_int__ "$DOC"; done
-"${R[@]}" shutdown nosave >/dev/null 2>&1 || true
+
+# ------------------------------------------------------------------- sweep
+for round in $(seq "$ROUNDS"); do
+  echo "== round $round of $ROUNDS"
+  for w in $WORKLOADS; do
+    for c in $CONNS; do
+      parendb_cell "$w" "$c"
+      pg_cell "$w" "$c"
+      redis_cell "$w" "$c"
+    done
+  done
+done
 
 echo
-echo "== summary: throughput (txn/s) and p50/p99 latency (ms), $SECONDS_PER s per ParenDB/PostgreSQL cell"
+echo "== summary: median throughput (txn/s) of $ROUNDS rounds, with that run's p50/p99 latency (ms)"
 printf '%-10s %-9s %5s %10s %9s %9s\n' server workload conns "txn/s" "p50 ms" "p99 ms"
-sort -k2,2 -k3,3n -s "$RESULTS"
+sort -b -k2,2 -k3,3n -k1,1 -k4,4n "$RESULTS" | awk '
+  function flush() { if (n > 0) print rows[int((n + 1) / 2)] }
+  { key = $1 " " $2 " " $3; if (key != last) { flush(); last = key; n = 0 } rows[++n] = $0 }
+  END { flush() }'
