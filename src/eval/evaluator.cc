@@ -1116,7 +1116,8 @@ void Evaluator::Commit() {
   writes.reserve(t->workspace.size());
   for (auto& [key, e] : t->workspace) {
     if (e.deleted && e.created) continue;  // never existed outside this transaction
-    writes.push_back(Write{e.collection, key.id, e.deleted ? nullptr : MakeStoredDoc(std::move(e.value))});
+    // A new document keeps only its text (see StoredDoc::FromValue).
+    writes.push_back(Write{e.collection, key.id, e.deleted ? nullptr : MakeStoredDoc(std::move(e.value), !e.created)});
   }
   if (writes.empty()) return FinishCommit(t, Status::Ok());  // nothing to make durable
   // The log completes the commit once it is durable — at once in memory,

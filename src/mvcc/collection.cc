@@ -9,11 +9,15 @@
 
 namespace parendb {
 
-DocRef StoredDoc::FromValue(Value value) {
+DocRef StoredDoc::FromValue(Value value, bool keep_tree) {
   auto doc = std::make_shared<StoredDoc>();
   AppendJson(value, &doc->json_);
-  doc->value_ = std::move(value);
-  doc->parsed_.store(kParsed, std::memory_order_relaxed);  // published with the document
+  if (keep_tree) {
+    doc->value_ = std::move(value);
+    doc->parsed_.store(kParsed, std::memory_order_relaxed);  // published with the document
+  } else {
+    doc->json_.reserve(doc->json_.size() + JsonPadding());  // so a later parse needs no copy
+  }
   return doc;
 }
 

@@ -20,8 +20,11 @@ using DocRef = std::shared_ptr<const StoredDoc>;
 
 class StoredDoc {
  public:
-  // A document just committed: keeps the tree, renders the text.
-  static DocRef FromValue(Value value);
+  // A document just committed: renders the text, and keeps the tree too
+  // when keep_tree (an updated document is likely to be updated again; a
+  // new one is mostly read back whole or not at all, and then costs only
+  // its text until something needs the tree).
+  static DocRef FromValue(Value value, bool keep_tree = true);
   // Text ParenDB wrote itself (a log record or checkpoint): parsed lazily.
   static DocRef FromTrustedJson(std::string_view json);
 
@@ -47,6 +50,8 @@ class StoredDoc {
 };
 
 // Builds a StoredDoc from a value, rendering its JSON.
-inline DocRef MakeStoredDoc(Value value) { return StoredDoc::FromValue(std::move(value)); }
+inline DocRef MakeStoredDoc(Value value, bool keep_tree = true) {
+  return StoredDoc::FromValue(std::move(value), keep_tree);
+}
 
 }  // namespace parendb
