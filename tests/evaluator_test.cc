@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "engine/engine.h"
 #include "eval/evaluator.h"
 #include "test_util.h"
 
@@ -511,5 +512,25 @@ TEST_SUITE("evaluator") {
     std::vector<std::string> lines;
     for (size_t at = 0, nl; (nl = all.find('\n', at)) != std::string::npos; at = nl + 1) lines.push_back(all.substr(at, nl - at));
     CHECK(lines == plain);
+  }
+
+  TEST_CASE("a created document is kept as text; readall never builds its tree, a projection does") {
+    auto db = MemoryDb();
+    auto s = db->NewSession();
+    REQUIRE(Lines(*s, "(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"x\": 1}(commit t)").back() ==
+            "(ok committed)");
+    auto doc = [&] { return db->engine()->FindCollection("c")->Get(DocId::Int(1), kLatest); };
+    CHECK_FALSE(doc()->has_tree());
+    CHECK(Lines(*s, "(open t)(select a t r (coll c) (= (f _id) 1))(acquire t)(readall a)(close t)")[3] ==
+          R"({"_id":1,"x":1})");
+    CHECK(Lines(*s, "(open t)(selects a t r (coll c) true)(acquire t)(readall a)(close t)")[3] == R"([{"_id":1,"x":1}])");
+    CHECK_FALSE(doc()->has_tree());
+    CHECK(Lines(*s, "(open t)(select a t r (coll c) (= (f _id) 1))(acquire t)(read a (f x))(close t)")[3] ==
+          R"({"_id":1,"x":1})");
+    CHECK(doc()->has_tree());
+    // An updated document keeps the tree its update built.
+    REQUIRE(Lines(*s, "(open t)(select a t wn (coll c) (= (f _id) 1))(acquire t)(update a (f x) 2)(commit t)").back() ==
+            "(ok committed)");
+    CHECK(doc()->has_tree());
   }
 }

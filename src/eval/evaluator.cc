@@ -738,6 +738,15 @@ const Value* Evaluator::View(Transaction* t, Selection* s, size_t i) const {
   return b.committed ? &b.committed->value() : nullptr;
 }
 
+bool Evaluator::Visible(Transaction* t, Selection* s, size_t i) const {
+  const Selection::Bound& b = s->docs[i];
+  if (!t->workspace.empty()) {
+    auto it = t->workspace.find(WorkspaceKey{s->collection, b.id});
+    if (it != t->workspace.end()) return !it->second.deleted;
+  }
+  return b.committed != nullptr;
+}
+
 void Evaluator::AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const {
   const Selection::Bound& b = s->docs[i];
   if (!t->workspace.empty()) {
@@ -971,7 +980,7 @@ void Evaluator::ReadAll() {
   if (!s->multi) {
     bool found = false;
     for (size_t i = 0; i < s->docs.size() && !found; ++i) {
-      if (View(t, s, i) != nullptr) {
+      if (Visible(t, s, i)) {
         AppendDocJson(t, s, i, &out_);
         found = true;
       }
@@ -981,7 +990,7 @@ void Evaluator::ReadAll() {
     out_ += '[';
     bool first = true;
     for (size_t i = 0; i < s->docs.size(); ++i) {
-      if (View(t, s, i) == nullptr) continue;
+      if (!Visible(t, s, i)) continue;
       if (!first) out_ += ',';
       first = false;
       AppendDocJson(t, s, i, &out_);
@@ -1053,7 +1062,7 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
   const Value* given_id = v.find("_id");
   uint64_t n = 0;
   for (size_t i = 0; i < s->docs.size(); ++i) {
-    if (View(t, s, i) == nullptr) continue;
+    if (!Visible(t, s, i)) continue;
     const DocId& id = s->docs[i].id;
     DocId same;
     if (given_id != nullptr && !(DocId::FromValue(*given_id, &same) && same == id && given_id->kind() == id.ToValue().kind())) {
@@ -1080,7 +1089,7 @@ void Evaluator::Delete() {
   Transaction* t = s->txn;
   uint64_t n = 0;
   for (size_t i = 0; i < s->docs.size(); ++i) {
-    if (View(t, s, i) == nullptr) continue;
+    if (!Visible(t, s, i)) continue;
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, created] = t->workspace.try_emplace(key);
     if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false};

@@ -152,6 +152,8 @@ class Evaluator {
 
   // The document as transaction t sees it (own writes first).
   const Value* View(Transaction* t, Selection* s, size_t i) const;
+  // Whether it exists for t, without parsing a committed version's text.
+  bool Visible(Transaction* t, Selection* s, size_t i) const;
   void AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const;
 
   Engine* engine_;

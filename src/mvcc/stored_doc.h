@@ -30,6 +30,8 @@ class StoredDoc {
 
   const std::string& json() const { return json_; }
   // The parsed document (an object whose first member is `_id`). Thread-safe.
+  // Whether the tree is built (a test and statistics hook; value() builds it).
+  bool has_tree() const { return parsed_.load(std::memory_order_acquire) == kParsed; }
   const Value& value() const {
     return parsed_.load(std::memory_order_acquire) == kParsed ? value_ : ParseOnce();
   }
