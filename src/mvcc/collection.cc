@@ -49,9 +49,9 @@ const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts
   return nullptr;
 }
 
-Collection::Chain* Collection::Lookup(const DocId& id) const {
+Collection::IndexEntry* Collection::Find(const DocId& id) const {
   auto it = index_.find(id);
-  return it == index_.end() ? nullptr : it->second;
+  return it == index_.end() ? nullptr : &it->second;
 }
 
 void Collection::Erase(const DocId& id) {
@@ -83,9 +83,10 @@ class AllStripes {
 
 DocRef Collection::Get(const DocId& id, uint64_t ts) const {
   std::shared_lock lock(StripeOf(id));
-  const Chain* chain = Lookup(id);
-  if (chain == nullptr) return nullptr;
-  const Version* v = VisibleAt(*chain, ts);
+  const IndexEntry* e = Find(id);
+  if (e == nullptr) return nullptr;
+  if (e->newest_ts <= ts) return e->newest;
+  const Version* v = VisibleAt(*e->chain, ts);
   return v == nullptr ? nullptr : v->doc;
 }
 
@@ -124,11 +125,13 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
   {
     // A new version of a document that stays: its stripe is enough.
     std::unique_lock stripe(StripeOf(id));
-    Chain* chain = Lookup(id);
-    if (chain != nullptr && is_live) {
+    IndexEntry* e = Find(id);
+    if (e != nullptr && is_live) {
+      Chain* chain = e->chain;
       bool was_live = chain->back().doc != nullptr;
       chain->push_back(Version{ts, std::move(doc)});
       int64_t versions = 1 + Prune(chain, live_snapshots);
+      e->Refresh();
       if (versions != 0) versions_.fetch_add(versions, std::memory_order_relaxed);
       if (!was_live) live_.fetch_add(1, std::memory_order_relaxed);
       return was_live ? 0 : 1;
@@ -139,18 +142,17 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
   int64_t versions;
   {
     AllStripes<false> all(stripes_, kStripes);
-    Chain* found = Lookup(id);
-    if (found == nullptr) {
-      found = &docs_[id];
-      index_.emplace(id, found);
-    }
-    Chain& chain = *found;
+    IndexEntry* e = Find(id);
+    if (e == nullptr) e = &index_.emplace(id, IndexEntry{&docs_[id], 0, nullptr}).first->second;
+    Chain& chain = *e->chain;
     was_live = !chain.empty() && chain.back().doc != nullptr;
     chain.push_back(Version{ts, std::move(doc)});
     versions = 1 + Prune(&chain, live_snapshots);
     if (chain.size() == 1 && chain.back().doc == nullptr) {
       Erase(id);
       versions -= 1;
+    } else {
+      e->Refresh();
     }
   }
   if (versions != 0) versions_.fetch_add(versions, std::memory_order_relaxed);
@@ -161,7 +163,8 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
 
 int Collection::InstallRecovered(const DocId& id, DocRef doc) {
   bool is_live = doc != nullptr;
-  Chain* chain = Lookup(id);
+  IndexEntry* e = Find(id);
+  Chain* chain = e == nullptr ? nullptr : e->chain;
   bool was_live = chain != nullptr && chain->back().doc != nullptr;
   if (!is_live) {
     if (chain != nullptr) {
@@ -170,10 +173,11 @@ int Collection::InstallRecovered(const DocId& id, DocRef doc) {
     }
   } else if (chain == nullptr) {
     auto it = docs_.emplace_hint(docs_.end(), id, Chain{Version{0, std::move(doc)}});
-    index_.emplace(id, &it->second);
+    index_.emplace(id, IndexEntry{&it->second, 0, nullptr}).first->second.Refresh();
     versions_.fetch_add(1, std::memory_order_relaxed);
   } else {
     chain->assign(1, Version{0, std::move(doc)});
+    e->Refresh();
   }
   int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
   live_.fetch_add(delta, std::memory_order_relaxed);

@@ -84,7 +84,24 @@ class Collection {
 
   static const Version* VisibleAt(const Chain& chain, uint64_t ts);
 
-  Chain* Lookup(const DocId& id) const;
+  // The index's entry for an _id: its chain, and a copy of the chain's
+  // newest version, so a point read of current data stops at the index node
+  // instead of going on to the ordered map's node and the chain's buffer
+  // (two cache misses fewer on a large collection).
+  struct IndexEntry {
+    Chain* chain;
+    uint64_t newest_ts = 0;
+    DocRef newest;  // null: deleted
+    void Refresh() {
+      newest_ts = chain->back().ts;
+      newest = chain->back().doc;
+    }
+  };
+  IndexEntry* Find(const DocId& id) const;
+  Chain* Lookup(const DocId& id) const {
+    IndexEntry* e = Find(id);
+    return e == nullptr ? nullptr : e->chain;
+  }
   void Erase(const DocId& id);
   // Prunes chain after a new version was appended (see Install); returns
   // the change in versions kept.
@@ -100,7 +117,7 @@ class Collection {
   std::map<DocId, Chain> docs_;  // _id order, for scans
   // The same chains by hash, for point lookups without walking the tree
   // (map nodes never move, so the pointers stay valid).
-  std::unordered_map<DocId, Chain*, DocIdHash> index_;
+  mutable std::unordered_map<DocId, IndexEntry, DocIdHash> index_;
   std::atomic<int64_t> next_id_{1};
   std::atomic<size_t> live_{0};
   std::atomic<int64_t> versions_{0};
