@@ -115,6 +115,14 @@ class Client {
     }
     return true;
   }
+  // What one recv returns once something has arrived (waits up to 10 s).
+  std::string RecvOnce() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0) return "<timeout>";
+    char chunk[65536];
+    ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+    return n <= 0 ? "<closed>" : std::string(chunk, static_cast<size_t>(n));
+  }
   // Whether a response is already waiting (without blocking long).
   bool HasData(int ms = 50) {
     if (buf_.find('\n') != std::string::npos) return true;
@@ -403,6 +411,35 @@ TEST_SUITE("server") {
     Client next(ts.port());
     next.Send("(ping)");
     CHECK(next.Line() == "(ok pong)");
+  }
+
+  TEST_CASE("a durable transaction sent in one write is answered in one write") {
+    char tmpl[] = "/tmp/parendb-onewrite-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    {
+      Options dbo;
+      dbo.data_dir = dir;
+      TestServer ts(ServerOptions{}, dbo);
+      Client c(ts.port());
+      c.Send("(mkcoll c)");
+      REQUIRE(c.Line() == "(ok mkcoll)");
+      // The commit waits for its sync; the answers before it wait with it,
+      // so the first thing to arrive is all four lines.
+      for (int i = 0; i < 5; ++i) {
+        c.Send("(open t)(acquire t)(create d t (coll c)) {\"n\": 1}(commit t)");
+        CHECK(c.RecvOnce() == "(ok opened)\n(ok acquired)\n(ok created)\n(ok committed)\n");
+      }
+      // A wait for locks is different: what precedes it is answered at once.
+      Client holder(ts.port()), waiter(ts.port());
+      holder.Send("(open h)(select x h wb (coll c) true)(acquire h)");
+      REQUIRE(holder.Lines(3)[2] == "(ok acquired)");
+      waiter.Send("(ping)(open w)(select y w r (coll c) true)(acquire w 5000)");
+      CHECK(waiter.Lines(3) == std::vector<std::string>{"(ok pong)", "(ok opened)", "(ok selected)"});
+      holder.Send("(close h)");
+      CHECK(holder.Line() == "(ok closed)");
+      CHECK(waiter.Line() == "(ok acquired)");
+    }
+    std::filesystem::remove_all(dir);
   }
 
   TEST_CASE("parendb serve: SIGTERM with transactions in flight shuts down cleanly and keeps every commit") {

@@ -66,6 +66,8 @@ class Evaluator {
   void FinishInput();
 
   bool blocked() const { return pending_ != nullptr; }
+  // Blocked on a commit's sync (milliseconds), not on locks (up to a timeout).
+  bool waiting_for_commit() const { return pending_ != nullptr && pending_kind_ == WaitKind::kCommit; }
   // True while a statement or its JSON document is unfinished (the console
   // then prompts for a continuation line).
   bool NeedsMoreInput() { return awaiting_document_ || !reader_.OnlyBlankLeft(); }

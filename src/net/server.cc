@@ -106,7 +106,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Sends what the evaluator produced and decides whether to read on.
   void AfterWork() {
-    Write();
+    // A commit waiting for its group's sync is answered within a sync's
+    // time: the answers before it wait for it, so a transaction sent as one
+    // write is answered with one write (one send instead of two). A wait
+    // for locks can last until its timeout, so what precedes it goes now.
+    if (!evaluator_->waiting_for_commit() || evaluator_->must_close()) Write();
     if (evaluator_->must_close()) {
       closing_after_write_ = true;
       if (!writing_) Close("protocol limit");
