@@ -85,7 +85,7 @@ DocRef Collection::Get(const DocId& id, uint64_t ts) const {
   std::shared_lock lock(StripeOf(id));
   const IndexEntry* e = Find(id);
   if (e == nullptr) return nullptr;
-  if (e->newest_ts <= ts) return e->newest;
+  if (e->newest->ts <= ts) return e->newest->doc;
   const Version* v = VisibleAt(*e->chain, ts);
   return v == nullptr ? nullptr : v->doc;
 }
@@ -143,7 +143,7 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
   {
     AllStripes<false> all(stripes_, kStripes);
     IndexEntry* e = Find(id);
-    if (e == nullptr) e = &index_.emplace(id, IndexEntry{&docs_[id], 0, nullptr}).first->second;
+    if (e == nullptr) e = &index_.emplace(id, IndexEntry{&docs_[id], nullptr}).first->second;
     Chain& chain = *e->chain;
     was_live = !chain.empty() && chain.back().doc != nullptr;
     chain.push_back(Version{ts, std::move(doc)});
@@ -173,7 +173,7 @@ int Collection::InstallRecovered(const DocId& id, DocRef doc) {
     }
   } else if (chain == nullptr) {
     auto it = docs_.emplace_hint(docs_.end(), id, Chain{Version{0, std::move(doc)}});
-    index_.emplace(id, IndexEntry{&it->second, 0, nullptr}).first->second.Refresh();
+    index_.emplace(id, IndexEntry{&it->second, nullptr}).first->second.Refresh();
     versions_.fetch_add(1, std::memory_order_relaxed);
   } else {
     chain->assign(1, Version{0, std::move(doc)});
