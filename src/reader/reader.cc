@@ -10,9 +10,6 @@
 
 #include <simdjson.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace parendb {
 namespace {
@@ -534,7 +531,7 @@ bool IntegerToken(const char* p, size_t at, size_t end) {
 
 }  // namespace
 
-bool ScanSimpleStatementBytewise(const char* p, size_t n, SimpleStatement* out) {
+bool ScanSimpleStatement(const char* p, size_t n, SimpleStatement* out) {
   int level = 0, deepest = 0;
   size_t token = std::string::npos;
   out->int_at = std::string::npos;
@@ -571,74 +568,6 @@ bool ScanSimpleStatementBytewise(const char* p, size_t n, SimpleStatement* out) 
   return false;
 }
 
-#if defined(__SSE2__)
-
-// Sixteen bytes at a time: masks of the bytes that matter (parentheses,
-// the bytes that send a statement to the full reader, and the first byte of
-// each token), then a walk over just those. Statements are mostly symbols
-// and blanks, which the byte loop paid for one by one.
-bool ScanSimpleStatement(const char* p, size_t n, SimpleStatement* out) {
-  int level = 0, deepest = 0;
-  out->int_at = std::string::npos;
-  uint32_t carry = 0;  // 1 when the byte before this block ends a token run
-  const __m128i zero = _mm_setzero_si128();
-  for (size_t base = 0; base < n; base += 16) {
-    size_t len = std::min<size_t>(16, n - base);
-    __m128i v;
-    if (len == 16) {
-      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + base));
-    } else {
-      alignas(16) char tail[16] = {};
-      std::memcpy(tail, p + base, len);
-      v = _mm_load_si128(reinterpret_cast<const __m128i*>(tail));
-    }
-    auto mask = [](__m128i m) { return static_cast<uint32_t>(_mm_movemask_epi8(m)); };
-    auto eq = [&](char c) { return mask(_mm_cmpeq_epi8(v, _mm_set1_epi8(c))); };
-    uint32_t valid = len == 16 ? 0xffffu : (1u << len) - 1;
-    uint32_t open = eq('('), close = eq(')');
-    // Blanks: ' ' and \t \n \v \f \r (9..13). Control: 0..31 and 127.
-    uint32_t blank = eq(' ') | mask(_mm_cmpeq_epi8(_mm_subs_epu8(_mm_sub_epi8(v, _mm_set1_epi8(9)), _mm_set1_epi8(4)), zero));
-    uint32_t control = (mask(_mm_cmpeq_epi8(_mm_subs_epu8(v, _mm_set1_epi8(0x1f)), zero)) | eq(0x7f)) & ~blank;
-    uint32_t stop = (control | eq('"') | eq(';')) & valid;
-    uint32_t other = ~(open | close | blank | stop) & valid;
-    uint32_t starts = other & ~((other << 1) | carry);
-    for (uint32_t events = ((open | close) & valid) | stop | starts; events != 0; events &= events - 1) {
-      int b = std::countr_zero(events);
-      uint32_t bit = 1u << b;
-      size_t i = base + static_cast<size_t>(b);
-      if (starts & bit) {
-        char c = p[i];
-        if (c == '-' || (c >= '0' && c <= '9')) {
-          size_t end = i + 1;
-          while (end < n && kClass[static_cast<unsigned char>(p[end])] == kOther) ++end;
-          if (end == n) return false;  // the statement cannot end in this window
-          if (IntegerToken(p, i, end)) {
-            out->int_at = i;
-            out->int_len = end - i;
-          }
-        }
-      } else if (open & bit) {
-        deepest = std::max(deepest, ++level);
-      } else if (close & bit) {
-        if (--level == 0) {
-          out->length = i + 1;
-          out->depth = deepest;
-          return true;
-        }
-      } else {
-        return false;  // strings, comments, control characters: the full reader
-      }
-    }
-    carry = (other >> (len - 1)) & 1u;
-  }
-  return false;
-}
-
-#else
-
-bool ScanSimpleStatement(const char* p, size_t n, SimpleStatement* out) { return ScanSimpleStatementBytewise(p, n, out); }
-
-#endif
 
 bool Reader::OnlyBlankLeft() {
   if (state_ != ScanState::kIdle) return false;

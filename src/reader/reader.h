@@ -33,11 +33,8 @@ struct SimpleStatement {
   size_t int_at = std::string::npos;
   size_t int_len = 0;
 };
-// Scans [p, p+n), which starts with '(', for one. The vectorized scanner
-// and the byte-at-a-time one it must agree with (kept for tests and for
-// machines without SSE2).
+// Scans [p, p+n), which starts with '(', for one.
 bool ScanSimpleStatement(const char* p, size_t n, SimpleStatement* out);
-bool ScanSimpleStatementBytewise(const char* p, size_t n, SimpleStatement* out);
 
 struct LineCol {
   uint64_t line = 1;
