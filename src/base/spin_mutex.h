@@ -18,23 +18,22 @@ class SpinMutex {
  public:
   void lock() {
     for (int spins = 0; locked_.exchange(true, std::memory_order_acquire);) {
-      while (locked_.load(std::memory_order_relaxed)) {
-        if (++spins < 256) {
-          Pause();
-        } else {
-          std::this_thread::yield();
-        }
-      }
+      while (locked_.load(std::memory_order_relaxed)) Backoff(&spins);
     }
   }
   bool try_lock() { return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire); }
   void unlock() { locked_.store(false, std::memory_order_release); }
 
-  // The CPU's spin-wait hint (also used by SpinRwLock).
-  static void Pause() {
+  // One step of waiting: the CPU's spin-wait hint for a short while, then
+  // yielding, so a preempted holder gets the CPU back (also SpinRwLock's).
+  static void Backoff(int* spins) {
+    if (++*spins < 256) {
 #if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
+      _mm_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
   }
 
  private:

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <thread>
 
 #include "base/spin_mutex.h"
 
@@ -15,7 +14,7 @@ namespace parendb {
 class SpinRwLock {
  public:
   void lock_shared() {
-    for (int spins = 0;; Backoff(&spins)) {
+    for (int spins = 0;; SpinMutex::Backoff(&spins)) {
       int32_t v = state_.load(std::memory_order_relaxed);
       if (v >= 0 && state_.compare_exchange_weak(v, v + 1, std::memory_order_acquire)) return;
     }
@@ -23,7 +22,7 @@ class SpinRwLock {
   void unlock_shared() { state_.fetch_sub(1, std::memory_order_release); }
 
   void lock() {
-    for (int spins = 0;; Backoff(&spins)) {
+    for (int spins = 0;; SpinMutex::Backoff(&spins)) {
       int32_t v = 0;
       if (state_.load(std::memory_order_relaxed) == 0 &&
           state_.compare_exchange_weak(v, kWriter, std::memory_order_acquire)) {
@@ -35,13 +34,6 @@ class SpinRwLock {
 
  private:
   static constexpr int32_t kWriter = -1;
-  static void Backoff(int* spins) {
-    if (++*spins < 256) {
-      SpinMutex::Pause();
-    } else {
-      std::this_thread::yield();
-    }
-  }
   alignas(64) std::atomic<int32_t> state_{0};  // readers, or kWriter
 };
 

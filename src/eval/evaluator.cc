@@ -384,21 +384,6 @@ bool MakeStatementKey(std::string_view in, Key* key) {
   return true;
 }
 
-// Reads a JSON integer that fits int64 at the start of s: its length, or 0.
-size_t ReadIntegerLiteral(std::string_view s, int64_t* v) {
-  bool negative = !s.empty() && s[0] == '-';
-  size_t i = negative ? 1 : 0;
-  size_t digits = i;
-  uint64_t magnitude = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') magnitude = magnitude * 10 + static_cast<uint64_t>(s[i++] - '0');
-  if (i == digits || (s[digits] == '0' && i - digits > 1)) return 0;  // none, or a leading zero
-  if (i - digits > 18) {  // might not fit: let the library decide
-    return std::from_chars(s.data(), s.data() + i, *v).ec == std::errc() ? i : 0;
-  }
-  *v = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
-  return i;
-}
-
 }  // namespace
 
 // Statements recur in a session's transactions. Two kinds are kept

@@ -151,6 +151,11 @@ bool LockManager::CanGrantAll(const Txn* txn, const std::vector<Want>& wants) co
   return std::all_of(wants.begin(), wants.end(), [&](const Want& w) { return CanGrant(txn, w, nullptr); });
 }
 
+void LockManager::RemoveHolder(Resource* r, const Txn* txn) {
+  auto& h = r->holders;
+  h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
+}
+
 void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
   for (const Want& w : wants) {
     auto& holders = w.resource->holders;
@@ -333,8 +338,7 @@ void LockManager::Release(Txn* txn) {
     bool waiters = std::any_of(txn->held_.begin(), txn->held_.end(), [](const Resource* r) { return !r->queue.empty(); });
     if (!waiters) {
       for (Resource* r : txn->held_) {
-        auto& h = r->holders;
-        h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
+        RemoveHolder(r, txn);
         Retire(r);
       }
       txn->held_.clear();
@@ -358,8 +362,7 @@ void LockManager::ReleaseGlobal(Txn* txn, Ready* ready) {
     delete w;
   }
   for (Resource* r : txn->held_) {
-    auto& h = r->holders;
-    h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
+    RemoveHolder(r, txn);
     if (!r->queue.empty()) {
       touched.push_back(r);
     } else {

@@ -185,6 +185,7 @@ class LockManager {
   bool CanGrant(const Txn* txn, const Want& w, const Waiter* self) const;
   bool CanGrantAll(const Txn* txn, const std::vector<Want>& wants) const;
   void Grant(Txn* txn, const std::vector<Want>& wants);
+  static void RemoveHolder(Resource* r, const Txn* txn);
   // The slow paths: every shard held.
   Outcome AcquireGlobal(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,
                         const std::function<Callback()>& make_done, Status* why);

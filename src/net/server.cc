@@ -92,14 +92,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(boost::system::error_code ec, size_t n) {
     if (closed_) return;
     if (ec) return Close(ec == asio::error::eof ? "closed by client" : ec.message());
-    last_activity_ = std::chrono::steady_clock::now();
+    NoteActivity();
     evaluator_->Feed(std::string_view(in_.data(), n));
     AfterWork();
   }
 
   void OnWakeup() {
     if (closed_) return;
-    last_activity_ = std::chrono::steady_clock::now();  // an answer after a wait starts a fresh idle period
+    NoteActivity();  // an answer after a wait starts a fresh idle period
     evaluator_->Resume();
     AfterWork();
   }
@@ -160,6 +160,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     last_activity_ = std::chrono::steady_clock::now();
     idle_.expires_at(last_activity_ + limit);
     WaitIdle();
+  }
+
+  void NoteActivity() {
+    if (shared_->options.idle_timeout.count() != 0) last_activity_ = std::chrono::steady_clock::now();
   }
 
   void WaitIdle() {

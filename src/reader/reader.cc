@@ -238,20 +238,19 @@ Status DecodeEscapes(std::string_view t, size_t i, size_t close, std::string* ou
 // ---------------------------------------------------------------------------
 // StatementParser
 
-namespace {
-
-// The value of an integer token IsJsonNumber accepted; false beyond int64.
-bool IntegerValue(std::string_view tok, int64_t* v) {
-  bool negative = tok[0] == '-';
-  size_t digits = tok.size() - (negative ? 1 : 0);
-  if (digits > 18) return std::from_chars(tok.data(), tok.data() + tok.size(), *v).ec == std::errc();
-  uint64_t m = 0;
-  for (size_t i = negative ? 1 : 0; i < tok.size(); ++i) m = m * 10 + static_cast<uint64_t>(tok[i] - '0');
-  *v = negative ? -static_cast<int64_t>(m) : static_cast<int64_t>(m);
-  return true;
+size_t ReadIntegerLiteral(std::string_view s, int64_t* v) {
+  bool negative = !s.empty() && s[0] == '-';
+  size_t i = negative ? 1 : 0;
+  size_t digits = i;
+  uint64_t magnitude = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') magnitude = magnitude * 10 + static_cast<uint64_t>(s[i++] - '0');
+  if (i == digits || (s[digits] == '0' && i - digits > 1)) return 0;  // none, or a leading zero
+  if (i - digits > 18) {  // might not fit: let the library decide
+    return std::from_chars(s.data(), s.data() + i, *v).ec == std::errc() ? i : 0;
+  }
+  *v = negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
+  return i;
 }
-
-}  // namespace
 
 StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int max_depth, DatumTree* tree,
                                                      size_t* end, Status* error) {
@@ -385,7 +384,7 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
     bool integer = false;
     if ((c == '-' || (c >= '0' && c <= '9')) && IsJsonNumber(tok, &integer)) {
       int64_t iv = 0;
-      if (integer && IntegerValue(tok, &iv)) {
+      if (integer && ReadIntegerLiteral(tok, &iv) == tok.size()) {
         new_atom(DatumKind::kInt, i).integer = iv;
       } else {  // a fraction or exponent, or beyond int64: a double
         double dv;

@@ -36,6 +36,10 @@ struct SimpleStatement {
 // Scans [p, p+n), which starts with '(', for one.
 bool ScanSimpleStatement(const char* p, size_t n, SimpleStatement* out);
 
+// Reads the JSON integer literal (no leading zero) that fits int64 at the
+// start of s: its length, or 0.
+size_t ReadIntegerLiteral(std::string_view s, int64_t* v);
+
 struct LineCol {
   uint64_t line = 1;
   uint64_t column = 1;
