@@ -10,11 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace parendb {
+#include "base/thread_stripe.h"
 
-// The calling thread's stripe, 0..kCounterStripes-1, dealt out in turn.
-constexpr size_t kCounterStripes = 16;
-size_t ThreadCounterStripe();
+namespace parendb {
 
 template <size_t N>
 class StripedCounters {
@@ -22,7 +20,7 @@ class StripedCounters {
 
  public:
   void Add(size_t counter, int64_t n) {
-    stripes_[ThreadCounterStripe()].values[counter].fetch_add(n, std::memory_order_relaxed);
+    stripes_[ThreadStripe()].values[counter].fetch_add(n, std::memory_order_relaxed);
   }
   int64_t Sum(size_t counter) const {
     int64_t sum = 0;
@@ -34,7 +32,7 @@ class StripedCounters {
   struct alignas(64) Stripe {
     std::atomic<int64_t> values[N] = {};
   };
-  Stripe stripes_[kCounterStripes];
+  Stripe stripes_[kThreadStripes];
 };
 
 }  // namespace parendb

@@ -157,17 +157,23 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
 }
 
 void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
-  // One commit at a time, and no snapshot is taken while versions are
-  // pruned and the commit published.
-  std::lock_guard<SpinMutex> commit(snapshots_.mutex());
-  uint64_t ts = snapshots_.NextCommitTs();
-  thread_local std::vector<uint64_t> live;
-  snapshots_.LiveLocked(&live);
-  int64_t delta = 0;
-  for (Write& w : writes) delta += w.collection->Install(w.id, std::move(w.doc), ts, live);
-  if (delta != 0) counters_.Add(EngineCounters::kDocuments, delta);
-  if (lsn > applied_lsn_) applied_lsn_ = lsn;  // in memory lsn is 0: leave the line clean
-  snapshots_.Publish(ts);
+  // Versions the commit makes unreachable are freed after the commit mutex
+  // is let go: freeing a document is work no other commit needs to wait for.
+  thread_local std::vector<DocRef> dropped;
+  {
+    // One commit at a time, and no snapshot is taken while versions are
+    // pruned and the commit published.
+    std::lock_guard<SpinMutex> commit(snapshots_.mutex());
+    uint64_t ts = snapshots_.NextCommitTs();
+    thread_local std::vector<uint64_t> live;
+    snapshots_.LiveLocked(&live);
+    int64_t delta = 0;
+    for (Write& w : writes) delta += w.collection->Install(w.id, std::move(w.doc), ts, live, &dropped);
+    if (delta != 0) counters_.Add(EngineCounters::kDocuments, delta);
+    if (lsn > applied_lsn_) applied_lsn_ = lsn;  // in memory lsn is 0: leave the line clean
+    snapshots_.Publish(ts);
+  }
+  dropped.clear();
 }
 
 Status Engine::PrepareReplay(const DecodedRecord& r, DocRef* doc) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 
@@ -49,56 +50,52 @@ const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts
   return nullptr;
 }
 
-Collection::IndexEntry* Collection::Find(const DocId& id) const {
+Collection::Entry* Collection::Find(const DocId& id) const {
   auto it = index_.find(id);
   return it == index_.end() ? nullptr : &it->second;
 }
 
 void Collection::Erase(const DocId& id) {
-  index_.erase(id);
   docs_.erase(id);
+  index_.erase(id);
 }
 
-namespace {
-
-// Holds every stripe of a collection, shared or exclusive, for a scope.
-template <bool kShared>
-class AllStripes {
- public:
-  AllStripes(SpinRwLock* stripes, int n) : stripes_(stripes), n_(n) {
-    for (int i = 0; i < n_; ++i) kShared ? stripes_[i].lock_shared() : stripes_[i].lock();
-  }
-  ~AllStripes() {
-    for (int i = 0; i < n_; ++i) kShared ? stripes_[i].unlock_shared() : stripes_[i].unlock();
-  }
-  AllStripes(const AllStripes&) = delete;
-  AllStripes& operator=(const AllStripes&) = delete;
-
- private:
-  SpinRwLock* stripes_;
-  int n_;
-};
-
-}  // namespace
-
 DocRef Collection::Get(const DocId& id, uint64_t ts) const {
-  std::shared_lock lock(StripeOf(id));
-  const IndexEntry* e = Find(id);
+  std::shared_lock ids(ids_lock_);
+  const Entry* e = Find(id);
   if (e == nullptr) return nullptr;
-  if (e->newest->ts <= ts) return e->newest->doc;
-  const Version* v = VisibleAt(*e->chain, ts);
+  std::shared_lock latch(e->latch);
+  const Version& newest = e->chain.back();
+  if (newest.ts <= ts) return newest.doc;
+  const Version* v = VisibleAt(e->chain, ts);
   return v == nullptr ? nullptr : v->doc;
 }
 
 void Collection::Scan(uint64_t ts, const std::function<bool(const DocId&, const DocRef&)>& fn) const {
-  AllStripes<true> all(stripes_, kStripes);
-  for (const auto& [id, chain] : docs_) {
-    const Version* v = VisibleAt(chain, ts);
-    if (v != nullptr && v->doc != nullptr && !fn(id, v->doc)) return;
+  // A chunk at a time, so a new _id (which needs the set exclusively) waits
+  // for one chunk, not the whole scan. Between chunks the set may change;
+  // what ts sees does not: versions a snapshot can see are kept, and an
+  // update transaction's scan holds its collection's lock.
+  constexpr size_t kChunk = 256;
+  std::optional<DocId> last;
+  while (true) {
+    std::shared_lock ids(ids_lock_);
+    auto it = last ? docs_.upper_bound(*last) : docs_.begin();
+    for (size_t n = 0; n < kChunk; ++n, ++it) {
+      if (it == docs_.end()) return;
+      DocRef doc;
+      {
+        std::shared_lock latch(it->second->latch);
+        const Version* v = VisibleAt(it->second->chain, ts);
+        if (v != nullptr) doc = v->doc;
+      }
+      if (doc != nullptr && !fn(it->first, doc)) return;
+    }
+    last = std::prev(it)->first;
   }
 }
 
-int64_t Collection::Prune(Chain* chain_ptr, const std::vector<uint64_t>& live_snapshots) {
+int64_t Collection::Prune(Chain* chain_ptr, const std::vector<uint64_t>& live_snapshots, std::vector<DocRef>* dropped) {
   Chain& chain = *chain_ptr;
   auto before = static_cast<int64_t>(chain.size());
   // Keep the newest version, plus for each live snapshot the version it sees.
@@ -111,48 +108,53 @@ int64_t Collection::Prune(Chain* chain_ptr, const std::vector<uint64_t>& live_sn
   };
   size_t keep = 0;
   for (size_t i = 0; i < chain.size(); ++i) {
-    if (needed(i)) {
-      if (keep != i) chain[keep] = std::move(chain[i]);
-      ++keep;
+    if (!needed(i)) {
+      if (chain[i].doc != nullptr) dropped->push_back(std::move(chain[i].doc));
+      continue;
     }
+    if (keep != i) chain[keep] = std::move(chain[i]);
+    ++keep;
   }
   chain.resize(keep);
   return static_cast<int64_t>(keep) - before;
 }
 
-int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots) {
+int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots,
+                        std::vector<DocRef>* dropped) {
   bool is_live = doc != nullptr;
   {
-    // A new version of a document that stays: its stripe is enough.
-    std::unique_lock stripe(StripeOf(id));
-    IndexEntry* e = Find(id);
+    // A new version of a document that stays: its own latch is enough.
+    std::shared_lock ids(ids_lock_);
+    Entry* e = Find(id);
     if (e != nullptr && is_live) {
-      Chain* chain = e->chain;
-      bool was_live = chain->back().doc != nullptr;
-      chain->push_back(Version{ts, std::move(doc)});
-      int64_t versions = 1 + Prune(chain, live_snapshots);
-      e->Refresh();
+      std::unique_lock latch(e->latch);
+      bool was_live = e->chain.back().doc != nullptr;
+      e->chain.push_back(Version{ts, std::move(doc)});
+      int64_t versions = 1 + Prune(&e->chain, live_snapshots, dropped);
+      latch.unlock();
       if (versions != 0) versions_.fetch_add(versions, std::memory_order_relaxed);
       if (!was_live) live_.fetch_add(1, std::memory_order_relaxed);
       return was_live ? 0 : 1;
     }
   }
-  // The set of _ids may change: every stripe.
+  // The set of _ids may change: hold it exclusively (no reader is in, so
+  // no latch is needed).
   bool was_live;
   int64_t versions;
   {
-    AllStripes<false> all(stripes_, kStripes);
-    IndexEntry* e = Find(id);
-    if (e == nullptr) e = &index_.emplace(id, IndexEntry{&docs_[id], nullptr}).first->second;
-    Chain& chain = *e->chain;
+    std::unique_lock ids(ids_lock_);
+    Entry* e = Find(id);
+    if (e == nullptr) {
+      e = &index_.try_emplace(id).first->second;
+      docs_.emplace(id, e);
+    }
+    Chain& chain = e->chain;
     was_live = !chain.empty() && chain.back().doc != nullptr;
     chain.push_back(Version{ts, std::move(doc)});
-    versions = 1 + Prune(&chain, live_snapshots);
+    versions = 1 + Prune(&chain, live_snapshots, dropped);
     if (chain.size() == 1 && chain.back().doc == nullptr) {
       Erase(id);
       versions -= 1;
-    } else {
-      e->Refresh();
     }
   }
   if (versions != 0) versions_.fetch_add(versions, std::memory_order_relaxed);
@@ -163,21 +165,20 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
 
 int Collection::InstallRecovered(const DocId& id, DocRef doc) {
   bool is_live = doc != nullptr;
-  IndexEntry* e = Find(id);
-  Chain* chain = e == nullptr ? nullptr : e->chain;
-  bool was_live = chain != nullptr && chain->back().doc != nullptr;
+  Entry* e = Find(id);
+  bool was_live = e != nullptr && e->chain.back().doc != nullptr;
   if (!is_live) {
-    if (chain != nullptr) {
-      versions_.fetch_sub(static_cast<int64_t>(chain->size()), std::memory_order_relaxed);
+    if (e != nullptr) {
+      versions_.fetch_sub(static_cast<int64_t>(e->chain.size()), std::memory_order_relaxed);
       Erase(id);
     }
-  } else if (chain == nullptr) {
-    auto it = docs_.emplace_hint(docs_.end(), id, Chain{Version{0, std::move(doc)}});
-    index_.emplace(id, IndexEntry{&it->second, nullptr}).first->second.Refresh();
+  } else if (e == nullptr) {
+    e = &index_.try_emplace(id).first->second;
+    e->chain.push_back(Version{0, std::move(doc)});
+    docs_.emplace_hint(docs_.end(), id, e);
     versions_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    chain->assign(1, Version{0, std::move(doc)});
-    e->Refresh();
+    e->chain.assign(1, Version{0, std::move(doc)});
   }
   int delta = static_cast<int>(is_live) - static_cast<int>(was_live);
   live_.fetch_add(delta, std::memory_order_relaxed);
@@ -187,14 +188,14 @@ int Collection::InstallRecovered(const DocId& id, DocRef doc) {
 void Collection::ScanChunk(uint64_t ts, const DocId* from, size_t max,
                            std::vector<std::pair<DocId, DocRef>>* out) const {
   out->clear();
-  AllStripes<true> all(stripes_, kStripes);
+  std::shared_lock ids(ids_lock_);
   auto it = from == nullptr ? docs_.begin() : docs_.upper_bound(*from);
   for (; it != docs_.end() && out->size() < max; ++it) {
-    const Version* v = VisibleAt(it->second, ts);
+    std::shared_lock latch(it->second->latch);
+    const Version* v = VisibleAt(it->second->chain, ts);
     if (v != nullptr && v->doc != nullptr) out->emplace_back(it->first, v->doc);
   }
 }
-
 void Collection::ReserveId(int64_t id) {
   if (id == INT64_MAX) return;
   int64_t cur = next_id_.load(std::memory_order_relaxed);

@@ -5,12 +5,15 @@
 // timestamp. Versions no snapshot can see are dropped when a key is next
 // written (see Install), so memory tracks live snapshots, not history.
 //
-// Locking: the documents are split by _id into stripes, each with its own
-// reader-writer lock. A point read or a new version of an existing document
-// holds one stripe, so transactions on different documents touch different
-// cache lines; anything that changes the set of _ids (a new document, a
-// removed one) or walks it (scans) holds every stripe. Installs come one at
-// a time (the engine's commit mutex), so two never race on the structure.
+// Locking: two levels, so that transactions on different documents write
+// different cache lines. The set of _ids (both indexes) has a distributed
+// reader-writer lock: a point read or a new version of an existing
+// document holds it shared, which writes only the calling thread's own
+// slot; adding or removing an _id holds it exclusively. Each document's
+// versions have a small latch of their own beside them. Scans hold the set
+// shared a chunk at a time, so a new _id waits for at most one chunk.
+// Installs come one at a time (the engine's commit mutex), so two never
+// race on the structure.
 #pragma once
 
 #include <atomic>
@@ -21,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/distributed_rw_lock.h"
 #include "base/spin_rw_lock.h"
 #include "doc/doc_id.h"
 #include "mvcc/stored_doc.h"
@@ -46,10 +50,13 @@ class Collection {
   // fn returns false.
   void Scan(uint64_t ts, const std::function<bool(const DocId&, const DocRef&)>& fn) const;
 
-  // Installs a committed version (null doc: a delete) at ts. `oldest_snapshot`
-  // is the oldest timestamp any live reader may use; older versions that no
-  // reader can see are dropped. Returns the change in live document count.
-  int Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots);
+  // Installs a committed version (null doc: a delete) at ts. Versions that
+  // none of `live_snapshots` (sorted timestamps) can see, and that are not
+  // the newest, are dropped: their documents move to *dropped, for the
+  // caller to free once it has let go of the commit mutex. Returns the
+  // change in live document count.
+  int Install(const DocId& id, DocRef doc, uint64_t ts, const std::vector<uint64_t>& live_snapshots,
+              std::vector<DocRef>* dropped);
 
   // Recovery (single-threaded, no readers): makes doc the only version.
   // Returns the change in live document count.
@@ -84,38 +91,26 @@ class Collection {
 
   static const Version* VisibleAt(const Chain& chain, uint64_t ts);
 
-  // The index's entry for an _id: its chain, and where in the chain's
-  // buffer its newest version sits, so a point read of current data goes
-  // from the index node straight to that version, skipping the ordered
-  // map's node (a cache miss fewer on a large collection). Refreshed under
-  // the stripe's lock after every change to the chain, which is the only
-  // time the buffer can move.
-  struct IndexEntry {
-    Chain* chain;
-    const Version* newest = nullptr;
-    void Refresh() { newest = &chain->back(); }
+  // An _id's versions and the latch that guards them: a reader of the
+  // chain holds it shared, an install exclusively. Lives in the hash
+  // index's node, which never moves, so a point read goes from the index
+  // straight to the versions.
+  struct Entry {
+    mutable SpinRwLock latch;
+    Chain chain;
   };
-  IndexEntry* Find(const DocId& id) const;
-  Chain* Lookup(const DocId& id) const {
-    IndexEntry* e = Find(id);
-    return e == nullptr ? nullptr : e->chain;
-  }
+  Entry* Find(const DocId& id) const;
   void Erase(const DocId& id);
   // Prunes chain after a new version was appended (see Install); returns
   // the change in versions kept.
-  static int64_t Prune(Chain* chain, const std::vector<uint64_t>& live_snapshots);
-
-  static constexpr int kStripes = 16;
-  SpinRwLock& StripeOf(const DocId& id) const {
-    return stripes_[(DocIdHash()(id) * 0x9e3779b97f4a7c15ULL) >> 60];
-  }
+  static int64_t Prune(Chain* chain, const std::vector<uint64_t>& live_snapshots, std::vector<DocRef>* dropped);
 
   const std::string name_;
-  mutable SpinRwLock stripes_[kStripes];
-  std::map<DocId, Chain> docs_;  // _id order, for scans
-  // The same chains by hash, for point lookups without walking the tree
-  // (map nodes never move, so the pointers stay valid).
-  mutable std::unordered_map<DocId, IndexEntry, DocIdHash> index_;
+  mutable DistributedRwLock ids_lock_;  // guards the structure of index_ and docs_
+  // The entries by hash, for point lookups, and by _id order, for scans
+  // (hash nodes never move, so the pointers stay valid).
+  mutable std::unordered_map<DocId, Entry, DocIdHash> index_;
+  std::map<DocId, Entry*> docs_;
   std::atomic<int64_t> next_id_{1};
   std::atomic<size_t> live_{0};
   std::atomic<int64_t> versions_{0};
