@@ -3,6 +3,11 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <shared_mutex>
+#include <thread>
+
+#include "base/distributed_rw_lock.h"
+#include "lockmgr/id_table.h"
 
 #include "lockmgr/lock_manager.h"
 
@@ -211,7 +216,139 @@ TEST_SUITE("lockmgr") {
     CHECK(violations.load() == 0);
   }
 
-  TEST_CASE("a whole-collection lock meets document locks in every shard") {
+  TEST_CASE("a whole-collection lock meets document locks taken on any thread") {
+    // Document locks take the intention stripe of the thread asking: from
+    // more threads than there are stripes, every stripe is in use, some
+    // twice, and the whole-collection lock must meet them all.
+    LockManager lm;
+    constexpr int kThreads = 20;
+    std::vector<std::unique_ptr<LockManager::Txn>> txns;
+    for (int i = 0; i < kThreads; ++i) txns.push_back(std::make_unique<LockManager::Txn>(static_cast<OwnerId>(i + 1)));
+    std::vector<std::thread> threads;
+    std::atomic<int> granted{0};
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        Request r(lm, txns[i].get(), {D("c", std::to_string(i), X)});
+        if (r.granted_now()) granted.fetch_add(1);
+      });
+    }
+    for (auto& t : threads) t.join();
+    REQUIRE(granted.load() == kThreads);
+    LockManager::Txn whole_txn(100);
+    Request whole(lm, &whole_txn, {T("c", S)});
+    REQUIRE(whole.waiting());
+    for (int i = 0; i < kThreads; ++i) {
+      CHECK_FALSE(whole.decided());
+      lm.Release(txns[i].get());
+    }
+    REQUIRE(whole.future.get().ok());
+    // Now every document writer waits for the whole-collection lock, on any thread.
+    std::vector<std::unique_ptr<Request>> docs(kThreads);
+    threads.clear();
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] { docs[i] = std::make_unique<Request>(lm, txns[i].get(), std::vector<LockTarget>{D("c", std::to_string(i), X)}); });
+    }
+    for (auto& t : threads) t.join();
+    for (auto& d : docs) CHECK(d->waiting());
+    lm.Release(&whole_txn);
+    for (int i = 0; i < kThreads; ++i) {
+      CHECK(docs[i]->future.get().ok());
+      lm.Release(txns[i].get());
+    }
+  }
+
+  TEST_CASE("locks survive the table making room: many documents at once, and churn") {
+    LockManager lm;
+    Txns tx;
+    // One transaction holding more documents than the table first has room
+    // for: it grows, and every lock still conflicts.
+    std::vector<LockTarget> many;
+    for (int i = 0; i < 20000; ++i) many.push_back(D("c", std::to_string(i), X));
+    Request big(lm, tx(1, 1), many);
+    REQUIRE(big.granted_now());
+    for (int i : {0, 4095, 4096, 12345, 19999}) {
+      Request r(lm, tx(2, 2), {D("c", std::to_string(i), S)}, 1ms);
+      CHECK(r.waiting());
+      CHECK(r.future.get().code() == ErrorCode::kLockTimeout);
+    }
+    lm.Release(tx[1]);
+    // Churn through far more distinct documents than the table holds while
+    // one lock stays held: idle ones are dropped, the held one is not.
+    Request held(lm, tx(3, 3), {D("c", "kept", X)});
+    REQUIRE(held.granted_now());
+    for (int i = 0; i < 50000; ++i) {
+      Request r(lm, tx(4, 4), {D("c", "churn" + std::to_string(i), X)});
+      REQUIRE(r.granted_now());
+      lm.Release(tx[4]);
+    }
+    Request blocked(lm, tx(5, 5), {D("c", "kept", S)}, 1ms);
+    CHECK(blocked.waiting());
+    CHECK(blocked.future.get().code() == ErrorCode::kLockTimeout);
+    lm.Release(tx[3]);
+    Request free_now(lm, tx(6, 6), {D("c", "kept", S)});
+    CHECK(free_now.granted_now());
+    lm.Release(tx[6]);
+  }
+
+  TEST_CASE("id table: one value per id from many threads; compaction keeps what it is told") {
+    struct Value {
+      explicit Value(uint64_t i) : id(i) {}
+      uint64_t id;
+    };
+    IdTable<Value> table(64);
+    constexpr int kThreads = 4;
+    std::vector<std::vector<Value*>> seen(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (uint64_t id = 0; id < 31; ++id) seen[t].push_back(table.FindOrAdd(id * 0x9e3779b97f4a7c15ULL, [&] { return new Value(id); }));
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) {
+      for (uint64_t id = 0; id < 31; ++id) {
+        REQUIRE(seen[t][id] != nullptr);
+        CHECK(seen[t][id] == seen[0][id]);
+        CHECK(seen[t][id]->id == id);
+      }
+    }
+    // Half full: no more adds until compaction makes room.
+    CHECK(table.FindOrAdd(31 * 0x9e3779b97f4a7c15ULL, [] { return new Value(31); }) != nullptr);
+    CHECK(table.FindOrAdd(32 * 0x9e3779b97f4a7c15ULL, [] { return new Value(32); }) == nullptr);
+    CHECK_FALSE(table.HasRoom(1));
+    table.Compact(1, [](const Value& v) { return v.id % 2 == 1; });
+    CHECK(table.HasRoom(1));
+    for (uint64_t id = 0; id < 32; id += 2) CHECK(table.FindOrAdd(id * 0x9e3779b97f4a7c15ULL, [] { return nullptr; })->id == id);
+    Value* fresh = table.FindOrAdd(1 * 0x9e3779b97f4a7c15ULL, [] { return new Value(1001); });
+    CHECK(fresh->id == 1001);  // dropped, so made anew
+  }
+
+  TEST_CASE("distributed rw lock: a writer excludes readers on every thread") {
+    DistributedRwLock lock;
+    int64_t a = 0, b = 0;  // the writer keeps a == b; readers check it
+    std::atomic<int> torn{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+      readers.emplace_back([&] {
+        while (!stop.load()) {
+          std::shared_lock l(lock);
+          if (a != b) torn.fetch_add(1);
+        }
+      });
+    }
+    for (int i = 0; i < 2000; ++i) {
+      std::unique_lock l(lock);
+      ++a;
+      ++b;
+    }
+    stop = true;
+    for (auto& t : readers) t.join();
+    CHECK(torn.load() == 0);
+    CHECK(a == 2000);
+  }
+
+  TEST_CASE("a whole-collection lock meets document locks one by one") {
     LockManager lm;
     Txns tx;
     // Enough documents that every shard holds some.

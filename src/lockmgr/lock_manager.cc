@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <mutex>
+#include <shared_mutex>
 
 namespace parendb {
 
@@ -21,15 +23,20 @@ namespace {
 
 LockMode Stronger(LockMode a, LockMode b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
 
-// Calls f(shard) for each shard in mask, lowest first (the lock order).
-template <typename F>
-void ForEachShard(uint32_t mask, F f) {
-  for (; mask != 0; mask &= mask - 1) f(std::countr_zero(mask));
+// splitmix64's finalizer: spreads every input bit over the whole word.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
 }
 
 }  // namespace
 
-LockManager::LockManager() : timer_([this] { TimerLoop(); }) {}
+// 8192 slots: up to 4096 resources (256 KB) before idle ones are dropped.
+LockManager::LockManager() : resources_(8192), timer_([this] { TimerLoop(); }) {}
 
 LockManager::~LockManager() {
   {
@@ -46,58 +53,44 @@ void LockManager::Run(Ready& ready) {
   ready.clear();
 }
 
-LockManager::ShardMask LockManager::MaskOf(const std::vector<LockTarget>& targets) {
-  ShardMask mask = 0;
-  for (const LockTarget& t : targets) mask |= t.collection == 0 ? kAllShards : ShardMask{1} << ShardOf(t.resource);
-  return mask;
+ResourceId LockManager::StripeOf(ResourceId collection, int stripe) {
+  return Mix(collection + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(stripe + 1));
 }
 
-void LockManager::LockShards(ShardMask mask) {
-  ForEachShard(mask, [&](int i) { shards_[i].mu.lock(); });
+bool LockManager::AnyWholeCollection(const std::vector<LockTarget>& targets) {
+  return std::any_of(targets.begin(), targets.end(), [](const LockTarget& t) { return t.collection == 0; });
 }
 
-void LockManager::UnlockShards(ShardMask mask) {
-  ForEachShard(mask, [&](int i) { shards_[i].mu.unlock(); });
+void LockManager::Latch(const std::vector<Want>& wants) {
+  for (const Want& w : wants) w.resource->latch.lock();
 }
 
-LockManager::Resource* LockManager::Find(int shard, ResourceId id) {
-  Shard& sh = shards_[shard];
-  auto it = sh.resources.find(id);
-  if (it == sh.resources.end()) {
-    if (sh.spare.empty()) {
-      it = sh.resources.emplace(id, Resource()).first;
-    } else {
-      ResourceMap::node_type node = std::move(sh.spare.back());
-      sh.spare.pop_back();
-      node.key() = id;
-      it = sh.resources.insert(std::move(node)).position;
-    }
-    it->second.id = id;
-    it->second.shard = static_cast<uint8_t>(shard);
-  }
-  return &it->second;
+void LockManager::Unlatch(const std::vector<Want>& wants) {
+  for (const Want& w : wants) w.resource->latch.unlock();
 }
 
-void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants) {
-  // A document target becomes its own lock plus the intention lock on its
-  // collection's stripe in the same shard; a collection target, one lock
-  // per stripe. Stripes stay in the table (pinned): there are few, and
-  // making and retiring sixteen of them per transaction would cost more.
+void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Want>* wants) {
+  // A document target becomes its own lock plus the intention lock on the
+  // calling thread's stripe of its collection; a collection target, one
+  // lock per stripe. Stripes stay in the table (pinned): there are few, and
+  // every transaction in the collection uses one or all of them.
   wants->clear();
   for (const LockTarget& t : targets) {
     if (t.collection == 0) {
-      for (int s = 0; s < kShards; ++s) {
-        wants->push_back(Want{nullptr, t.resource, static_cast<uint8_t>(s), t.mode, false, true});
+      for (int s = 0; s < kStripes; ++s) {
+        ResourceId stripe = StripeOf(t.resource, s);
+        wants->push_back(Want{nullptr, stripe, t.mode, false, true});
       }
     } else {
-      auto s = static_cast<uint8_t>(ShardOf(t.resource));
-      wants->push_back(Want{nullptr, t.resource, s, t.mode, false, false});
-      wants->push_back(Want{nullptr, t.collection, s, t.mode, true, true});
+      ResourceId stripe = StripeOf(t.collection, static_cast<int>(ThreadStripe()));
+      wants->push_back(Want{nullptr, t.resource, t.mode, false, false});
+      wants->push_back(Want{nullptr, stripe, t.mode, true, true});
     }
   }
-  // One want per resource, with the strongest mode asked for it.
-  // Usually two or sixteen wants, nearly in order: insertion sort for few.
-  auto before = [](const Want& a, const Want& b) { return a.shard != b.shard ? a.shard < b.shard : a.id < b.id; };
+  // One want per resource, with the strongest mode asked for it, in id
+  // order (the order latches are taken in). Usually two or three wants:
+  // insertion sort for few.
+  auto before = [](const Want& a, const Want& b) { return a.id < b.id; };
   if (wants->size() > 32) std::sort(wants->begin(), wants->end(), before);
   for (size_t i = 1; i < wants->size(); ++i) {
     Want w = (*wants)[i];
@@ -108,7 +101,7 @@ void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* w
   size_t n = 0;
   for (size_t i = 0; i < wants->size(); ++i) {
     const Want& w = (*wants)[i];
-    if (n > 0 && (*wants)[n - 1].shard == w.shard && (*wants)[n - 1].id == w.id) {
+    if (n > 0 && (*wants)[n - 1].id == w.id) {
       Want& merged = (*wants)[n - 1];
       merged.mode = Stronger(merged.mode, w.mode);
       merged.intention = merged.intention && w.intention;
@@ -118,17 +111,28 @@ void LockManager::Resolve(std::vector<LockTarget>& targets, std::vector<Want>* w
     (*wants)[n++] = w;
   }
   wants->resize(n);
-  for (Want& w : *wants) {
-    w.resource = Find(w.shard, w.id);
-    if (w.pin) w.resource->pinned = true;
-  }
 }
 
-void LockManager::Retire(Resource* r) {
-  if (r->pinned || !r->idle()) return;
-  Shard& sh = shards_[r->shard];
-  auto node = sh.resources.extract(r->id);
-  if (!node.empty() && sh.spare.size() < 256) sh.spare.push_back(std::move(node));
+bool LockManager::Bind(std::vector<Want>* wants) {
+  for (Want& w : *wants) {
+    w.resource = resources_.FindOrAdd(w.id, [&] { return new Resource(w.id); });
+    if (w.resource == nullptr) return false;
+  }
+  // Set with the latch, or exclusively: pinned is read by Compact only.
+  for (Want& w : *wants) {
+    if (w.pin && !w.resource->pinned) {
+      std::lock_guard latch(w.resource->latch);
+      w.resource->pinned = true;
+    }
+  }
+  return true;
+}
+
+void LockManager::MakeRoom(size_t wants) {
+  if (resources_.HasRoom(wants)) return;
+  // Idle resources are only a cache: drop them (no one points at an idle,
+  // unpinned resource while the gate is held exclusively).
+  resources_.Compact(wants, [](const Resource& r) { return !r.pinned && r.idle(); });
 }
 
 bool LockManager::HoldersAllow(const Txn* txn, const Want& w) const {
@@ -172,24 +176,23 @@ void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
 
 LockManager::Outcome LockManager::Acquire(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,
                                           const std::function<Callback()>& make_done, Status* why) {
-  // First try with only the shards the targets live in: the common case,
-  // and the one that lets transactions on different documents run apart.
-  ShardMask mask = MaskOf(targets);
-  if (mask != kAllShards) {
-    LockShards(mask);
-    Resolve(targets, &txn->scratch_);
-    if (CanGrantAll(txn, txn->scratch_)) {
-      Grant(txn, txn->scratch_);
-      UnlockShards(mask);
-      return Outcome::kGranted;
+  // First try with only the latches of the resources named: the common
+  // case, and the one that lets transactions on different documents run
+  // apart.
+  if (!AnyWholeCollection(targets)) {
+    std::vector<Want>& wants = txn->scratch_;
+    std::shared_lock gate(gate_);
+    Resolve(targets, &wants);
+    if (Bind(&wants)) {
+      Latch(wants);
+      bool granted = CanGrantAll(txn, wants);
+      if (granted) Grant(txn, wants);
+      Unlatch(wants);
+      if (granted) return Outcome::kGranted;
     }
-    for (const Want& w : txn->scratch_) Retire(w.resource);
-    UnlockShards(mask);
   }
-  LockShards(kAllShards);
-  Outcome out = AcquireGlobal(txn, targets, timeout, make_done, why);
-  UnlockShards(kAllShards);
-  return out;
+  std::unique_lock gate(gate_);
+  return AcquireGlobal(txn, targets, timeout, make_done, why);
 }
 
 LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget>& targets,
@@ -197,6 +200,8 @@ LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget
                                                 const std::function<Callback()>& make_done, Status* why) {
   std::vector<Want>& wants = txn->scratch_;
   Resolve(targets, &wants);
+  MakeRoom(wants.size());
+  Bind(&wants);
   if (CanGrantAll(txn, wants)) {
     Grant(txn, wants);
     return Outcome::kGranted;
@@ -209,7 +214,6 @@ LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget
     Dequeue(w);
     txn->waiting_.store(nullptr, std::memory_order_release);
     waiting_owner_.erase(txn->owner_);
-    for (const Want& want : w->wants) Retire(want.resource);
     delete w;
     stats_.deadlocks.fetch_add(1, std::memory_order_relaxed);
     *why = Status(ErrorCode::kDeadlock, "waiting for these locks would deadlock with a transaction that waits, "
@@ -220,7 +224,7 @@ LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget
   deadlines_.emplace(std::make_pair(w->deadline, w->seq), w);
   stats_.waits.fetch_add(1, std::memory_order_relaxed);
   {
-    std::lock_guard lock(timer_mu_);  // order: shards, then timer_mu_
+    std::lock_guard lock(timer_mu_);  // order: gate, then timer_mu_
     ++timer_generation_;
   }
   timer_cv_.notify_one();
@@ -228,25 +232,34 @@ LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget
 }
 
 bool LockManager::TryAcquire(Txn* txn, std::vector<LockTarget>& targets) {
-  ShardMask mask = MaskOf(targets);
-  LockShards(mask);
   std::vector<Want>& wants = txn->scratch_;
-  Resolve(targets, &wants);
-  for (const Want& w : wants) {
-    bool holds = std::any_of(w.resource->holders.begin(), w.resource->holders.end(),
-                             [&](const Holder& h) { return h.txn == txn; });
-    // A resource we already hold may be strengthened past the queue (its
-    // waiters wait for us anyway); a new one respects first-come order.
-    bool ok = holds ? HoldersAllow(txn, w) : CanGrant(txn, w, nullptr);
-    if (!ok) {
-      for (const Want& x : wants) Retire(x.resource);
-      UnlockShards(mask);
-      return false;
+  auto try_grant = [&] {
+    bool ok = std::all_of(wants.begin(), wants.end(), [&](const Want& w) {
+      bool holds = std::any_of(w.resource->holders.begin(), w.resource->holders.end(),
+                               [&](const Holder& h) { return h.txn == txn; });
+      // A resource we already hold may be strengthened past the queue (its
+      // waiters wait for us anyway); a new one respects first-come order.
+      return holds ? HoldersAllow(txn, w) : CanGrant(txn, w, nullptr);
+    });
+    if (ok) Grant(txn, wants);
+    return ok;
+  };
+  // A whole collection has many stripes: take them with the gate exclusive.
+  if (!AnyWholeCollection(targets)) {
+    std::shared_lock gate(gate_);
+    Resolve(targets, &wants);
+    if (Bind(&wants)) {
+      Latch(wants);
+      bool ok = try_grant();
+      Unlatch(wants);
+      return ok;
     }
   }
-  Grant(txn, wants);
-  UnlockShards(mask);
-  return true;
+  std::unique_lock gate(gate_);
+  Resolve(targets, &wants);
+  MakeRoom(wants.size());
+  Bind(&wants);
+  return try_grant();
 }
 
 void LockManager::Blockers(const Waiter* w, std::vector<const Txn*>* out) const {
@@ -330,27 +343,31 @@ void LockManager::Release(Txn* txn) {
   // Only this transaction's own Acquire sets waiting_, so null stays null.
   if (txn->waiting_.load(std::memory_order_acquire) == nullptr) {
     if (txn->held_.empty()) return;
-    ShardMask mask = 0;
-    for (const Resource* r : txn->held_) mask |= ShardMask{1} << r->shard;
-    LockShards(mask);
-    // Queues change only with every shard held, so if none of ours has a
-    // waiter now, no one needs waking.
-    bool waiters = std::any_of(txn->held_.begin(), txn->held_.end(), [](const Resource* r) { return !r->queue.empty(); });
+    std::vector<Resource*>& held = txn->held_;
+    // Latches in id order, like Acquire's. Usually two or three: insertion sort.
+    for (size_t i = 1; i < held.size(); ++i) {
+      for (size_t j = i; j > 0 && held[j]->id < held[j - 1]->id; --j) std::swap(held[j], held[j - 1]);
+    }
+    std::shared_lock gate(gate_);
+    for (Resource* r : held) r->latch.lock();
+    // Queues change only under the gate held exclusively, so if none of
+    // ours has a waiter now, no one needs waking.
+    bool waiters = std::any_of(held.begin(), held.end(), [](const Resource* r) { return !r->queue.empty(); });
     if (!waiters) {
-      for (Resource* r : txn->held_) {
+      for (Resource* r : held) {
         RemoveHolder(r, txn);
-        Retire(r);
+        r->latch.unlock();
       }
-      txn->held_.clear();
-      UnlockShards(mask);
+      held.clear();
       return;
     }
-    UnlockShards(mask);
+    for (Resource* r : held) r->latch.unlock();
   }
   Ready ready;
-  LockShards(kAllShards);
-  ReleaseGlobal(txn, &ready);
-  UnlockShards(kAllShards);
+  {
+    std::unique_lock gate(gate_);
+    ReleaseGlobal(txn, &ready);
+  }
   Run(ready);
 }
 
@@ -363,17 +380,10 @@ void LockManager::ReleaseGlobal(Txn* txn, Ready* ready) {
   }
   for (Resource* r : txn->held_) {
     RemoveHolder(r, txn);
-    if (!r->queue.empty()) {
-      touched.push_back(r);
-    } else {
-      Retire(r);
-    }
+    if (!r->queue.empty()) touched.push_back(r);
   }
   txn->held_.clear();
   WakeLocked(touched, ready);
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  for (Resource* r : touched) Retire(r);
 }
 
 void LockManager::TimerLoop() {
@@ -386,7 +396,7 @@ void LockManager::TimerLoop() {
     // Ends every wait whose deadline has passed; notes the next deadline.
     bool any = false;
     std::chrono::steady_clock::time_point next;
-    LockShards(kAllShards);
+    gate_.lock();
     auto now = std::chrono::steady_clock::now();
     while (!deadlines_.empty()) {
       auto first = deadlines_.begin();
@@ -403,9 +413,8 @@ void LockManager::TimerLoop() {
       for (const Want& want : w->wants) touched.push_back(want.resource);
       delete w;
       WakeLocked(touched, &ready);
-      for (Resource* r : touched) Retire(r);
     }
-    UnlockShards(kAllShards);
+    gate_.unlock();
     Run(ready);
     timer_lock.lock();
     auto woken = [&] { return stopping_ || timer_generation_ != generation; };

@@ -10,12 +10,19 @@
 // intention lock on its collection, so a whole-collection lock meets every
 // document lock there.
 //
-// The table is split into shards, each with its own mutex, so transactions
-// on different documents touch different cache lines. A document lives in
-// one shard, and its collection's intention lock is kept in that same shard
-// (one stripe of the collection per shard); a whole-collection lock takes
-// every stripe. A document lock therefore touches one shard only. Waiting,
-// waking and deadlock search are rare, and hold every shard.
+// Keeping cores apart: transactions on different documents should write
+// different cache lines. Each resource has a latch of its own and sits on
+// its own cache line; the table that finds a resource by name is only read
+// once the resource is in it (see id_table.h). A collection's intention
+// lock is striped: one stripe per thread stripe (see base/thread_stripe.h),
+// and a document lock takes the stripe of the thread asking, so two threads
+// never share one; a whole-collection lock takes every stripe. Granting at
+// once and releasing with nobody waiting (the fast paths) hold a distributed
+// reader-writer lock, the gate, shared (a line of the thread's own) and the
+// latches of the resources they touch. Queueing, waking, timeouts, deadlock
+// search and compacting the table are rare: they hold the gate exclusively,
+// which stops every fast path, so queues only change while nothing else
+// runs.
 #pragma once
 
 #include <atomic>
@@ -31,8 +38,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/distributed_rw_lock.h"
 #include "base/spin_mutex.h"
 #include "base/status.h"
+#include "lockmgr/id_table.h"
 
 namespace parendb {
 
@@ -50,7 +59,7 @@ using ResourceId = uint64_t;
 // A lock a transaction asks for. With `collection` zero, `resource` is a
 // whole collection (all of its stripes). Otherwise `resource` is one
 // document of that collection, and the lock manager adds the intention lock
-// on the collection's stripe in the document's shard.
+// on one stripe of the collection (the asking thread's).
 struct LockTarget {
   ResourceId resource = 0;
   LockMode mode = LockMode::kShared;
@@ -74,9 +83,8 @@ class LockManager {
   struct Resource;
   struct Waiter;
   struct Want {
-    Resource* resource;  // set by Resolve from shard and id
+    Resource* resource;  // set by Bind from id
     ResourceId id;
-    uint8_t shard;
     LockMode mode;
     bool intention;
     bool pin;  // a collection stripe: kept in the table
@@ -100,8 +108,8 @@ class LockManager {
     friend class LockManager;
     OwnerId owner_;
     std::vector<Resource*> held_;
-    // Set and cleared with every shard held; the owner may read it without
-    // them (only its own Acquire sets it).
+    // Set and cleared with the gate held exclusively; the owner may read it
+    // without (only its own Acquire sets it).
     std::atomic<Waiter*> waiting_{nullptr};
     std::vector<Want> scratch_;  // Acquire's resolved wants, reused
   };
@@ -129,9 +137,7 @@ class LockManager {
   const LockStats& stats() const { return stats_; }
 
  private:
-  static constexpr int kShards = 16;
-  using ShardMask = uint32_t;
-  static constexpr ShardMask kAllShards = (ShardMask{1} << kShards) - 1;
+  static constexpr int kStripes = static_cast<int>(kThreadStripes);
 
   struct Holder {
     Txn* txn;
@@ -143,11 +149,15 @@ class LockManager {
     LockMode mode;
     bool intention;
   };
-  struct Resource {
-    ResourceId id = 0;
-    uint8_t shard = 0;
-    // Collection stripes stay in the table: there are few, and every
-    // transaction in the collection uses one or all of them.
+  // A lockable resource. Fast paths change holders with the gate shared
+  // and the latch held; queues change only with the gate exclusive. A line
+  // of its own, so that documents used by different cores share none.
+  struct alignas(64) Resource {
+    explicit Resource(ResourceId resource_id) : id(resource_id) {}
+    ResourceId id;
+    SpinMutex latch;
+    // Collection stripes are never dropped from the table: there are few,
+    // and every transaction in the collection uses one or all of them.
     bool pinned = false;
     std::vector<Holder> holders;
     std::vector<Queued> queue;  // FIFO; short in practice
@@ -161,24 +171,20 @@ class LockManager {
     Callback done;
   };
   using Ready = std::vector<std::pair<Callback, Status>>;
-  // Only resources someone holds or waits for are in a shard's map; the
-  // nodes of retired ones are kept (with their vectors' capacity) for reuse.
-  using ResourceMap = std::unordered_map<ResourceId, Resource>;
-  struct alignas(64) Shard {
-    SpinMutex mu;
-    ResourceMap resources;
-    std::vector<ResourceMap::node_type> spare;
-  };
+  static ResourceId StripeOf(ResourceId collection, int stripe);
+  static bool AnyWholeCollection(const std::vector<LockTarget>& targets);
+  // Fast paths: the latches of wants' resources (sorted by id, the order
+  // latches are taken in).
+  static void Latch(const std::vector<Want>& wants);
+  static void Unlatch(const std::vector<Want>& wants);
 
-  static int ShardOf(ResourceId document) { return static_cast<int>(document >> 60); }
-  static ShardMask MaskOf(const std::vector<LockTarget>& targets);
-  void LockShards(ShardMask mask);
-  void UnlockShards(ShardMask mask);
-
-  // Finds or makes the resources the targets name (their shards held), one
-  // want per resource with the strongest mode asked for it.
-  void Resolve(std::vector<LockTarget>& targets, std::vector<Want>* wants);
-  Resource* Find(int shard, ResourceId id);
+  // The resources the targets name, sorted by id, one want per resource
+  // with the strongest mode asked for it; then Bind finds or makes them.
+  // With the gate shared, Bind fails (false) when the table is too full to
+  // add to; with it exclusive, MakeRoom first makes sure it cannot.
+  void Resolve(const std::vector<LockTarget>& targets, std::vector<Want>* wants);
+  bool Bind(std::vector<Want>* wants);
+  void MakeRoom(size_t wants);
   // Whether w fits beside the other transactions' holders; CanGrant also
   // respects the requests queued ahead of self (null: all of them).
   bool HoldersAllow(const Txn* txn, const Want& w) const;
@@ -186,7 +192,7 @@ class LockManager {
   bool CanGrantAll(const Txn* txn, const std::vector<Want>& wants) const;
   void Grant(Txn* txn, const std::vector<Want>& wants);
   static void RemoveHolder(Resource* r, const Txn* txn);
-  // The slow paths: every shard held.
+  // The slow paths: the gate held exclusively.
   Outcome AcquireGlobal(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,
                         const std::function<Callback()>& make_done, Status* why);
   void ReleaseGlobal(Txn* txn, Ready* ready);
@@ -195,13 +201,13 @@ class LockManager {
   void Dequeue(Waiter* w);
   void EndWait(Waiter* w);
   void WakeLocked(const std::vector<Resource*>& touched, Ready* ready);
-  // Takes an idle resource out of its shard's map, keeping the node.
-  void Retire(Resource* r);
   void TimerLoop();
   static void Run(Ready& ready);
 
-  Shard shards_[kShards];
-  // Guarded by every shard's mutex together:
+  // Shared by the fast paths, exclusive for the slow ones.
+  DistributedRwLock gate_;
+  IdTable<Resource> resources_;
+  // Guarded by the gate held exclusively:
   std::unordered_map<OwnerId, Waiter*> waiting_owner_;
   std::map<std::pair<std::chrono::steady_clock::time_point, uint64_t>, Waiter*> deadlines_;
   uint64_t next_seq_ = 1;
