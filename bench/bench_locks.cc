@@ -1,13 +1,21 @@
 // Lock manager and concurrency benchmark (issue: lock manager and MVCC).
 //
-//   build/bench/parendb_bench_locks [--seconds S] [--rounds N] [--threads N]
+//   build/bench/parendb_bench_locks [--seconds S] [--rounds N] [--threads N] [--verbose 1]
 //
+//   --verbose 1  prints every round's figures, not only the medians
 //   --threads N  runs only the update workload on N threads (for profiling)
 //
 //   lock      uncontended acquire+release of a document lock (with its
 //             collection's intention lock), and of a whole-collection lock
 //   scaling   disjoint one-document update transactions (in memory: logging
-//             off) from 1 and 2 threads, one session each, and the ratio
+//             off) from 1 and 2 threads, one session each, and the ratio;
+//             also 2 threads on two separate databases, which share nothing:
+//             one database against two shows what sharing costs, apart from
+//             what the machine gives a second thread
+//
+// This host's speed changes by 2x from second to second, so the rounds are
+// short (0.2 s), alternate the three cases, and each ratio is the median of
+// the rounds' own ratios.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -62,8 +70,9 @@ double LockNs(bool whole_collection, int rounds) {
 // interleave on shared cache lines, which measures the allocator, not us.)
 class Workers {
  public:
-  Workers(parendb::Database* db, int n) : done_(n) {
-    for (int t = 0; t < n; ++t) threads_.emplace_back([this, db, t] { Loop(db, t); });
+  // The second worker uses `other` in rounds run with separate = true.
+  Workers(parendb::Database* db, parendb::Database* other, int n) : done_(n) {
+    for (int t = 0; t < n; ++t) threads_.emplace_back([this, db, other, t] { Loop(db, other, t); });
   }
   ~Workers() {
     {
@@ -77,10 +86,11 @@ class Workers {
 
   // Disjoint one-document update transactions per second from `threads`
   // of the workers.
-  double Run(int threads, double seconds) {
+  double Run(int threads, double seconds, bool separate = false) {
     {
       std::lock_guard lock(mu_);
       active_ = threads;
+      separate_ = separate;
       finished_ = 0;
       stop_ = false;
       ++generation_;
@@ -98,8 +108,9 @@ class Workers {
   }
 
  private:
-  void Loop(parendb::Database* db, int t) {
-    auto s = db->NewSession();
+  void Loop(parendb::Database* db, parendb::Database* other, int t) {
+    auto mine = db->NewSession();
+    auto theirs = other == nullptr ? nullptr : other->NewSession();
     uint64_t seen = 0;
     long n = 0;
     while (true) {
@@ -110,6 +121,7 @@ class Workers {
         if (quit_) return;
         if (t >= active_) continue;
       }
+      parendb::Session* s = (t == 1 && separate_ && theirs) ? theirs.get() : mine.get();
       long count = 0;
       while (!stop_.load(std::memory_order_relaxed)) {
         // Each worker has its own 1000 documents: no conflicts.
@@ -135,6 +147,7 @@ class Workers {
   std::condition_variable cv_;
   uint64_t generation_ = 0;
   int active_ = 0;
+  bool separate_ = false;
   int finished_ = 0;
   bool quit_ = false;
   std::atomic<bool> stop_{false};
@@ -143,22 +156,28 @@ class Workers {
 }  // namespace
 
 int main(int argc, char** argv) {
-  double seconds = 1;
-  int rounds = 5;
+  double seconds = 0.2;
+  int rounds = 15;
   int only_threads = 0;
+  bool verbose = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) only_threads = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--verbose")) verbose = std::atoi(argv[i + 1]) != 0;
   }
   std::string error;
-  auto db = parendb::Database::Open(parendb::Options{}, &error);
-  auto s = db->NewSession();
-  std::string load = "(mkcoll acc)(open t)(acquire t)";
-  for (int i = 1; i <= 2000; ++i) load += "(create a" + std::to_string(i) + " t (coll acc)) {\"n\": 0}";
-  s->ExecuteText(load + "(commit t)");
+  auto load = [&] {
+    auto db = parendb::Database::Open(parendb::Options{}, &error);
+    auto s = db->NewSession();
+    std::string text = "(mkcoll acc)(open t)(acquire t)";
+    for (int i = 1; i <= 2000; ++i) text += "(create a" + std::to_string(i) + " t (coll acc)) {\"n\": 0}";
+    s->ExecuteText(text + "(commit t)");
+    return db;
+  };
+  auto db = load(), other = load();
   if (only_threads > 0) {
-    Workers workers(db.get(), only_threads);
+    Workers workers(db.get(), nullptr, only_threads);
     std::printf("updates  %d threads: %.0f txn/s\n", only_threads, workers.Run(only_threads, seconds));
     return 0;
   }
@@ -166,18 +185,28 @@ int main(int argc, char** argv) {
   std::printf("lock     uncontended acquire+release: %.0f ns per lock (a document: its lock and its collection's "
               "intention lock, %.0f ns together); whole collection: %.0f ns  (goal < 300 per lock)\n",
               doc_ns / 2, doc_ns, coll_ns);
-  // Alternating rounds, medians: the machine is shared and noisy.
-  std::vector<double> ones, twos;
-  Workers workers(db.get(), 2);
+  std::vector<double> ones, twos, apart, scaling, sharing;
+  Workers workers(db.get(), other.get(), 2);
   for (int round = 0; round < rounds; ++round) {
     ones.push_back(workers.Run(1, seconds));
     twos.push_back(workers.Run(2, seconds));
+    apart.push_back(workers.Run(2, seconds, true));
+    scaling.push_back(twos.back() / ones.back());
+    sharing.push_back(twos.back() / apart.back());
+    if (verbose) {
+      std::printf("round %d: 1 thread %.0f txn/s, 2 threads %.0f txn/s, 2 threads on two databases %.0f txn/s\n",
+                  round + 1, ones.back(), twos.back(), apart.back());
+    }
   }
-  std::sort(ones.begin(), ones.end());
-  std::sort(twos.begin(), twos.end());
-  double one = ones[ones.size() / 2], two = twos[twos.size() / 2];
-  std::printf("scaling  disjoint one-document updates, logging off, median of %d alternating rounds: 1 thread %.0f "
-              "txn/s, 2 threads %.0f txn/s: %.2fx  (goal >= 1.7x)\n",
-              rounds, one, two, two / one);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("scaling  disjoint one-document updates, logging off, %d alternating rounds of %.1f s, medians: 1 thread "
+              "%.0f txn/s, 2 threads %.0f txn/s; 2 threads / 1 thread: %.2fx  (goal >= 1.7x)\n",
+              rounds, seconds, median(ones), median(twos), median(scaling));
+  std::printf("sharing  2 threads on one database / on two separate databases: %.2f  (1.00: sharing costs nothing; "
+              "two databases, 2 threads / 1 thread: %.2fx)\n",
+              median(sharing), median(apart) / median(ones));
   return 0;
 }
