@@ -207,13 +207,16 @@ Status ParseJson(std::string_view text, int max_depth, Value* out) {
   return Parse(text.data(), text.size(), false, max_depth, false, out);
 }
 
-void AppendJson(const Value& v, std::string* out) {
+void AppendJson(const Value& v, std::string* out) { AppendJson(v, out, 0); }
+
+void AppendJson(const Value& v, std::string* out, size_t spare) {
   // RapidJSON's own buffer takes its unchecked fast path per character; a
   // std::string sink would check capacity on every one. Reused per thread.
   thread_local rapidjson::StringBuffer buf;
   buf.Clear();
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   WriteValue(v, w);
+  if (spare > 0) out->reserve(out->size() + buf.GetSize() + spare);
   out->append(buf.GetString(), buf.GetSize());
   if (buf.GetSize() > (1u << 20)) buf.ShrinkToFit();  // do not keep a huge document's buffer
 }

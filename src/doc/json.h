@@ -31,6 +31,9 @@ Status ParseJson(std::string_view text, int max_depth, Value* out);
 
 // Appends the compact one-line JSON text of v.
 void AppendJson(const Value& v, std::string* out);
+// The same, growing *out once to hold the text plus `spare` more bytes
+// (reserving after the fact would let std::string double its capacity).
+void AppendJson(const Value& v, std::string* out, size_t spare);
 
 // Appends v as indented multi-line JSON (the console's pretty mode).
 void AppendJsonPretty(const Value& v, std::string* out);

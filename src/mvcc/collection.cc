@@ -12,12 +12,14 @@ namespace parendb {
 
 DocRef StoredDoc::FromValue(Value value, bool keep_tree) {
   auto doc = std::make_shared<StoredDoc>();
-  AppendJson(value, &doc->json_);
   if (keep_tree) {
+    AppendJson(value, &doc->json_);
     doc->value_ = std::move(value);
     doc->parsed_.store(kParsed, std::memory_order_relaxed);  // published with the document
   } else {
-    doc->json_.reserve(doc->json_.size() + JsonPadding());  // so a later parse needs no copy
+    // Room for the parser's padding, so a later parse needs no copy; made
+    // with the text (a reserve afterwards would double the capacity).
+    AppendJson(value, &doc->json_, JsonPadding());
   }
   return doc;
 }
