@@ -187,6 +187,45 @@ TEST_SUITE("reader") {
     CHECK(r.NextDocument(&data, &len, &cap, &err) == Reader::Result::kNotDocument);
   }
 
+  TEST_CASE("a document's end is found past long strings, escapes at every offset, and any split") {
+    // Strings are skipped sixteen bytes at a time: put the quote, the
+    // escape and the control character at every offset of such a block.
+    for (size_t at = 0; at < 40; ++at) {
+      std::string body(48, 'x');
+      body.insert(at, "\\\"}{");  // an escaped quote, then brackets that are only text
+      std::string doc = "{\"s\": \"" + body + "\", \"t\": [\"" + std::string(at, 'y') + "\"]}";
+      for (size_t split : {size_t{1}, size_t{7}, size_t{16}, doc.size()}) {
+        Reader r;
+        DatumTree tree;
+        Status err;
+        r.Append("(create s t (coll c))");
+        REQUIRE(r.NextStatement(&tree, &err) == Reader::Result::kItem);
+        const char* data = nullptr;
+        size_t len = 0, cap = 0;
+        Reader::Result res = Reader::Result::kNeedMore;
+        for (size_t i = 0; i < doc.size() + 6; i += split) {
+          r.Append(std::string_view(doc + "(ping)").substr(i, split));
+          res = r.NextDocument(&data, &len, &cap, &err);
+          if (res != Reader::Result::kNeedMore) break;
+        }
+        REQUIRE(res == Reader::Result::kItem);
+        CHECK(std::string(data, len) == doc);
+      }
+      // A raw control character inside the string is an error naming its place.
+      std::string bad = "{\"s\": \"" + std::string(at, 'z') + "\t\"}";
+      Reader r;
+      DatumTree tree;
+      Status err;
+      r.Append("(create s t (coll c))\n" + bad);
+      REQUIRE(r.NextStatement(&tree, &err) == Reader::Result::kItem);
+      const char* data;
+      size_t len, cap;
+      CHECK(r.NextDocument(&data, &len, &cap, &err) == Reader::Result::kError);
+      CHECK(err.message().find("control character") != std::string::npos);
+      CHECK(err.message().find("at 2:" + std::to_string(at + 8)) != std::string::npos);
+    }
+  }
+
   TEST_CASE("random bytes never crash and the reader recovers") {
     std::mt19937 rng(42);
     const char alphabet[] = "()\"\\;\n abc019.-eE{}\x01\xff";
