@@ -347,6 +347,9 @@ void DataDir::CheckpointLoop() {
     lock.unlock();
     (void)WriteCheckpoint();  // a failure leaves the log longer; the next attempt retries
     lock.lock();
+    // Groups logged before the checkpoint's rotation took effect asked
+    // again; the log is short now, and the next group asks if it is not.
+    checkpoint_wanted_ = false;
   }
 }
 

@@ -97,6 +97,7 @@ Status WalLog::WriteGroup(std::vector<Pending>& group) {
   Status st = file_->Append(buf);
   stats_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
   since_rotate_ += buf.size();
+  since_checkpoint_ += buf.size();
   if (st.ok() && options_.sync == SyncMode::kFull) {
     st = file_->Sync();
     stats_.syncs.fetch_add(1, std::memory_order_relaxed);
@@ -133,12 +134,14 @@ void WalLog::WriterLoop() {
       continue;
     }
     group.swap(queue_);
-    bool rotate = rotate_ || since_rotate_ >= options_.segment_bytes;
+    bool requested = rotate_;
+    bool rotate = requested || since_rotate_ >= options_.segment_bytes;
     rotate_ = false;
     Status st = failed_;
     lock.unlock();
 
     if (st.ok() && rotate) st = OpenSegment(group.front().lsn);
+    if (st.ok() && requested) since_checkpoint_ = 0;
     uint64_t size_before = file_ ? file_->size() : 0;
     if (st.ok()) st = WriteGroup(group);
     if (!st.ok()) {
@@ -153,7 +156,7 @@ void WalLog::WriterLoop() {
     // Complete in log order: the engine installs each commit in its callback.
     for (Pending& p : group) p.done(st, p.lsn);
     group.clear();
-    if (st.ok() && growth_hook_) growth_hook_(since_rotate_);
+    if (st.ok() && growth_hook_) growth_hook_(since_checkpoint_);
     lock.lock();
   }
 }

@@ -46,9 +46,10 @@ class WalLog final : public CommitLog {
   // The next group starts a new segment (a checkpoint then can remove every
   // older one); returns the first lsn of that segment.
   uint64_t RotateSoon();
-  // Called (on the writer thread) after each group with the log's size
-  // since the last Rotate, so the owner can trigger a checkpoint.
-  void SetGrowthHook(std::function<void(uint64_t bytes_since_rotate)> hook) { growth_hook_ = std::move(hook); }
+  // Called (on the writer thread) after each group with the bytes logged
+  // since the last RotateSoon (a checkpoint's start), so the owner can
+  // trigger the next checkpoint. Segments filling up do not reset it.
+  void SetGrowthHook(std::function<void(uint64_t bytes_since_checkpoint)> hook) { growth_hook_ = std::move(hook); }
 
  private:
   struct Pending {
@@ -72,7 +73,8 @@ class WalLog final : public CommitLog {
   bool rotate_ = false;
   bool stop_ = false;
   Status failed_;  // after a failed write or sync: every later commit fails
-  uint64_t since_rotate_ = 0;
+  uint64_t since_rotate_ = 0;      // bytes in the current segment
+  uint64_t since_checkpoint_ = 0;  // bytes since the last RotateSoon took effect
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
   std::function<void(uint64_t)> growth_hook_;
