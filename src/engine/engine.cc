@@ -2,33 +2,20 @@
 
 #include <future>
 
+#include "base/mix.h"
 #include "doc/json.h"
 #include "wal/log_format.h"
 
 namespace parendb {
 
-namespace {
-
-// splitmix64's finalizer: spreads every input bit over the whole word.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
-
-}  // namespace
-
 ResourceId CollectionResource(std::string_view collection) {
-  return Mix(std::hash<std::string_view>()(collection));
+  return Mix64(std::hash<std::string_view>()(collection));
 }
 
 ResourceId DocumentResource(ResourceId collection, const DocId& id) {
-  uint64_t h = id.is_int ? Mix(static_cast<uint64_t>(id.i) ^ 0x5bd1e995ULL)
-                         : Mix(std::hash<std::string>()(id.s) ^ 0x27d4eb2fULL);
-  return Mix(collection + 0x9e3779b97f4a7c15ULL * (h | 1)) ^ h;
+  uint64_t h = id.is_int ? Mix64(static_cast<uint64_t>(id.i) ^ 0x5bd1e995ULL)
+                         : Mix64(std::hash<std::string>()(id.s) ^ 0x27d4eb2fULL);
+  return Mix64(collection + 0x9e3779b97f4a7c15ULL * (h | 1)) ^ h;
 }
 
 ResourceId DocumentResource(std::string_view collection, const DocId& id) {
