@@ -290,6 +290,20 @@ TEST_SUITE("lockmgr") {
     lm.Release(tx[6]);
   }
 
+  TEST_CASE("names 0 and 1 are one resource, asked for once") {
+    // The table stores name 0 as 1 (0 marks an empty slot); a transaction
+    // naming both must not take that resource's latch twice.
+    LockManager lm;
+    Txns tx;
+    ResourceId coll = Name("c");
+    Request both(lm, tx(1, 1), {LockTarget{0, X, coll}, LockTarget{1, X, coll}});
+    CHECK(both.granted_now());
+    Request other(lm, tx(2, 2), {LockTarget{0, S, coll}}, 1ms);
+    CHECK(other.waiting());
+    CHECK(other.future.get().code() == ErrorCode::kLockTimeout);
+    lm.Release(tx[1]);
+  }
+
   TEST_CASE("id table: one value per id from many threads; compaction keeps what it is told") {
     struct Value {
       explicit Value(uint64_t i) : id(i) {}

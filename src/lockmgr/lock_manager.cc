@@ -1,9 +1,10 @@
 #include "lockmgr/lock_manager.h"
 
 #include <algorithm>
-#include <bit>
 #include <mutex>
 #include <shared_mutex>
+
+#include "base/mix.h"
 
 namespace parendb {
 
@@ -22,16 +23,6 @@ bool Compatible(LockMode held, bool held_intention, LockMode wanted, bool wanted
 namespace {
 
 LockMode Stronger(LockMode a, LockMode b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
-
-// splitmix64's finalizer: spreads every input bit over the whole word.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 }  // namespace
 
@@ -54,7 +45,8 @@ void LockManager::Run(Ready& ready) {
 }
 
 ResourceId LockManager::StripeOf(ResourceId collection, int stripe) {
-  return Mix(collection + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(stripe + 1));
+  ResourceId id = Mix64(collection + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(stripe + 1));
+  return id == 0 ? 1 : id;  // as for documents (see Resolve)
 }
 
 bool LockManager::AnyWholeCollection(const std::vector<LockTarget>& targets) {
@@ -83,7 +75,10 @@ void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Wa
       }
     } else {
       ResourceId stripe = StripeOf(t.collection, static_cast<int>(ThreadStripe()));
-      wants->push_back(Want{nullptr, t.resource, t.mode, false, false});
+      // The table keeps 0 as its empty mark and stores name 0 as 1: name
+      // it 1 here too, so one resource never comes as two wants (whose
+      // latch would then be taken twice).
+      wants->push_back(Want{nullptr, t.resource == 0 ? 1 : t.resource, t.mode, false, false});
       wants->push_back(Want{nullptr, stripe, t.mode, true, true});
     }
   }
