@@ -346,6 +346,48 @@ TEST_SUITE("wal") {
     CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":300},{"_id":2,"marker":300},{"_id":3,"marker":300}])");
   }
 
+  TEST_CASE("a large database waits for as much log as its last checkpoint before the next") {
+    TempDir dir;
+    Options o;
+    o.data_dir = dir.str();
+    o.checkpoint_bytes = 4096;
+    o.checkpoint_on_close = false;
+    std::string error;
+    auto db = Database::Open(o, &error);
+    REQUIRE(db);
+    auto s = db->NewSession();
+    std::string body(1000, 'x');
+    std::string load = "(mkcoll big)(open t)(acquire t)";
+    for (int i = 0; i < 64; ++i) load += "(create d" + std::to_string(i) + " t (coll big)) {\"body\": \"" + body + "\"}";
+    REQUIRE(Lines(*s, load + "(commit t)").back() == "(ok committed)");
+    REQUIRE(One(*s, "(checkpoint)") == "(ok checkpoint)");
+    auto newest = [&] {
+      std::string name;
+      for (auto& e : fs::directory_iterator(dir.str())) {
+        if (e.path().extension() == ".ckpt") name = std::max(name, e.path().filename().string());
+      }
+      return name;
+    };
+    std::string first = newest();
+    REQUIRE(!first.empty());
+    REQUIRE(fs::file_size(dir.str() + "/" + first) > 64000);
+    // ~20 KB of log: past checkpoint_bytes, short of the checkpoint's 64 KB.
+    REQUIRE(Lines(*s, "(mkcoll small)(open t)(acquire t)(create a t (coll small)) {\"n\": 0}(commit t)").back() ==
+            "(ok committed)");
+    std::string update = "(open t)(select a t wn (coll small) (= (f _id) 1))(acquire t)(update a (f n) 1)(commit t)";
+    for (int k = 0; k < 200; ++k) REQUIRE(Lines(*s, update).back() == "(ok committed)");
+    CHECK(newest() == first);
+    // Rewriting whole documents: well past 64 KB of log, so one comes.
+    std::string rewrite = "(open t)(select a t wn (coll big) (= (f _id) 2))(acquire t)(updateall a) {\"body\": \"" + body +
+                          "\"}(commit t)";
+    bool checkpointed = false;
+    for (int k = 0; k < 300 && !checkpointed; ++k) {
+      REQUIRE(Lines(*s, rewrite).back() == "(ok committed)");
+      checkpointed = newest() != first;
+    }
+    CHECK(checkpointed);
+  }
+
   TEST_CASE("async sync mode acknowledges before the sync and still recovers after the process ends") {
     TempDir dir;
     Options o;

@@ -294,7 +294,7 @@ Status DataDir::Open(const DataDirOptions& options, std::unique_ptr<DataDir>* ou
   uint64_t threshold = options.checkpoint_bytes;
   DataDir* self = d.get();
   wal->SetGrowthHook([self, threshold](uint64_t bytes) {
-    if (bytes < threshold) return;
+    if (bytes < std::max(threshold, self->last_checkpoint_bytes_.load(std::memory_order_relaxed))) return;
     std::lock_guard lock(self->loop_mu_);
     self->checkpoint_wanted_ = true;
     self->loop_cv_.notify_one();
@@ -414,6 +414,7 @@ Status DataDir::WriteCheckpoint() {
   flush_frame();
   if (st.ok()) st = file->Append(buf);
   if (st.ok()) st = file->Sync();
+  uint64_t written = file ? file->size() : 0;
   if (file) {
     Status closed = file->Close();
     if (st.ok()) st = closed;
@@ -426,6 +427,7 @@ Status DataDir::WriteCheckpoint() {
     (void)fs->Remove(tmp);  // best effort; recovery removes leftovers too
     return st;
   }
+  last_checkpoint_bytes_.store(written, std::memory_order_relaxed);
   RemoveObsolete(view.lsn);
   return Status::Ok();
 }

@@ -13,6 +13,7 @@
 // a size, on (checkpoint), and at a clean close.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -31,7 +32,11 @@ struct DataDirOptions {
   SyncMode sync = SyncMode::kFull;
   std::chrono::milliseconds sync_interval{100};
   uint64_t segment_bytes = 64u << 20;
-  uint64_t checkpoint_bytes = 256u << 20;  // log growth that triggers a checkpoint
+  // Log growth since the last checkpoint that triggers the next one, or
+  // the last checkpoint's size if that is larger: a large database is then
+  // not rewritten for every checkpoint_bytes of log, and checkpoints never
+  // write more than the log does.
+  uint64_t checkpoint_bytes = 256u << 20;
   bool checkpoint_on_close = true;
   FileSystem* fs = FileSystem::Default();
 };
@@ -75,6 +80,7 @@ class DataDir {
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
   bool checkpoint_wanted_ = false;
+  std::atomic<uint64_t> last_checkpoint_bytes_{0};  // the size of the newest checkpoint written
   bool stopping_ = false;
   std::thread checkpointer_;
 };
