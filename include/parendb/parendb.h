@@ -35,7 +35,9 @@ struct Options {
   //           loses at most the last interval's commits.
   std::string sync_mode = "full";
   int64_t sync_interval_ms = 100;
-  // A checkpoint is written once the log grows by this much since the last.
+  // A checkpoint is written once the log grows by this much since the last
+  // one, or by the last checkpoint's size if that is larger (so checkpoints
+  // never write more than the log does).
   uint64_t checkpoint_bytes = 256u << 20;
   uint64_t log_segment_bytes = 64u << 20;
   // Write a checkpoint when the database is closed (faster next open).
