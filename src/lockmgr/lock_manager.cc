@@ -113,11 +113,10 @@ bool LockManager::Bind(std::vector<Want>* wants) {
     w.resource = resources_.FindOrAdd(w.id, [&] { return new Resource(w.id); });
     if (w.resource == nullptr) return false;
   }
-  // Set with the latch, or exclusively: pinned is read by Compact only.
+  // Read by Compact only (with the gate exclusive).
   for (Want& w : *wants) {
-    if (w.pin && !w.resource->pinned) {
-      std::lock_guard latch(w.resource->latch);
-      w.resource->pinned = true;
+    if (w.pin && !w.resource->pinned.load(std::memory_order_relaxed)) {
+      w.resource->pinned.store(true, std::memory_order_relaxed);
     }
   }
   return true;
@@ -127,7 +126,7 @@ void LockManager::MakeRoom(size_t wants) {
   if (resources_.HasRoom(wants)) return;
   // Idle resources are only a cache: drop them (no one points at an idle,
   // unpinned resource while the gate is held exclusively).
-  resources_.Compact(wants, [](const Resource& r) { return !r.pinned && r.idle(); });
+  resources_.Compact(wants, [](const Resource& r) { return !r.pinned.load(std::memory_order_relaxed) && r.idle(); });
 }
 
 bool LockManager::HoldersAllow(const Txn* txn, const Want& w) const {

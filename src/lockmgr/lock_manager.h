@@ -158,7 +158,8 @@ class LockManager {
     SpinMutex latch;
     // Collection stripes are never dropped from the table: there are few,
     // and every transaction in the collection uses one or all of them.
-    bool pinned = false;
+    // Atomic: fast paths on two threads may pin the same stripe at once.
+    std::atomic<bool> pinned{false};
     std::vector<Holder> holders;
     std::vector<Queued> queue;  // FIFO; short in practice
     bool idle() const { return holders.empty() && queue.empty(); }
