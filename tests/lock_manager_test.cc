@@ -335,6 +335,16 @@ TEST_SUITE("lockmgr") {
     for (uint64_t id = 0; id < 32; id += 2) CHECK(table.FindOrAdd(id * 0x9e3779b97f4a7c15ULL, [] { return nullptr; })->id == id);
     Value* fresh = table.FindOrAdd(1 * 0x9e3779b97f4a7c15ULL, [] { return new Value(1001); });
     CHECK(fresh->id == 1001);  // dropped, so made anew
+    // Growing: a cache too small for what is in use doubles (to the cap).
+    IdTable<Value> small(64);
+    CHECK_FALSE(small.HasRoom(40));  // 64 slots: room for 32
+    small.Compact(0, [](const Value&) { return true; }, true, 128);
+    CHECK(small.HasRoom(40));  // 128 slots: room for 64
+    CHECK_FALSE(small.HasRoom(64));
+    small.Compact(0, [](const Value&) { return true; }, true, 128);
+    CHECK_FALSE(small.HasRoom(64));  // capped at 128
+    small.Compact(0, [](const Value&) { return true; });
+    CHECK_FALSE(small.HasRoom(40));  // without grow: back to the first size
   }
 
   TEST_CASE("distributed rw lock: a writer excludes readers on every thread") {

@@ -12,6 +12,7 @@
 // heads, bounded by the table's size.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -55,9 +56,11 @@ class IdTable {
   }
 
   // With no other user: deletes every value drop(v) says to, then resizes
-  // so that at least `room` more values fit below half full.
+  // so that at least `room` more values fit below half full — and, with
+  // grow, to at least twice the present capacity (up to max_capacity), for
+  // a cache that is too small for what is in use.
   template <typename Drop>
-  void Compact(size_t room, Drop drop) {
+  void Compact(size_t room, Drop drop, bool grow = false, size_t max_capacity = 0) {
     std::vector<std::pair<uint64_t, T*>> kept;
     for (size_t i = 0; i <= mask_; ++i) {
       T* v = slots_[i].value.load(std::memory_order_relaxed);
@@ -69,6 +72,7 @@ class IdTable {
       }
     }
     size_t capacity = min_capacity_;
+    if (grow) capacity = std::max(capacity, std::min((mask_ + 1) * 2, std::max(max_capacity, min_capacity_)));
     while (capacity / 4 < kept.size() + room) capacity *= 2;
     Rebuild(capacity, kept);
   }
