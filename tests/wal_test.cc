@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -64,6 +65,15 @@ std::vector<fs::path> Segments(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The newest checkpoint file's name, or "" when there is none.
+std::string NewestCheckpoint(const std::string& dir) {
+  std::string name;
+  for (auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".ckpt") name = std::max(name, e.path().filename().string());
+  }
+  return name;
 }
 
 }  // namespace
@@ -332,9 +342,7 @@ TEST_SUITE("wal") {
       bool checkpointed = false;
       for (int k = 1; k <= 300; ++k) {
         REQUIRE(Lines(*s, MarkerTxn(k)).back() == "(ok committed)");
-        for (auto& e : fs::directory_iterator(dir.str())) {
-          if (e.path().extension() == ".ckpt") checkpointed = true;
-        }
+        if (!NewestCheckpoint(dir.str()).empty()) checkpointed = true;
       }
       CHECK(checkpointed);
       // (checkpoint) waits for one; then only the newest segments are left.
@@ -361,13 +369,7 @@ TEST_SUITE("wal") {
     for (int i = 0; i < 64; ++i) load += "(create d" + std::to_string(i) + " t (coll big)) {\"body\": \"" + body + "\"}";
     REQUIRE(Lines(*s, load + "(commit t)").back() == "(ok committed)");
     REQUIRE(One(*s, "(checkpoint)") == "(ok checkpoint)");
-    auto newest = [&] {
-      std::string name;
-      for (auto& e : fs::directory_iterator(dir.str())) {
-        if (e.path().extension() == ".ckpt") name = std::max(name, e.path().filename().string());
-      }
-      return name;
-    };
+    auto newest = [&] { return NewestCheckpoint(dir.str()); };
     std::string first = newest();
     REQUIRE(!first.empty());
     REQUIRE(fs::file_size(dir.str() + "/" + first) > 64000);

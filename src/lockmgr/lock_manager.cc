@@ -112,9 +112,7 @@ bool LockManager::Bind(std::vector<Want>* wants) {
   for (Want& w : *wants) {
     w.resource = resources_.FindOrAdd(w.id, [&] { return new Resource(w.id); });
     if (w.resource == nullptr) return false;
-  }
-  // Read by Compact only (with the gate exclusive).
-  for (Want& w : *wants) {
+    // Read by Compact only (with the gate exclusive).
     if (w.pin && !w.resource->pinned.load(std::memory_order_relaxed)) {
       w.resource->pinned.store(true, std::memory_order_relaxed);
     }
