@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -47,8 +48,13 @@ struct TestServer {
 
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // buffer > 0 fixes the socket's send and receive buffers (no tuning).
+  explicit Client(uint16_t port, int buffer = 0) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (buffer > 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+      setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -411,6 +417,45 @@ TEST_SUITE("server") {
     Client next(ts.port());
     next.Send("(ping)");
     CHECK(next.Line() == "(ok pong)");
+  }
+
+  TEST_CASE("answers held back by the output limit all arrive, in order, once the client reads") {
+    ServerOptions so;
+    so.max_output_bytes = 8 << 10;  // a few answers' worth: the limit is hit again and again
+    TestServer ts(so);
+    Client setup(ts.port());
+    const std::string pad(1000, 'x');
+    setup.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"pad\": \"" + pad + "\"}(commit t)");
+    REQUIRE(setup.Lines(5).back() == "(ok committed)");
+    // ~20 MB of answers to a client with small socket buffers that reads
+    // nothing until the server stops taking its statements: by then the
+    // server's sends went through in part (the rest waiting for the socket)
+    // and statements wait for the output to drain. Then every answer must
+    // still come, in order.
+    constexpr int kTxns = 20000;
+    std::string batch;
+    for (int i = 0; i < kTxns; ++i) {
+      std::string t = "t" + std::to_string(i);
+      batch += "(open " + t + ")(select a " + t + " r (coll c) (= (f _id) 1))(acquire " + t + ")(readall a)(close " +
+               t + ")";
+    }
+    Client c(ts.port(), 16 << 10);
+    std::promise<bool> stalled;
+    std::thread sender([&] {
+      size_t sent = 0;
+      bool all = c.SendUntilStalled(batch, batch.size(), &sent);
+      stalled.set_value(!all);
+      c.Send(std::string_view(batch).substr(sent));
+    });
+    CHECK(stalled.get_future().get());  // the server stopped reading: its output could not go
+    int in_order = 0;
+    for (int i = 0; i < kTxns; ++i) {
+      auto lines = c.Lines(5);
+      in_order += lines[0] == "(ok opened)" && lines[3].find(pad) != std::string::npos && lines[4] == "(ok closed)";
+    }
+    sender.join();
+    CHECK(in_order == kTxns);
+    CHECK_FALSE(c.HasData(0));
   }
 
   TEST_CASE("a durable transaction sent in one write is answered in one write") {

@@ -55,6 +55,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto remote = socket_.remote_endpoint(ec);
     peer_ = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
     socket_.set_option(tcp::no_delay(true), ec);
+    // Answers are sent with a plain non-blocking send first (see Write).
+    socket_.non_blocking(true, ec);
   }
 
   void Start() {
@@ -110,25 +112,51 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // time: the answers before it wait for it, so a transaction sent as one
     // write is answered with one write (one send instead of two). A wait
     // for locks can last until its timeout, so what precedes it goes now.
-    if (!evaluator_->waiting_for_commit() || evaluator_->must_close()) Write();
+    bool flushed = false;
+    if (!evaluator_->waiting_for_commit() || evaluator_->must_close()) flushed = Write();
+    if (closed_) return;  // the send failed
     if (evaluator_->must_close()) {
       closing_after_write_ = true;
       if (!writing_) Close("protocol limit");
       return;
     }
+    // Statements the output limit held back run once the output is gone;
+    // posted, so a client that keeps the limit busy cannot recurse here.
+    if (flushed && HeldBack()) asio::post(strand_, [self = shared_from_this()] { self->Continue(); });
     Read();
   }
 
   size_t pending_output() const { return evaluator_->output().size() + writing_bytes_; }
 
-  void Write() {
-    if (writing_ || closed_ || evaluator_->output().empty()) return;
+  bool HeldBack() const {
+    return !evaluator_->blocked() && evaluator_->HasBufferedInput() &&
+           evaluator_->output().size() < shared_->options.max_output_bytes;
+  }
+
+  // Sends the evaluator's output; true when all of it went at once. Most
+  // answers fit in the socket's buffer, so they are sent right here, as a
+  // plain non-blocking send: an async_write would complete through the
+  // scheduler (a queued handler, often a wakeup of the other thread) for
+  // every request. Only what the socket does not take waits for it.
+  bool Write() {
+    if (writing_ || closed_ || evaluator_->output().empty()) return false;
     out_.clear();
     out_.swap(evaluator_->output());
     evaluator_->marks().clear();
+    boost::system::error_code ec;
+    size_t sent = socket_.write_some(asio::buffer(out_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      sent = 0;
+    }
+    if (ec) {
+      Close(ec.message());
+      return false;
+    }
+    if (sent == out_.size()) return true;
     writing_ = true;
-    writing_bytes_ = out_.size();
-    asio::async_write(socket_, asio::buffer(out_),
+    writing_bytes_ = out_.size() - sent;
+    asio::async_write(socket_, asio::buffer(out_.data() + sent, out_.size() - sent),
                       asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, size_t) {
                         self->writing_ = false;
                         self->writing_bytes_ = 0;
@@ -139,15 +167,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         }
                         self->Continue();
                       }));
+    return false;
   }
 
   // After a write: statements the output limit held back run now, then
   // reading goes on (it may have paused for output).
   void Continue() {
-    if (!evaluator_->blocked() && evaluator_->HasBufferedInput() &&
-        evaluator_->output().size() < shared_->options.max_output_bytes) {
-      evaluator_->Feed({});
-    }
+    if (closed_) return;
+    if (HeldBack()) evaluator_->Feed({});
     AfterWork();
   }
 
