@@ -70,6 +70,9 @@ struct DecodedRecord {
 };
 Status DecodeRecords(std::string_view payload, std::vector<DecodedRecord>* out);
 
+// CRC-32 as zlib's crc32() computes it (reflected IEEE 802.3: "123456789"
+// gives 0xcbf43926); crc is the CRC of what came before (0 to start), so
+// Crc32(Crc32(0, a), b) == Crc32(0, a + b). Part of the on-disk format.
 uint32_t Crc32(uint32_t crc, std::string_view data);
 
 }  // namespace parendb
