@@ -15,13 +15,16 @@
 //
 // This host's speed changes by 2x from second to second, so the rounds are
 // short (0.2 s), alternate the three cases, and each ratio is the median of
-// the rounds' own ratios.
+// the rounds' own ratios. The time the hypervisor gave to other guests
+// (steal, from /proc/stat) during the 2-thread rounds is printed beside it:
+// a second thread cannot scale on a core the host takes away.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <condition_variable>
 #include <string>
@@ -62,6 +65,23 @@ double LockNs(bool whole_collection, int rounds) {
     lm.Release(&txn);
   }
   return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / rounds;
+}
+
+// The machine's CPU time so far, in /proc/stat ticks: all of it, and what
+// the hypervisor stole (ran other guests while ours wanted to run).
+struct CpuTicks {
+  double total = 0, steal = 0;
+};
+CpuTicks ReadCpuTicks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double v[8] = {};  // user nice system idle iowait irq softirq steal
+  in >> cpu;
+  for (double& x : v) in >> x;
+  CpuTicks t;
+  for (double x : v) t.total += x;
+  t.steal = v[7];
+  return t;
 }
 
 // Two long-lived workers, each with its own session, as a server's threads
@@ -187,10 +207,19 @@ int main(int argc, char** argv) {
               doc_ns / 2, doc_ns, coll_ns);
   std::vector<double> ones, twos, apart, scaling, sharing;
   Workers workers(db.get(), other.get(), 2);
+  CpuTicks two_threads;  // summed over the 2-thread rounds
+  auto two = [&](bool separate) {
+    CpuTicks before = ReadCpuTicks();
+    double rate = workers.Run(2, seconds, separate);
+    CpuTicks after = ReadCpuTicks();
+    two_threads.total += after.total - before.total;
+    two_threads.steal += after.steal - before.steal;
+    return rate;
+  };
   for (int round = 0; round < rounds; ++round) {
     ones.push_back(workers.Run(1, seconds));
-    twos.push_back(workers.Run(2, seconds));
-    apart.push_back(workers.Run(2, seconds, true));
+    twos.push_back(two(false));
+    apart.push_back(two(true));
     scaling.push_back(twos.back() / ones.back());
     sharing.push_back(twos.back() / apart.back());
     if (verbose) {
@@ -208,5 +237,9 @@ int main(int argc, char** argv) {
   std::printf("sharing  2 threads on one database / on two separate databases: %.2f  (1.00: sharing costs nothing; "
               "two databases, 2 threads / 1 thread: %.2fx)\n",
               median(sharing), median(apart) / median(ones));
+  if (two_threads.total > 0) {
+    std::printf("host     CPU stolen by the hypervisor during the 2-thread rounds: %.0f%% of the machine\n",
+                100 * two_threads.steal / two_threads.total);
+  }
   return 0;
 }
