@@ -10,8 +10,8 @@
 #   bench/compare.sh [SECONDS] [ROUNDS]   (defaults 3 and 3; needs root for apt and runuser)
 #
 # All three servers run side by side; each cell (workload x connections) is
-# measured for the three one right after the other, and the whole sweep is
-# repeated ROUNDS times. The summary gives each cell's median throughput
+# measured for the three one right after the other (who goes first rotates
+# from round to round), and the whole sweep is repeated ROUNDS times. The summary gives each cell's median throughput
 # (with the latencies of that run), so a burst of noise on this shared host
 # hits every system alike instead of whichever ran at that moment.
 #
@@ -118,13 +118,16 @@ redis_cell() {  # workload conns; redis-benchmark counts requests, sized to take
 }
 
 # ------------------------------------------------------------------- sweep
+# Who goes first in a cell rotates from round to round: a system's
+# background work (Redis's AOF rewrite, PostgreSQL's checkpoints, ParenDB's)
+# spills into whatever runs next, and no one should always be next.
+ORDERS=("parendb pg redis" "pg redis parendb" "redis parendb pg")
 for round in $(seq "$ROUNDS"); do
-  echo "== round $round of $ROUNDS"
+  order=${ORDERS[$(( (round - 1) % 3 ))]}
+  echo "== round $round of $ROUNDS (order: $order)"
   for w in $WORKLOADS; do
     for c in $CONNS; do
-      parendb_cell "$w" "$c"
-      pg_cell "$w" "$c"
-      redis_cell "$w" "$c"
+      for system in $order; do "${system}_cell" "$w" "$c"; done
     done
   done
 done
