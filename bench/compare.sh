@@ -11,9 +11,10 @@
 #
 # All three servers run side by side; each cell (workload x connections) is
 # measured for the three one right after the other (who goes first rotates
-# from round to round), and the whole sweep is repeated ROUNDS times. The summary gives each cell's median throughput
-# (with the latencies of that run), so a burst of noise on this shared host
-# hits every system alike instead of whichever ran at that moment.
+# from round to round), and the whole sweep is repeated ROUNDS times. The
+# summary gives each cell's median throughput (with the latencies of that
+# run), so a burst of noise on this shared host hits every system alike
+# instead of whichever ran at that moment.
 #
 # It installs PostgreSQL and Redis from Debian's packages when missing, starts
 # each on 127.0.0.1 with data under a temporary directory, and stops them.
