@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <future>
@@ -441,19 +442,29 @@ TEST_SUITE("server") {
     }
     Client c(ts.port(), 16 << 10);
     std::promise<bool> stalled;
+    std::atomic<bool> send_failed{false};
     std::thread sender([&] {
-      size_t sent = 0;
-      bool all = c.SendUntilStalled(batch, batch.size(), &sent);
-      stalled.set_value(!all);
-      c.Send(std::string_view(batch).substr(sent));
+      // A failed REQUIRE throws; on this thread that must not end the run.
+      bool told = false;
+      try {
+        size_t sent = 0;
+        bool all = c.SendUntilStalled(batch, batch.size(), &sent);
+        stalled.set_value(!all);
+        told = true;
+        c.Send(std::string_view(batch).substr(sent));
+      } catch (...) {
+        send_failed = true;
+        if (!told) stalled.set_value(false);
+      }
     });
     CHECK(stalled.get_future().get());  // the server stopped reading: its output could not go
     int in_order = 0;
-    for (int i = 0; i < kTxns; ++i) {
+    for (int i = 0; i < kTxns && !send_failed; ++i) {
       auto lines = c.Lines(5);
       in_order += lines[0] == "(ok opened)" && lines[3].find(pad) != std::string::npos && lines[4] == "(ok closed)";
     }
     sender.join();
+    CHECK_FALSE(send_failed);
     CHECK(in_order == kTxns);
     CHECK_FALSE(c.HasData(0));
   }
