@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <mutex>
-#include <optional>
 #include <shared_mutex>
 #include <thread>
 
@@ -75,25 +74,20 @@ DocRef Collection::Get(const DocId& id, uint64_t ts) const {
 
 void Collection::Scan(uint64_t ts, const std::function<bool(const DocId&, const DocRef&)>& fn) const {
   // A chunk at a time, so a new _id (which needs the set exclusively) waits
-  // for one chunk, not the whole scan. Between chunks the set may change;
-  // what ts sees does not: versions a snapshot can see are kept, and an
-  // update transaction's scan holds its collection's lock.
+  // for one chunk, not the whole scan, and fn runs with no lock held.
+  // Between chunks the set may change; what ts sees does not: versions a
+  // snapshot can see are kept, and an update transaction's scan holds its
+  // collection's lock.
   constexpr size_t kChunk = 256;
-  std::optional<DocId> last;
-  while (true) {
-    std::shared_lock ids(ids_lock_);
-    auto it = last ? docs_.upper_bound(*last) : docs_.begin();
-    for (size_t n = 0; n < kChunk; ++n, ++it) {
-      if (it == docs_.end()) return;
-      DocRef doc;
-      {
-        std::shared_lock latch(it->second->latch);
-        const Version* v = VisibleAt(it->second->chain, ts);
-        if (v != nullptr) doc = v->doc;
-      }
-      if (doc != nullptr && !fn(it->first, doc)) return;
+  std::vector<std::pair<DocId, DocRef>> chunk;
+  DocId last;
+  for (const DocId* from = nullptr;; from = &last) {
+    ScanChunk(ts, from, kChunk, &chunk);
+    for (const auto& [id, doc] : chunk) {
+      if (!fn(id, doc)) return;
     }
-    last = std::prev(it)->first;
+    if (chunk.size() < kChunk) return;
+    last = chunk.back().first;
   }
 }
 

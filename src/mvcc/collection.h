@@ -62,9 +62,9 @@ class Collection {
   // Returns the change in live document count.
   int InstallRecovered(const DocId& id, DocRef doc);
 
-  // Checkpoints: up to max documents visible at ts with _id after *from
-  // (all when from is null), in _id order. Holds the collection's lock only
-  // for the chunk, so writers go on between chunks.
+  // Up to max documents visible at ts with _id after *from (from the first
+  // when from is null), in _id order: Scan's and checkpoints' step. Holds
+  // the set of _ids only for the chunk, so writers go on between chunks.
   void ScanChunk(uint64_t ts, const DocId* from, size_t max, std::vector<std::pair<DocId, DocRef>>* out) const;
   int64_t next_id() const { return next_id_.load(std::memory_order_relaxed); }
 
