@@ -468,6 +468,38 @@ TEST_SUITE("evaluator") {
       auto fresh = db->NewSession();
       CHECK(Lines(*s, text) == Lines(*fresh, text));
     }
+    // Cached create and updateall still read their own document each time;
+    // a bad document, or none, answers as in a session with no cache.
+    auto c = db->NewSession();
+    for (int i = 0; i < 3; ++i) {
+      auto out = Lines(*c, "(open t)(acquire t)(create d t (coll people)) {\"n\": " + std::to_string(i) + "}(readall d)(commit t)");
+      REQUIRE(out.size() == 5);
+      CHECK(out[2] == "(ok created)");
+      CHECK(out[3].find("\"n\":" + std::to_string(i) + "}") != std::string::npos);
+      CHECK(out[4] == "(ok committed)");
+    }
+    for (std::string doc : {"{\"n\": }", "(ping)", "[1]", "{\"_id\": 1.5}"}) {
+      CAPTURE(doc);
+      std::string text = "(open t)(acquire t)(create d t (coll people)) " + doc + "(readall d)(close t)(close t)";
+      auto fresh = db->NewSession();
+      auto cached = Lines(*c, text);
+      CHECK(cached == Lines(*fresh, text));
+      CHECK(IsError(cached[2], "bad-document"));
+    }
+    for (int i = 0; i < 3; ++i) {
+      auto out = Lines(*c, "(open t)(select a t wn (coll people) (= (f _id) 3))(acquire t)(updateall a) {\"name\": \"Cy" +
+                               std::to_string(i) + "\"}(readall a)(commit t)");
+      CHECK(out[4] == R"({"_id":3,"name":"Cy)" + std::to_string(i) + "\"}");
+    }
+    {
+      // A cached create whose document arrives in pieces.
+      Evaluator ev(db->engine());
+      ev.Feed("(open t)(acquire t)(create d t (coll people)) {\"n\": 7}(close t)");
+      ev.Feed("(open t)(acquire t)(create d t (coll people))");
+      ev.Feed(" {\"n\":");
+      ev.Feed(" 8}(readall d)(close t)");
+      CHECK(ev.output().find("\"n\":8}") != std::string::npos);
+    }
     // Many distinct flat statements evict each other without harm.
     for (int i = 0; i < 200; ++i) {
       std::string name = "t" + std::to_string(i);

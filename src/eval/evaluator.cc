@@ -309,7 +309,7 @@ bool Evaluator::ExecuteStatement() {
     // The JSON object belongs to this statement even when it failed.
     awaiting_document_ = true;
     pending_error_ = std::move(st);
-    return false;
+    return compiled;
   }
   if (!compiled) {
     FailNamed(std::move(st), named_);
@@ -322,11 +322,14 @@ bool Evaluator::ExecuteStatement() {
 namespace {
 
 // Statements whose compiled form execution only reads (select/selects
-// take their condition, create/updateall come with a document).
+// take their condition). create/updateall are kept without their document,
+// which is read after them as usual.
 bool Cacheable(const Statement& s) {
   switch (s.kind) {
     case StatementKind::kOpen:
     case StatementKind::kAcquire:
+    case StatementKind::kCreate:
+    case StatementKind::kUpdateAll:
     case StatementKind::kReadAll:
     case StatementKind::kRead:
     case StatementKind::kUpdate:
@@ -436,6 +439,14 @@ bool Evaluator::RunCachedStatement() {
   reader_.Skip(length);
   CountStatement();
   stmt_ = &hit->stmt;
+  if (hit->named.takes_document) {
+    // Pump reads the document next and dispatches stmt_ then; nothing
+    // replaces a cache entry before that (only Remember, after a miss).
+    named_ = hit->named;
+    awaiting_document_ = true;
+    pending_error_ = Status::Ok();
+    return true;
+  }
   Dispatch(nullptr, 0, 0);
   return true;
 }
@@ -477,6 +488,7 @@ void Evaluator::Remember(bool compiled) {
     std::swap(miss_way_->text, miss_text_);
     miss_way_->key = miss_key_;
     miss_way_->stmt = compiled_;
+    miss_way_->named = named_;
     miss_way_->by_id_literal = miss_by_id_;
     miss_way_->id_at = miss_id_at_;
     miss_way_->last_use = ++cache_clock_;

@@ -175,6 +175,7 @@ class Evaluator {
     StatementKey key;
     std::string text;  // exact, or with the _id literal replaced by '#'
     Statement stmt;
+    Named named;  // what a failure of its document names (create, updateall)
     uint64_t last_use = 0;
     bool by_id_literal = false;  // text has '#' for the _id of stmt, at id_at
     size_t id_at = 0;
