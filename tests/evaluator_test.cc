@@ -547,6 +547,27 @@ TEST_SUITE("evaluator") {
     CHECK(lines == plain);
   }
 
+  TEST_CASE("a document created in a transaction can be read, changed and deleted before its commit") {
+    auto db = MemoryDb();
+    auto s = db->NewSession();
+    auto out = Lines(*s, "(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"x\": 1, \"_id\": 5}"
+                         "(readall d)(check d (= (f x) 1))(update d (f x) (+ (f x) 1))(readall d)(read d (f x))"
+                         "(create e t (coll c)) {\"y\": [1]}(updateall e) {\"z\": 2}(readall e)"
+                         "(create g t (coll c)) {\"_id\": \"g\"}(delete g)(readall g)(commit t)");
+    REQUIRE(out.size() == 16);
+    CHECK(out[4] == R"({"_id":5,"x":1})");
+    CHECK(out[5] == "(ok checked)");
+    CHECK(out[6] == "(ok updated 1)");
+    CHECK(out[7] == R"({"_id":5,"x":2})");
+    CHECK(out[8] == R"({"_id":5,"x":2})");
+    CHECK(out[11] == R"({"_id":6,"z":2})");
+    CHECK(out[13] == "(ok deleted 1)");
+    CHECK(out[14] == "null");
+    CHECK(out[15] == "(ok committed)");
+    CHECK(Lines(*s, "(open q)(selects a q r (coll c) true)(acquire q)(readall a)(close q)")[3] ==
+          R"([{"_id":5,"x":2},{"_id":6,"z":2}])");
+  }
+
   TEST_CASE("a created document is kept as text; readall never builds its tree, a projection does") {
     auto db = MemoryDb();
     auto s = db->NewSession();

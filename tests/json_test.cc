@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <vector>
 
 #include "doc/json.h"
 
@@ -58,6 +59,64 @@ TEST_SUITE("json") {
     std::string out;
     AppendJson(Value(std::string("q\"b\\n\n\x01\xC3\xA9")), &out);
     CHECK(out == "\"q\\\"b\\\\n\\n\\u0001\xC3\xA9\"");
+  }
+
+  TEST_CASE("a new document rendered without its tree is the text its tree renders") {
+    // What Create stored before RenderJsonObject: the parsed tree without
+    // _id, rendered (its members between the braces), or the same error.
+    auto through_tree = [](std::string_view text, int max_depth) {
+      Value v;
+      Status st = ParseJsonObject(text.data(), text.size(), text.size(), max_depth, &v);
+      if (!st.ok()) return std::string("ERR ") + std::string(st.code_name()) + ": " + st.message();
+      std::string id = "none";
+      Object rest;
+      for (Member& m : v.as_object()) {
+        if (m.key == "_id") {
+          id.clear();
+          AppendJson(m.value, &id);
+        } else {
+          rest.push_back(std::move(m));
+        }
+      }
+      std::string out;
+      AppendJson(Value(std::move(rest)), &out);
+      return id + " " + out.substr(1, out.size() - 2);
+    };
+    auto rendered = [](std::string_view text, int max_depth) {
+      std::string members = "kept ";  // appended to, never replaced
+      Value id;
+      bool has_id;
+      Status st = RenderJsonObject(text.data(), text.size(), text.size(), max_depth, &members, &id, &has_id);
+      if (!st.ok()) return std::string("ERR ") + std::string(st.code_name()) + ": " + st.message();
+      REQUIRE(members.rfind("kept ", 0) == 0);
+      std::string id_text = "none";
+      if (has_id) {
+        id_text.clear();
+        AppendJson(id, &id_text);
+      }
+      return id_text + " " + members.substr(5);
+    };
+    std::string deep = "{\"a\":";
+    for (int i = 0; i < 20; ++i) deep += "[";
+    for (int i = 0; i < 20; ++i) deep += "]";
+    deep += "}";
+    std::string wide = "{";
+    for (int i = 0; i < 40; ++i) wide += (i ? ",\"k" : "\"k") + std::to_string(i % 39) + "\": " + std::to_string(i);
+    wide += "}";
+    for (std::string text : std::vector<std::string>{
+             R"({})", R"({"_id": 7})", R"({"_id": "s\u00e9\n"})", R"({"a": 1, "_id": 3, "b": [true, null, {"c": -2.5}]})",
+             R"({"b": 1, "a": [true, null, "x"], "c": {"d": -2.5}, "e": {}, "f": []})",
+             R"({"i": 9223372036854775807, "j": -9223372036854775808, "u": 9223372036854775808, "d": 2.0, "e": 1e3})",
+             R"({"big": 123456789012345678901234567890, "_id": 1})", R"({"x": 1e999})", R"({"s": "q\"b\\\u0001é/\/"})",
+             R"({"_id": 1.5})", R"({"_id": null})", R"({"_id": {"a": [1]}})", R"({"a": })", R"([1, 2])", R"("x")",
+             R"({"a": 1, "a": 2})", R"({"_id": 1, "_id": 2})", R"({"o": {"a": 1, "b": {"a": 2}, "a": 3}})",
+             "{\"a\": \"\xff\"}", deep, wide, R"({"_id": [[[[1]]]], "x": [[[[2]]]]})"}) {
+      CAPTURE(text);
+      for (int max_depth : {256, 4}) {
+        CAPTURE(max_depth);
+        CHECK(rendered(text, max_depth) == through_tree(text, max_depth));
+      }
+    }
   }
 
   TEST_CASE("pretty output") {

@@ -37,18 +37,28 @@ Status FromSimdjson(simdjson::error_code e, int max_depth) {
   return BadDocument(std::string("malformed JSON document: ") + simdjson::error_message(e));
 }
 
-Status CheckUniqueKeys(const Object& members) {
+// The keys of an object, in order, whichever form it has.
+std::string_view KeyOf(const Member& m) { return m.key; }
+std::string_view KeyOf(const simdjson::dom::key_value_pair& kv) { return kv.key; }
+
+// Members: an Object or a simdjson object (the first duplicate by position
+// is named either way).
+template <typename Members>
+Status CheckUniqueKeys(const Members& members) {
+  auto duplicate = [](std::string_view key) { return BadDocument("duplicate member \"" + std::string(key) + "\""); };
   if (members.size() <= 16) {
-    for (size_t i = 1; i < members.size(); ++i) {
-      for (size_t j = 0; j < i; ++j) {
-        if (members[i].key == members[j].key) return BadDocument("duplicate member \"" + members[i].key + "\"");
+    size_t i = 0;
+    for (auto a = members.begin(); a != members.end(); ++a, ++i) {
+      auto b = members.begin();
+      for (size_t j = 0; j < i; ++j, ++b) {
+        if (KeyOf(*a) == KeyOf(*b)) return duplicate(KeyOf(*a));
       }
     }
     return Status::Ok();
   }
   std::unordered_set<std::string_view> seen;
-  for (const Member& m : members) {
-    if (!seen.insert(m.key).second) return BadDocument("duplicate member \"" + m.key + "\"");
+  for (const auto& m : members) {
+    if (!seen.insert(KeyOf(m)).second) return duplicate(KeyOf(m));
   }
   return Status::Ok();
 }
@@ -178,6 +188,57 @@ void WriteValue(const Value& v, Writer& w) {
   }
 }
 
+// Writes simdjson's DOM with the calls WriteValue makes for the Value
+// FromDom builds from it, failing where FromDom fails and in the same
+// order (depth first, then duplicate members), so text rendered either way
+// is the same. With `id`, a top-level `_id` member is not written but
+// converted into *id (and *has_id set).
+template <typename Writer>
+Status WriteDom(simdjson::dom::element e, int depth, int max_depth, Value* id, bool* has_id, Writer& w) {
+  using T = simdjson::dom::element_type;
+  if (depth > max_depth) return LimitError(max_depth);
+  switch (e.type()) {
+    case T::OBJECT: {
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      w.StartObject();
+      for (simdjson::dom::key_value_pair kv : obj) {
+        Status st;
+        if (id != nullptr && kv.key == "_id") {
+          *has_id = true;
+          st = FromDom(kv.value, depth + 1, max_depth, true, id);
+        } else {
+          w.Key(kv.key.data(), static_cast<rapidjson::SizeType>(kv.key.size()));
+          st = WriteDom(kv.value, depth + 1, max_depth, nullptr, nullptr, w);
+        }
+        if (!st.ok()) return st;
+      }
+      w.EndObject();
+      return CheckUniqueKeys(obj);
+    }
+    case T::ARRAY: {
+      simdjson::dom::array arr = e.get_array().value_unsafe();  // named: a range-for over the temporary dangles
+      w.StartArray();
+      for (simdjson::dom::element item : arr) {
+        Status st = WriteDom(item, depth + 1, max_depth, nullptr, nullptr, w);
+        if (!st.ok()) return st;
+      }
+      w.EndArray();
+      return Status::Ok();
+    }
+    case T::STRING: {
+      std::string_view s = e.get_string().value_unsafe();
+      w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      return Status::Ok();
+    }
+    case T::INT64: w.Int64(e.get_int64().value_unsafe()); return Status::Ok();
+    case T::UINT64: w.Double(static_cast<double>(e.get_uint64().value_unsafe())); return Status::Ok();  // as FromDom
+    case T::DOUBLE: w.Double(e.get_double().value_unsafe()); return Status::Ok();
+    case T::BOOL: w.Bool(e.get_bool().value_unsafe()); return Status::Ok();
+    case T::NULL_VALUE: w.Null(); return Status::Ok();
+  }
+  return BadDocument("malformed JSON value");
+}
+
 simdjson::dom::parser& ThreadParser() {
   thread_local simdjson::dom::parser parser;
   return parser;
@@ -207,6 +268,40 @@ Status ParseJsonObject(const char* data, size_t len, size_t capacity, int max_de
 
 Status ParseTrustedJsonObject(const char* data, size_t len, size_t capacity, Value* out) {
   return Parse(data, len, capacity >= len + simdjson::SIMDJSON_PADDING, 1 << 20, true, out, false);
+}
+
+Status RenderJsonObject(const char* data, size_t len, size_t capacity, int max_depth, std::string* members, Value* id,
+                        bool* has_id) {
+  *has_id = false;
+  thread_local rapidjson::StringBuffer buf;  // reused, as in AppendJson
+  buf.Clear();
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  simdjson::dom::element root;
+  auto error = ThreadParser().parse(data, len, capacity < len + simdjson::SIMDJSON_PADDING).get(root);
+  if (error == simdjson::NUMBER_ERROR) {  // rare: through a Value, as Parse does
+    Value v;
+    Status st = ParseJsonObject(data, len, capacity, max_depth, &v);
+    if (!st.ok()) return st;
+    w.StartObject();
+    for (Member& m : v.as_object()) {
+      if (m.key == "_id") {
+        *id = std::move(m.value);
+        *has_id = true;
+        continue;
+      }
+      w.Key(m.key.data(), static_cast<rapidjson::SizeType>(m.key.size()));
+      WriteValue(m.value, w);
+    }
+    w.EndObject();
+  } else {
+    if (error) return FromSimdjson(error, max_depth);
+    if (!root.is_object()) return BadDocument("a document must be a JSON object");
+    Status st = WriteDom(root, 1, max_depth, id, has_id, w);
+    if (!st.ok()) return st;
+  }
+  if (buf.GetSize() > 2) members->append(buf.GetString() + 1, buf.GetSize() - 2);  // without the braces
+  if (buf.GetSize() > (1u << 20)) buf.ShrinkToFit();
+  return Status::Ok();
 }
 
 Status ParseJson(std::string_view text, int max_depth, Value* out) {

@@ -26,6 +26,14 @@ Status ParseJsonObject(const char* data, size_t len, size_t capacity, int max_de
 // check, which such text cannot fail.
 Status ParseTrustedJsonObject(const char* data, size_t len, size_t capacity, Value* out);
 
+// A new document's text without its tree: checks a JSON object as
+// ParseJsonObject does and appends to *members the compact text of its
+// members other than `_id` (comma-separated, no braces; nothing for none),
+// exactly as AppendJson writes them. The `_id` member's value goes to *id,
+// and *has_id says whether there was one.
+Status RenderJsonObject(const char* data, size_t len, size_t capacity, int max_depth, std::string* members, Value* id,
+                        bool* has_id);
+
 // Convenience for tests and tools: parses any JSON value from a string.
 Status ParseJson(std::string_view text, int max_depth, Value* out);
 

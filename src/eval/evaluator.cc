@@ -32,9 +32,23 @@ struct WorkspaceKey {
 // A private write: the document as this transaction left it.
 struct WorkspaceEntry {
   Collection* collection;  // kept alive by the session (collections_)
-  Value value;
+  Value value;             // unless `rendered`
   bool deleted = false;
   bool created = false;  // did not exist before this transaction
+  // A created document as its final text, never parsed into `value`: most
+  // are committed without anything reading them (its tree is built if
+  // something does).
+  DocRef rendered;
+
+  const Value& view() const { return rendered ? rendered->value() : value; }
+  // The tree to change in place (the text, if any, is then out of date).
+  Value& mutable_value() {
+    if (rendered) {
+      value = rendered->value();
+      rendered.reset();
+    }
+    return value;
+  }
 };
 
 LockMode ModeFor(LockKind kind, bool read_only) {
@@ -730,7 +744,7 @@ const Value* Evaluator::View(Transaction* t, Selection* s, size_t i) const {
   const Selection::Bound& b = s->docs[i];
   if (!t->workspace.empty()) {
     auto it = t->workspace.find(WorkspaceKey{s->collection, b.id});
-    if (it != t->workspace.end()) return it->second.deleted ? nullptr : &it->second.value;
+    if (it != t->workspace.end()) return it->second.deleted ? nullptr : &it->second.view();
   }
   return b.committed ? &b.committed->value() : nullptr;
 }
@@ -749,7 +763,11 @@ void Evaluator::AppendDocJson(Transaction* t, Selection* s, size_t i, std::strin
   if (!t->workspace.empty()) {
     auto it = t->workspace.find(WorkspaceKey{s->collection, b.id});
     if (it != t->workspace.end()) {
-      AppendJson(it->second.value, out);
+      if (it->second.rendered) {
+        out->append(it->second.rendered->json());
+      } else {
+        AppendJson(it->second.value, out);
+      }
       return;
     }
   }
@@ -922,23 +940,24 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   ResourceId coll;
   Collection* c = UseCollection(stmt_->collection, &coll);
   if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
-  Value v;
-  Status st = ParseJsonObject(doc, len, cap, engine_->options().reader.max_depth, &v);
+  // The document is rendered to its stored text at once, with _id first;
+  // no tree is built unless a later statement reads it.
+  std::string& members = render_scratch_;
+  members.clear();
+  Value given_id;
+  bool has_id;
+  Status st = RenderJsonObject(doc, len, cap, engine_->options().reader.max_depth, &members, &given_id, &has_id);
   if (!st.ok()) return Fail(std::move(st), t);
-
-  Object& members = v.as_object();
-  auto id_it = std::find_if(members.begin(), members.end(), [](const Member& m) { return m.key == "_id"; });
   DocId id;
-  if (id_it != members.end()) {
-    if (!id_it->value.is_int() && !id_it->value.is_string()) {
+  if (has_id) {
+    if (!given_id.is_int() && !given_id.is_string()) {
       return Fail(Error(ErrorCode::kBadDocument, "_id must be an integer or a string"), t);
     }
-    DocId::FromValue(id_it->value, &id);
-    std::rotate(members.begin(), id_it, id_it + 1);  // _id goes first
+    DocId::FromValue(given_id, &id);
     if (id.is_int) c->ReserveId(id.i);
   } else {
     id = DocId::Int(c->AllocateId());
-    members.insert(members.begin(), Member{"_id", Value(id.i)});
+    given_id = Value(id.i);
   }
 
   std::vector<LockTarget> targets{LockTarget{DocumentResource(coll, id), LockMode::kExclusive, coll}};
@@ -954,7 +973,18 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
     return Fail(Error(ErrorCode::kDuplicateId, "a document with _id " + id.ToString() + " already exists in " + stmt_->collection), t);
   }
   bool created = it == t->workspace.end() || it->second.created;
-  t->workspace[key] = WorkspaceEntry{c, std::move(v), false, created};
+  std::string id_json;
+  AppendJson(given_id, &id_json);
+  std::string json;
+  json.reserve(7 + id_json.size() + 1 + members.size() + 1 + JsonPadding());  // exact: see StoredDoc
+  json += "{\"_id\":";
+  json += id_json;
+  if (!members.empty()) {
+    json += ',';
+    json += members;
+  }
+  json += '}';
+  t->workspace[key] = WorkspaceEntry{c, Value(), false, created, StoredDoc::FromRenderedJson(std::move(json))};
 
   std::unique_ptr<Selection> s = TakeSelection();
   s->name = stmt_->selection;
@@ -1039,9 +1069,9 @@ void Evaluator::Update() {
     }
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
-    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false};
+    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false, nullptr};
     for (size_t k = 0; k < stmt_->paths.size(); ++k) {
-      Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.value);
+      Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.mutable_value());
       if (!st.ok()) return Fail(std::move(st), t);
     }
     ++n;
@@ -1073,7 +1103,8 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     }
     WorkspaceKey key{s->collection, id};
     auto [it, created] = t->workspace.try_emplace(key);
-    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false};
+    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};
+    it->second.rendered.reset();
     it->second.value = Value(std::move(fresh));
     ++n;
   }
@@ -1089,8 +1120,9 @@ void Evaluator::Delete() {
     if (!Visible(t, s, i)) continue;
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, created] = t->workspace.try_emplace(key);
-    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false};
+    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};
     it->second.deleted = true;
+    it->second.rendered.reset();
     it->second.value = Value();
     ++n;
   }
@@ -1123,7 +1155,8 @@ void Evaluator::Commit() {
   for (auto& [key, e] : t->workspace) {
     if (e.deleted && e.created) continue;  // never existed outside this transaction
     // A new document keeps only its text (see StoredDoc::FromValue).
-    writes.push_back(Write{e.collection, key.id, e.deleted ? nullptr : MakeStoredDoc(std::move(e.value), !e.created)});
+    DocRef doc = e.deleted ? nullptr : e.rendered ? std::move(e.rendered) : MakeStoredDoc(std::move(e.value), !e.created);
+    writes.push_back(Write{e.collection, key.id, std::move(doc)});
   }
   if (writes.empty()) return FinishCommit(t, Status::Ok());  // nothing to make durable
   // The log completes the commit once it is durable — at once in memory,

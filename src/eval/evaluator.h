@@ -184,6 +184,7 @@ class Evaluator {
   // sets *length and, for '#', *id.
   static bool MatchCached(const CachedStatement& c, std::string_view in, size_t* length, int64_t* id);
   std::array<CachedStatement, 64> cache_;  // see RunCachedStatement
+  std::string render_scratch_;             // Create's rendering, reused
   uint64_t cache_clock_ = 0;
   CachedStatement* miss_way_ = nullptr;  // where the statement being read will be kept
   StatementKey miss_key_;

@@ -30,6 +30,12 @@ DocRef StoredDoc::FromTrustedJson(std::string_view json) {
   return doc;
 }
 
+DocRef StoredDoc::FromRenderedJson(std::string json) {
+  auto doc = std::make_shared<StoredDoc>();
+  doc->json_ = std::move(json);
+  return doc;
+}
+
 const Value& StoredDoc::ParseOnce() const {
   uint8_t state = kText;
   if (parsed_.compare_exchange_strong(state, kParsing, std::memory_order_acquire)) {

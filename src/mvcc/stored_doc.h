@@ -27,6 +27,10 @@ class StoredDoc {
   static DocRef FromValue(Value value, bool keep_tree = true);
   // Text ParenDB wrote itself (a log record or checkpoint): parsed lazily.
   static DocRef FromTrustedJson(std::string_view json);
+  // The same, taking the text (a new document rendered by
+  // RenderJsonObject; spare capacity of JsonPadding() spares a later parse
+  // a copy).
+  static DocRef FromRenderedJson(std::string json);
 
   const std::string& json() const { return json_; }
   // The parsed document (an object whose first member is `_id`). Thread-safe.
