@@ -7,10 +7,16 @@
 #   insert    insert one ~1 KB JSON document
 # at 1, 16 and 64 connections. Every server syncs each commit to disk.
 #
+# ParenDB runs twice: with its defaults (`parendb`: an I/O thread per core)
+# and with `--threads 1` (`parendb-t1`). On a small machine that also runs
+# the load generator, one I/O thread, like Redis's one event loop, never
+# has to hand work to another core: on this 2-core host the load generator
+# takes one core, and a second I/O thread mostly pays for waking up.
+#
 #   bench/compare.sh [SECONDS] [ROUNDS]   (defaults 3 and 3; needs root for apt and runuser)
 #
-# All three servers run side by side; each cell (workload x connections) is
-# measured for the three one right after the other (who goes first rotates
+# All four servers run side by side; each cell (workload x connections) is
+# measured for the four one right after the other (who goes first rotates
 # from round to round), and the whole sweep is repeated ROUNDS times. The
 # summary gives each cell's median throughput (with the latencies of that
 # run), so a burst of noise on this shared host hits every system alike
@@ -26,11 +32,11 @@ CONNS="1 16 64"
 WORKLOADS="transfer read insert"
 WORK=$(mktemp -d /tmp/parendb-compare-XXXXXX)
 chmod 777 "$WORK"  # PostgreSQL runs as its own user and writes its log and socket here
-PPORT=17420 PGPORT=17432 RPORT=17479
+PPORT=17420 P1PORT=17421 PGPORT=17432 RPORT=17479
 trap 'cleanup' EXIT
 
 cleanup() {
-  [ -n "${PPID_SERVER:-}" ] && kill -TERM "$PPID_SERVER" 2>/dev/null && wait "$PPID_SERVER" 2>/dev/null || true
+  for pid in ${PPID_SERVER:-} ${P1PID_SERVER:-}; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   [ -d "$WORK/pg" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true
   redis-cli -p $RPORT shutdown nosave >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -51,10 +57,14 @@ RESULTS="$WORK/results.txt"
 : > "$RESULTS"
 row() { printf '%-10s %-9s %5s %10s %9s %9s\n' "$@" | tee -a "$RESULTS"; }
 
-# ------------------------------------------------------------ start all three
+# ------------------------------------------------------------- start all four
 build/parendb serve --data "$WORK/paren" --port $PPORT --log-level warn &
 PPID_SERVER=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PPORT) 2>/dev/null && break; sleep 0.1; done
+build/parendb serve --data "$WORK/paren-t1" --port $P1PORT --threads 1 --log-level warn &
+P1PID_SERVER=$!
+for port in $PPORT $P1PORT; do
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
 
 PGVERSION=$("$PGBIN/postgres" --version | awk '{print $3}')
 mkdir -p "$WORK/pg" && chown postgres "$WORK/pg"
@@ -87,13 +97,15 @@ R=(redis-cli -p $RPORT)
 "${R[@]}" EVAL "for i=0,9999 do redis.call('SET', 'acc:' .. string.format('%012d', i), cjson.encode({owner='user' .. i, balance=1000000})) end return 1" 0 >/dev/null
 SHA=$("${R[@]}" SCRIPT LOAD "local a = cjson.decode(redis.call('GET', KEYS[1])) local b = cjson.decode(redis.call('GET', KEYS[2])) local v = tonumber(ARGV[1]) if a.balance < v then return 0 end a.balance = a.balance - v b.balance = b.balance + v redis.call('SET', KEYS[1], cjson.encode(a)) redis.call('SET', KEYS[2], cjson.encode(b)) return 1")
 
-echo "servers: ParenDB $(build/parendb version 2>/dev/null | head -1) (sync full), PostgreSQL $PGVERSION, Redis $RVERSION"
+echo "servers: ParenDB $(build/parendb version 2>/dev/null | head -1) (sync full; parendb: --threads $(nproc), the default; parendb-t1: --threads 1), PostgreSQL $PGVERSION, Redis $RVERSION"
 
 # ------------------------------------------------------------------ one cell
-parendb_cell() {  # workload conns
-  build/bench/parendb_load --port $PPORT --seconds "$SECONDS_PER" --accounts 10000 --workloads "$1" --connections "$2" |
-    awk 'NR>1 {print $3, $4, $5}' | { read -r tps p50 p99; row parendb "$1" "$2" "$tps" "$p50" "$p99"; }
+parendb_run() {  # label port workload conns
+  build/bench/parendb_load --port "$2" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$3" --connections "$4" |
+    awk 'NR>1 {print $3, $4, $5}' | { read -r tps p50 p99; row "$1" "$3" "$4" "$tps" "$p50" "$p99"; }
 }
+parendb_cell() { parendb_run parendb $PPORT "$@"; }
+parendb1_cell() { parendb_run parendb-t1 $P1PORT "$@"; }
 
 pg_cell() {  # workload conns
   local w=$1 c=$2 out tps pct
@@ -122,9 +134,9 @@ redis_cell() {  # workload conns; redis-benchmark counts requests, sized to take
 # Who goes first in a cell rotates from round to round: a system's
 # background work (Redis's AOF rewrite, PostgreSQL's checkpoints, ParenDB's)
 # spills into whatever runs next, and no one should always be next.
-ORDERS=("parendb pg redis" "pg redis parendb" "redis parendb pg")
+ORDERS=("parendb parendb1 pg redis" "pg redis parendb1 parendb" "redis parendb pg parendb1" "parendb1 pg redis parendb")
 for round in $(seq "$ROUNDS"); do
-  order=${ORDERS[$(( (round - 1) % 3 ))]}
+  order=${ORDERS[$(( (round - 1) % ${#ORDERS[@]} ))]}
   echo "== round $round of $ROUNDS (order: $order)"
   for w in $WORKLOADS; do
     for c in $CONNS; do
