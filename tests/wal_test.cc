@@ -339,6 +339,33 @@ TEST_SUITE("wal") {
     }
   }
 
+  TEST_CASE("a checkpoint is written back a megabyte at a time and reopens whole") {
+    TempDir dir;
+    FaultyFileSystem counting(FileSystem::Default());  // fails nothing; counts WriteBehind
+    std::string body(1000, 'y');
+    {
+      auto db = OpenDir(dir.str(), nullptr, &counting);
+      REQUIRE(db);
+      auto s = db->NewSession();
+      std::string load = "(mkcoll big)(open t)(acquire t)";
+      for (int i = 0; i < 3500; ++i) load += "(create d" + std::to_string(i) + " t (coll big)) {\"body\": \"" + body + "\"}";
+      REQUIRE(Lines(*s, load + "(commit t)").back() == "(ok committed)");
+      REQUIRE(One(*s, "(checkpoint)") == "(ok checkpoint)");
+    }
+    CHECK(counting.write_behinds.load() >= 3);  // ~3.5 MB in 1 MB appends
+    std::string newest = NewestCheckpoint(dir.str());
+    REQUIRE(!newest.empty());
+    CHECK(fs::file_size(dir.str() + "/" + newest) > 3500000);
+    for (const auto& segment : Segments(dir.str())) fs::remove(segment);  // only the checkpoint is left to read
+    auto db = OpenDir(dir.str());
+    REQUIRE(db);
+    auto s = db->NewSession();
+    auto out = Lines(*s, "(open q)(selects a q r (coll big) true)(acquire q)(read a (f _id))(close q)");
+    CHECK(std::count(out[3].begin(), out[3].end(), '{') == 3500);
+    CHECK(Lines(*s, "(open q)(select a q r (coll big) (= (f _id) 3500))(acquire q)(readall a)(close q)")[3] ==
+          "{\"_id\":3500,\"body\":\"" + body + "\"}");
+  }
+
   TEST_CASE("log growth triggers checkpoints that remove old segments") {
     TempDir dir;
     Options o;

@@ -39,6 +39,24 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  Status WriteBehind() override {
+    if (started_ > waited_) {
+      if (::sync_file_range(fd_, static_cast<off_t>(waited_), static_cast<off_t>(started_ - waited_),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+        return IoError("cannot write back", path_, errno);
+      }
+      waited_ = started_;
+    }
+    if (size_ > started_) {
+      if (::sync_file_range(fd_, static_cast<off_t>(started_), static_cast<off_t>(size_ - started_),
+                            SYNC_FILE_RANGE_WRITE) != 0) {
+        return IoError("cannot write back", path_, errno);
+      }
+      started_ = size_;
+    }
+    return Status::Ok();
+  }
+
   Status Close() override {
     int fd = fd_;
     fd_ = -1;
@@ -89,6 +107,8 @@ class PosixWritableFile final : public WritableFile {
   uint64_t size_;       // end of the data
   uint64_t allocated_;  // end of the file (zeros after size_)
   size_t preallocate_;
+  uint64_t started_ = 0;  // WriteBehind: writeback started up to here
+  uint64_t waited_ = 0;   // and finished up to here
 };
 
 class PosixFileSystem final : public FileSystem {
@@ -183,6 +203,10 @@ class FaultyWritableFile final : public WritableFile {
   Status Sync() override {
     if (!fs_->Allow(fs_->ok_syncs)) return Status(ErrorCode::kIo, "sync failed: " + fs_->error);
     return base_->Sync();
+  }
+  Status WriteBehind() override {
+    fs_->write_behinds.fetch_add(1, std::memory_order_relaxed);
+    return base_->WriteBehind();
   }
   Status Close() override { return base_->Close(); }
   uint64_t size() const override { return base_->size(); }
