@@ -240,7 +240,15 @@ int Serve(const Settings& s) {
     return 2;
   }
   auto started = std::chrono::steady_clock::now();
-  auto db = OpenDatabase(s.db);
+  parendb::Options db_options = s.db;
+  db_options.on_checkpoint = [](bool ok, const std::string& message) {
+    if (ok) {
+      spdlog::info("{}", message);
+    } else {
+      spdlog::error("{}", message);
+    }
+  };
+  auto db = OpenDatabase(db_options);
   double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   parendb::ServerOptions so = s.server;
   so.handle_signals = true;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "test_util.h"
 #include "wal/data_dir.h"
@@ -395,6 +396,48 @@ TEST_SUITE("wal") {
     auto db = Database::Open(o, &error);
     REQUIRE(db);
     CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":300},{"_id":2,"marker":300},{"_id":3,"marker":300}])");
+  }
+
+  TEST_CASE("every checkpoint is reported, and a failed one says why") {
+    TempDir dir;
+    FaultyFileSystem faulty(FileSystem::Default());
+    std::mutex mu;
+    std::vector<std::pair<bool, std::string>> reports;
+    auto count = [&] {
+      std::lock_guard lock(mu);
+      return reports.size();
+    };
+    Options o;
+    o.data_dir = dir.str();
+    o.checkpoint_bytes = 4096;
+    o.checkpoint_on_close = false;
+    o.on_checkpoint = [&](bool ok, const std::string& message) {
+      std::lock_guard lock(mu);
+      reports.emplace_back(ok, message);
+    };
+    std::string error;
+    auto db = Database::Open(o, &faulty, &error);
+    REQUIRE(db);
+    auto s = db->NewSession();
+    Setup(*s);
+    REQUIRE(One(*s, "(checkpoint)") == "(ok checkpoint)");
+    REQUIRE(count() == 1);
+    CHECK(reports[0].first);
+    CHECK(reports[0].second.rfind("checkpoint checkpoint-", 0) == 0);
+    CHECK(reports[0].second.find(": 3 documents, ") != std::string::npos);
+    // Log growth: reported from the checkpoint thread.
+    for (int k = 1; k <= 300 && count() < 2; ++k) REQUIRE(Lines(*s, MarkerTxn(k)).back() == "(ok committed)");
+    REQUIRE(One(*s, "(checkpoint)") == "(ok checkpoint)");  // and waits for one in progress
+    REQUIRE(count() >= 3);
+    // A failed one: the statement fails, and the report says why.
+    faulty.ok_syncs = 0;
+    CHECK(IsError(One(*s, "(checkpoint)"), "io"));
+    faulty.ok_syncs = -1;
+    std::lock_guard lock(mu);  // (a background checkpoint may report after it, so search)
+    auto failed = std::find_if(reports.begin(), reports.end(), [](const auto& r) { return !r.first; });
+    REQUIRE(failed != reports.end());
+    CHECK(failed->second.find("checkpoint failed") != std::string::npos);
+    CHECK(failed->second.find("sync failed: injected I/O error") != std::string::npos);
   }
 
   TEST_CASE("a large database waits for as much log as its last checkpoint before the next") {

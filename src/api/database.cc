@@ -38,6 +38,7 @@ std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs,
   d.checkpoint_bytes = options.checkpoint_bytes;
   d.segment_bytes = options.log_segment_bytes;
   d.checkpoint_on_close = options.checkpoint_on_close;
+  d.on_checkpoint = options.on_checkpoint;
   d.fs = fs;
   Status st = DataDir::Open(d, &db->data_dir_);
   if (!st.ok()) {

@@ -356,6 +356,24 @@ void DataDir::CheckpointLoop() {
 Status DataDir::Checkpoint() { return WriteCheckpoint(); }
 
 Status DataDir::WriteCheckpoint() {
+  auto begin = std::chrono::steady_clock::now();
+  CheckpointResult result;
+  Status st = WriteCheckpointFile(&result);
+  if (options_.on_checkpoint) {
+    char line[160];
+    if (st.ok()) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+      std::snprintf(line, sizeof line, ": %" PRId64 " documents, %.1f MB in %.2f s", result.documents,
+                    static_cast<double>(result.bytes) / 1e6, seconds);
+      options_.on_checkpoint(true, "checkpoint " + result.name + line);
+    } else {
+      options_.on_checkpoint(false, "checkpoint failed (the log is kept until one succeeds): " + st.message());
+    }
+  }
+  return st;
+}
+
+Status DataDir::WriteCheckpointFile(CheckpointResult* result) {
   std::lock_guard one_at_a_time(checkpoint_mu_);
   FileSystem* fs = options_.fs;
   wal_->RotateSoon();  // so every segment before the checkpoint can go
@@ -430,6 +448,9 @@ Status DataDir::WriteCheckpoint() {
   }
   last_checkpoint_bytes_.store(written, std::memory_order_relaxed);
   RemoveObsolete(view.lsn);
+  result->name = CheckpointName(view.lsn);
+  result->documents = documents;
+  result->bytes = written;
   return Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +40,8 @@ struct DataDirOptions {
   uint64_t checkpoint_bytes = 256u << 20;
   bool checkpoint_on_close = true;
   FileSystem* fs = FileSystem::Default();
+  // Each checkpoint's outcome, as Options::on_checkpoint describes.
+  std::function<void(bool ok, const std::string& message)> on_checkpoint;
 };
 
 // What recovery found, for logs and `parendb doctor`.
@@ -67,7 +70,14 @@ class DataDir {
  private:
   explicit DataDir(DataDirOptions options) : options_(std::move(options)) {}
   Status Recover(RecoveryReport* report, uint64_t* next_lsn);
+  // Writes one, tells options_.on_checkpoint how it went.
   Status WriteCheckpoint();
+  struct CheckpointResult {
+    std::string name;
+    int64_t documents = 0;
+    uint64_t bytes = 0;
+  };
+  Status WriteCheckpointFile(CheckpointResult* result);
   void RemoveObsolete(uint64_t checkpoint_lsn);
   void CheckpointLoop();
 
