@@ -984,6 +984,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
     json += members;
   }
   json += '}';
+  if (members.capacity() > (1u << 20)) std::string().swap(members);  // keep no huge document's buffer
   t->workspace[key] = WorkspaceEntry{c, Value(), false, created, StoredDoc::FromRenderedJson(std::move(json))};
 
   std::unique_ptr<Selection> s = TakeSelection();

@@ -39,19 +39,19 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  // Best effort: where sync_file_range fails (a filesystem without it), the
+  // data is simply written at Sync, which reports any real I/O error.
   Status WriteBehind() override {
+    if (write_behind_off_) return Status::Ok();
     if (started_ > waited_) {
-      if (::sync_file_range(fd_, static_cast<off_t>(waited_), static_cast<off_t>(started_ - waited_),
-                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
-        return IoError("cannot write back", path_, errno);
-      }
+      write_behind_off_ = ::sync_file_range(fd_, static_cast<off_t>(waited_), static_cast<off_t>(started_ - waited_),
+                                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                                SYNC_FILE_RANGE_WAIT_AFTER) != 0;
       waited_ = started_;
     }
-    if (size_ > started_) {
-      if (::sync_file_range(fd_, static_cast<off_t>(started_), static_cast<off_t>(size_ - started_),
-                            SYNC_FILE_RANGE_WRITE) != 0) {
-        return IoError("cannot write back", path_, errno);
-      }
+    if (!write_behind_off_ && size_ > started_) {
+      write_behind_off_ = ::sync_file_range(fd_, static_cast<off_t>(started_), static_cast<off_t>(size_ - started_),
+                                            SYNC_FILE_RANGE_WRITE) != 0;
       started_ = size_;
     }
     return Status::Ok();
@@ -109,6 +109,7 @@ class PosixWritableFile final : public WritableFile {
   size_t preallocate_;
   uint64_t started_ = 0;  // WriteBehind: writeback started up to here
   uint64_t waited_ = 0;   // and finished up to here
+  bool write_behind_off_ = false;
 };
 
 class PosixFileSystem final : public FileSystem {

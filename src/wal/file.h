@@ -24,7 +24,8 @@ class WritableFile {
   // and waits for what the call before started. At most two calls' worth
   // of pages are then waiting to be written, so the disk never gets
   // hundreds of megabytes at once at the final Sync (the log's small syncs
-  // would queue behind them). Nothing is durable before Sync.
+  // would queue behind them). Nothing is durable before Sync. Best effort:
+  // a file that cannot do it says Ok and leaves the writing to Sync.
   virtual Status WriteBehind() { return Status::Ok(); }
   virtual Status Close() = 0;
   virtual uint64_t size() const = 0;
