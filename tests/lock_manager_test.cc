@@ -290,6 +290,33 @@ TEST_SUITE("lockmgr") {
     lm.Release(tx[6]);
   }
 
+  TEST_CASE("a transaction that created thousands of documents releases every lock") {
+    // Creates take their locks one at a time (TryAcquire), in no id order,
+    // so Release sorts many held locks before latching them.
+    LockManager lm;
+    Txns tx;
+    for (int i = 0; i < 20000; ++i) {
+      std::vector<LockTarget> create{D("c", "new" + std::to_string(i), X)};
+      REQUIRE(lm.TryAcquire(tx(1, 1), create));
+    }
+    for (int i : {0, 777, 19999}) {
+      std::vector<LockTarget> other{D("c", "new" + std::to_string(i), X)};
+      CHECK_FALSE(lm.TryAcquire(tx(2, 2), other));
+    }
+    lm.Release(tx[1]);
+    for (int i = 0; i < 20000; i += 97) {
+      std::vector<LockTarget> other{D("c", "new" + std::to_string(i), X)};
+      CHECK(lm.TryAcquire(tx(2, 2), other));
+    }
+    Request whole(lm, tx(3, 3), {T("c", XB)}, 1ms);  // meets tx 2's document locks, not tx 1's
+    CHECK(whole.waiting());
+    CHECK(whole.future.get().code() == ErrorCode::kLockTimeout);
+    lm.Release(tx[2]);
+    Request whole_again(lm, tx(4, 4), {T("c", XB)});
+    CHECK(whole_again.granted_now());
+    lm.Release(tx[4]);
+  }
+
   TEST_CASE("names 0 and 1 are one resource, asked for once") {
     // The table stores name 0 as 1 (0 marks an empty slot); a transaction
     // naming both must not take that resource's latch twice.

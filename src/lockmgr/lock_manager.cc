@@ -344,9 +344,15 @@ void LockManager::Release(Txn* txn) {
   if (txn->waiting_.load(std::memory_order_acquire) == nullptr) {
     if (txn->held_.empty()) return;
     std::vector<Resource*>& held = txn->held_;
-    // Latches in id order, like Acquire's. Usually two or three: insertion sort.
-    for (size_t i = 1; i < held.size(); ++i) {
-      for (size_t j = i; j > 0 && held[j]->id < held[j - 1]->id; --j) std::swap(held[j], held[j - 1]);
+    // Latches in id order, like Acquire's. Usually two or three: insertion
+    // sort; a bulk load's thousands would make that quadratic.
+    auto by_id = [](const Resource* a, const Resource* b) { return a->id < b->id; };
+    if (held.size() > 16) {
+      std::sort(held.begin(), held.end(), by_id);
+    } else {
+      for (size_t i = 1; i < held.size(); ++i) {
+        for (size_t j = i; j > 0 && by_id(held[j], held[j - 1]); --j) std::swap(held[j], held[j - 1]);
+      }
     }
     std::shared_lock gate(gate_);
     for (Resource* r : held) r->latch.lock();
