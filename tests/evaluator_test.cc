@@ -547,6 +547,21 @@ TEST_SUITE("evaluator") {
     CHECK(lines == plain);
   }
 
+  TEST_CASE("a list of ids selects exactly the documents whose _id equals one of its values") {
+    auto db = People();
+    auto s = db->NewSession();
+    auto ids = [&](const std::string& cond) {
+      return Lines(*s, "(open t)(selects a t r (coll people) " + cond + ")(acquire t)(read a (f _id))(close t)")[3];
+    };
+    CHECK(ids(R"((in (f _id) 3 1.0 "1" 2.5 null 1 99))") == R"([{"_id":1},{"_id":3}])");
+    CHECK(ids("(in (f _id) 2)") == R"([{"_id":2}])");
+    CHECK(ids("(= (f _id) 2.0)") == R"([{"_id":2}])");
+    CHECK(ids("(= 3 (f _id))") == R"([{"_id":3}])");
+    // Combined with more, the rest is still tested.
+    CHECK(ids("(& (in (f _id) 1 2 3) (> (f age) 60))") == R"([{"_id":2},{"_id":3}])");
+    CHECK(ids("(| (in (f _id) 1) (= (f _id) 3))") == R"([{"_id":1},{"_id":3}])");
+  }
+
   TEST_CASE("a document created in a transaction can be read, changed and deleted before its commit") {
     auto db = MemoryDb();
     auto s = db->NewSession();
@@ -586,6 +601,9 @@ TEST_SUITE("evaluator") {
     CHECK(Lines(*s, "(open t)(select a t r (coll c) (= (f _id) 1))(acquire t)(readall a)(close t)")[3] ==
           R"({"_id":1,"x":1})");
     CHECK(Lines(*s, "(open t)(selects a t r (coll c) true)(acquire t)(readall a)(close t)")[3] == R"([{"_id":1,"x":1}])");
+    // A list of ids finds its documents by id and tests none of them.
+    CHECK(Lines(*s, "(open t)(selects a t r (coll c) (in (f _id) 1 2))(acquire t)(readall a)(close t)")[3] ==
+          R"([{"_id":1,"x":1}])");
     CHECK_FALSE(doc()->has_tree());
     CHECK(Lines(*s, "(open t)(select a t r (coll c) (= (f _id) 1))(acquire t)(read a (f x))(close t)")[3] ==
           R"({"_id":1,"x":1})");

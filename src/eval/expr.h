@@ -61,6 +61,11 @@ Status Assign(const Path& path, Value value, Value* doc);
 // documents instead of the collection.
 std::optional<std::vector<DocId>> CandidateIds(const Expr& cond);
 
+// Whether cond is nothing but such a list — `(= (f _id) literal)` or
+// `(in (f _id) literal…)` — so that it holds for every document whose
+// `_id` CandidateIds returns, and testing each one again can be skipped.
+bool IsIdList(const Expr& cond);
+
 // "a.b.0" style text for messages.
 std::string PathToString(const Path& path);
 
