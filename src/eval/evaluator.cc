@@ -830,11 +830,10 @@ void Evaluator::Select(bool multi) {
   } else if (auto ids = CandidateIds(s->condition)) {
     s->by_ids = true;
     s->ids = std::move(*ids);
-    // Each document found by one of those ids equals one of the literals
-    // (numbers compare by value: 7.0 finds _id 7), so a condition that is
-    // only the list needs no test per document — which would parse each one
+    // A lone = or in that lists ids holds for every document found by them
+    // (see CandidateIds): no test per document, which would parse each one
     // and compare it with every literal.
-    if (IsIdList(s->condition)) {
+    if (s->condition.op == Expr::Op::kEq || s->condition.op == Expr::Op::kIn) {
       s->condition.op = Expr::Op::kTrue;
       s->condition.args.clear();
     }

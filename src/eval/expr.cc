@@ -404,18 +404,6 @@ void Normalize(std::vector<DocId>* ids) {
 
 }  // namespace
 
-bool IsIdList(const Expr& c) {
-  auto literal = [](const Expr& e) { return e.op == Expr::Op::kLiteral; };
-  switch (c.op) {
-    case Expr::Op::kEq:
-      return (IsIdPath(c.args[0]) && literal(c.args[1])) || (IsIdPath(c.args[1]) && literal(c.args[0]));
-    case Expr::Op::kIn:
-      return IsIdPath(c.args[0]) && std::all_of(c.args.begin() + 1, c.args.end(), literal);
-    default:
-      return false;
-  }
-}
-
 std::optional<std::vector<DocId>> CandidateIds(const Expr& c) {
   switch (c.op) {
     case Expr::Op::kFalse:

@@ -58,13 +58,10 @@ Status Assign(const Path& path, Value value, Value* doc);
 // When every document a condition can match has an `_id` from a known list,
 // returns that list (sorted, unique): `(= (f _id) 7)`, `(in (f _id) 1 2)`,
 // and `&`/`|` combinations. Lets select use the `_id` index and lock single
-// documents instead of the collection.
+// documents instead of the collection. An `=` or `in` gets a list only when
+// it is nothing but `_id` and literals, so it then holds for every document
+// whose `_id` is listed (numbers compare by value: 7.0 lists _id 7).
 std::optional<std::vector<DocId>> CandidateIds(const Expr& cond);
-
-// Whether cond is nothing but such a list — `(= (f _id) literal)` or
-// `(in (f _id) literal…)` — so that it holds for every document whose
-// `_id` CandidateIds returns, and testing each one again can be skipped.
-bool IsIdList(const Expr& cond);
 
 // "a.b.0" style text for messages.
 std::string PathToString(const Path& path);

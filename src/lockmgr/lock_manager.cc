@@ -22,6 +22,22 @@ bool Compatible(LockMode held, bool held_intention, LockMode wanted, bool wanted
 
 namespace {
 
+// Sorts a transaction's wants or held locks: usually two or three, which an
+// insertion sort handles for less than std::sort's setup; a bulk load's
+// thousands (one lock per created document) get std::sort, as an
+// insertion sort would make them quadratic.
+template <typename T, typename Less>
+void SortFew(std::vector<T>* items, Less less) {
+  std::vector<T>& v = *items;
+  if (v.size() > 16) return std::sort(v.begin(), v.end(), less);
+  for (size_t i = 1; i < v.size(); ++i) {
+    T x = v[i];
+    size_t j = i;
+    for (; j > 0 && less(x, v[j - 1]); --j) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
 LockMode Stronger(LockMode a, LockMode b) { return static_cast<int>(a) >= static_cast<int>(b) ? a : b; }
 
 }  // namespace
@@ -83,16 +99,8 @@ void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Wa
     }
   }
   // One want per resource, with the strongest mode asked for it, in id
-  // order (the order latches are taken in). Usually two or three wants:
-  // insertion sort for few.
-  auto before = [](const Want& a, const Want& b) { return a.id < b.id; };
-  if (wants->size() > 32) std::sort(wants->begin(), wants->end(), before);
-  for (size_t i = 1; i < wants->size(); ++i) {
-    Want w = (*wants)[i];
-    size_t j = i;
-    for (; j > 0 && before(w, (*wants)[j - 1]); --j) (*wants)[j] = (*wants)[j - 1];
-    (*wants)[j] = w;
-  }
+  // order (the order latches are taken in).
+  SortFew(wants, [](const Want& a, const Want& b) { return a.id < b.id; });
   size_t n = 0;
   for (size_t i = 0; i < wants->size(); ++i) {
     const Want& w = (*wants)[i];
@@ -344,16 +352,8 @@ void LockManager::Release(Txn* txn) {
   if (txn->waiting_.load(std::memory_order_acquire) == nullptr) {
     if (txn->held_.empty()) return;
     std::vector<Resource*>& held = txn->held_;
-    // Latches in id order, like Acquire's. Usually two or three: insertion
-    // sort; a bulk load's thousands would make that quadratic.
-    auto by_id = [](const Resource* a, const Resource* b) { return a->id < b->id; };
-    if (held.size() > 16) {
-      std::sort(held.begin(), held.end(), by_id);
-    } else {
-      for (size_t i = 1; i < held.size(); ++i) {
-        for (size_t j = i; j > 0 && by_id(held[j], held[j - 1]); --j) std::swap(held[j], held[j - 1]);
-      }
-    }
+    // Latches in id order, like Acquire's.
+    SortFew(&held, [](const Resource* a, const Resource* b) { return a->id < b->id; });
     std::shared_lock gate(gate_);
     for (Resource* r : held) r->latch.lock();
     // Queues change only under the gate held exclusively, so if none of
