@@ -208,7 +208,6 @@ class LockManager {
   // Shared by the fast paths, exclusive for the slow ones.
   DistributedRwLock gate_;
   IdTable<Resource> resources_;
-  std::chrono::steady_clock::time_point last_compaction_;  // with the gate exclusive
   // Guarded by the gate held exclusively:
   std::unordered_map<OwnerId, Waiter*> waiting_owner_;
   std::map<std::pair<std::chrono::steady_clock::time_point, uint64_t>, Waiter*> deadlines_;
