@@ -34,7 +34,7 @@ struct TestServer {
   explicit TestServer(ServerOptions o = {}, Options dbo = {}) {
     db = MemoryDb(dbo);
     o.port = 0;
-    o.threads = 2;
+    if (o.threads == 0) o.threads = 2;
     server = std::make_unique<Server>(db->engine(), o);
     std::string error;
     REQUIRE_MESSAGE(server->Start(&error), error);
@@ -46,6 +46,12 @@ struct TestServer {
   }
   uint16_t port() const { return server->port(); }
 };
+
+// Options for a server whose io_context runs on `threads` threads.
+ServerOptions OnThreads(int threads, ServerOptions o = {}) {
+  o.threads = threads;
+  return o;
+}
 
 class Client {
  public:
@@ -159,13 +165,17 @@ const char* kSession =
 
 TEST_SUITE("server") {
   TEST_CASE("every statement gives over the wire exactly what the embedded API gives") {
-    TestServer ts;
-    auto reference = MemoryDb();
-    auto expected = Lines(*reference->NewSession(), kSession);
-    REQUIRE(expected.size() > 30);
-    Client c(ts.port());
-    c.Send(kSession);
-    CHECK(c.Lines(expected.size()) == expected);
+    // One thread runs handlers without a strand, two with one: both.
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      TestServer ts(OnThreads(threads));
+      auto reference = MemoryDb();
+      auto expected = Lines(*reference->NewSession(), kSession);
+      REQUIRE(expected.size() > 30);
+      Client c(ts.port());
+      c.Send(kSession);
+      CHECK(c.Lines(expected.size()) == expected);
+    }
   }
 
   TEST_CASE("a transaction split one byte per packet") {
@@ -179,75 +189,91 @@ TEST_SUITE("server") {
   }
 
   TEST_CASE("500 statements in one packet are answered in order") {
-    TestServer ts;
-    Client c(ts.port());
-    std::string batch = "(mkcoll c)";
-    for (int i = 0; i < 123; ++i) {
-      batch += "(open t)(acquire t)(create d t (coll c)) {\"i\": " + std::to_string(i) + "}(commit t)";
+    // One thread runs handlers without a strand, two with one: both.
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      TestServer ts(OnThreads(threads));
+      Client c(ts.port());
+      std::string batch = "(mkcoll c)";
+      for (int i = 0; i < 123; ++i) {
+        batch += "(open t)(acquire t)(create d t (coll c)) {\"i\": " + std::to_string(i) + "}(commit t)";
+      }
+      batch += "(open q)(selects all q r (coll c) (= (f i) 122))(acquire q)(readall all)(close q)(ping)(ping)";
+      c.Send(batch);  // 1 + 123 * 4 + 7 = 500 statements in one write
+      auto lines = c.Lines(500);
+      CHECK(lines[0] == "(ok mkcoll)");
+      for (int i = 0; i < 123; ++i) {
+        CHECK(lines[1 + i * 4 + 2] == "(ok created)");
+        CHECK(lines[1 + i * 4 + 3] == "(ok committed)");
+      }
+      CHECK(lines[496] == R"([{"_id":123,"i":122}])");
+      CHECK(lines[499] == "(ok pong)");
     }
-    batch += "(open q)(selects all q r (coll c) (= (f i) 122))(acquire q)(readall all)(close q)(ping)(ping)";
-    c.Send(batch);  // 1 + 123 * 4 + 7 = 500 statements in one write
-    auto lines = c.Lines(500);
-    CHECK(lines[0] == "(ok mkcoll)");
-    for (int i = 0; i < 123; ++i) {
-      CHECK(lines[1 + i * 4 + 2] == "(ok created)");
-      CHECK(lines[1 + i * 4 + 3] == "(ok committed)");
-    }
-    CHECK(lines[496] == R"([{"_id":123,"i":122}])");
-    CHECK(lines[499] == "(ok pong)");
   }
 
   TEST_CASE("two hundred concurrent connections") {
-    TestServer ts;
-    Client setup(ts.port());
-    setup.Send("(mkcoll c)");
-    REQUIRE(setup.Line() == "(ok mkcoll)");
-    std::vector<std::unique_ptr<Client>> clients;
-    for (int i = 0; i < 200; ++i) clients.push_back(std::make_unique<Client>(ts.port()));
-    for (int i = 0; i < 200; ++i) {
-      clients[i]->Send("(open t)(acquire t)(create d t (coll c)) {\"from\": " + std::to_string(i) + "}(commit t)");
+    // One thread runs handlers without a strand, two with one: both.
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      TestServer ts(OnThreads(threads));
+      Client setup(ts.port());
+      setup.Send("(mkcoll c)");
+      REQUIRE(setup.Line() == "(ok mkcoll)");
+      std::vector<std::unique_ptr<Client>> clients;
+      for (int i = 0; i < 200; ++i) clients.push_back(std::make_unique<Client>(ts.port()));
+      for (int i = 0; i < 200; ++i) {
+        clients[i]->Send("(open t)(acquire t)(create d t (coll c)) {\"from\": " + std::to_string(i) + "}(commit t)");
+      }
+      int committed = 0;
+      for (auto& c : clients) committed += c->Lines(4).back() == "(ok committed)";
+      CHECK(committed == 200);
+      setup.Send("(stats)");
+      std::string stats = setup.Line();
+      CHECK(stats.find("\"documents\":200") != std::string::npos);
+      CHECK(stats.find("\"connections\":201") != std::string::npos);
     }
-    int committed = 0;
-    for (auto& c : clients) committed += c->Lines(4).back() == "(ok committed)";
-    CHECK(committed == 200);
-    setup.Send("(stats)");
-    std::string stats = setup.Line();
-    CHECK(stats.find("\"documents\":200") != std::string::npos);
-    CHECK(stats.find("\"connections\":201") != std::string::npos);
   }
 
   TEST_CASE("a waiting acquire delays only its own connection") {
-    TestServer ts;
-    Client a(ts.port()), b(ts.port()), c(ts.port());
-    a.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {}(commit t)"
-           "(open t)(select x t wb (coll c) (= (f _id) 1))(acquire t)");
-    REQUIRE(a.Lines(8).back() == "(ok acquired)");
-    b.Send("(open u)(select x u r (coll c) (= (f _id) 1))(acquire u 10000)(read x)(close u)");
-    REQUIRE(b.Lines(2).back() == "(ok selected)");
-    CHECK_FALSE(b.HasData());  // waiting on a's wb lock
-    c.Send("(ping)(open v)(acquire v)(create e v (coll c)) {}(commit v)");
-    CHECK(c.Lines(5) == std::vector<std::string>{"(ok pong)", "(ok opened)", "(ok acquired)", "(ok created)",
-                                                 "(ok committed)"});
-    a.Send("(update x (f seen) true)(commit t)");
-    CHECK(a.Lines(2).back() == "(ok committed)");
-    CHECK(b.Lines(3) == std::vector<std::string>{"(ok acquired)", R"({"_id":1})", "(ok closed)"});
+    // One thread runs handlers without a strand, two with one: both.
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      TestServer ts(OnThreads(threads));
+      Client a(ts.port()), b(ts.port()), c(ts.port());
+      a.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {}(commit t)"
+             "(open t)(select x t wb (coll c) (= (f _id) 1))(acquire t)");
+      REQUIRE(a.Lines(8).back() == "(ok acquired)");
+      b.Send("(open u)(select x u r (coll c) (= (f _id) 1))(acquire u 10000)(read x)(close u)");
+      REQUIRE(b.Lines(2).back() == "(ok selected)");
+      CHECK_FALSE(b.HasData());  // waiting on a's wb lock
+      c.Send("(ping)(open v)(acquire v)(create e v (coll c)) {}(commit v)");
+      CHECK(c.Lines(5) == std::vector<std::string>{"(ok pong)", "(ok opened)", "(ok acquired)", "(ok created)",
+                                                   "(ok committed)"});
+      a.Send("(update x (f seen) true)(commit t)");
+      CHECK(a.Lines(2).back() == "(ok committed)");
+      CHECK(b.Lines(3) == std::vector<std::string>{"(ok acquired)", R"({"_id":1})", "(ok closed)"});
+    }
   }
 
   TEST_CASE("a client killed mid-transaction releases its locks") {
-    TestServer ts;
-    Client setup(ts.port());
-    setup.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {}(commit t)");
-    REQUIRE(setup.Lines(5).back() == "(ok committed)");
-    {
-      Client doomed(ts.port());
-      doomed.Send("(open t)(selects all t wb (coll c) true)(acquire t)(update all (f x) 1)");
-      REQUIRE(doomed.Lines(4).back() == "(ok updated 1)");
-      doomed.Kill();
+    // One thread runs handlers without a strand, two with one: both.
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      TestServer ts(OnThreads(threads));
+      Client setup(ts.port());
+      setup.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {}(commit t)");
+      REQUIRE(setup.Lines(5).back() == "(ok committed)");
+      {
+        Client doomed(ts.port());
+        doomed.Send("(open t)(selects all t wb (coll c) true)(acquire t)(update all (f x) 1)");
+        REQUIRE(doomed.Lines(4).back() == "(ok updated 1)");
+        doomed.Kill();
+      }
+      Client next(ts.port());
+      next.Send("(open u)(selects all u wb (coll c) true)(acquire u 5000)(read all (f x))(commit u)");
+      CHECK(next.Lines(5) == std::vector<std::string>{"(ok opened)", "(ok selected)", "(ok acquired)",
+                                                      R"([{"_id":1}])", "(ok committed)"});
     }
-    Client next(ts.port());
-    next.Send("(open u)(selects all u wb (coll c) true)(acquire u 5000)(read all (f x))(commit u)");
-    CHECK(next.Lines(5) == std::vector<std::string>{"(ok opened)", "(ok selected)", "(ok acquired)",
-                                                    R"([{"_id":1}])", "(ok committed)"});
   }
 
   TEST_CASE("garbage, oversized and deeply nested input, then a working connection") {
@@ -421,83 +447,91 @@ TEST_SUITE("server") {
   }
 
   TEST_CASE("answers held back by the output limit all arrive, in order, once the client reads") {
-    ServerOptions so;
-    so.max_output_bytes = 8 << 10;  // a few answers' worth: the limit is hit again and again
-    TestServer ts(so);
-    Client setup(ts.port());
-    const std::string pad(1000, 'x');
-    setup.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"pad\": \"" + pad + "\"}(commit t)");
-    REQUIRE(setup.Lines(5).back() == "(ok committed)");
-    // ~20 MB of answers to a client with small socket buffers that reads
-    // nothing until the server stops taking its statements (or has them
-    // all): then the server's sends go through in part (the rest waiting
-    // for the socket) and statements wait for the output to drain. Every
-    // answer must still come, in order.
-    constexpr int kTxns = 20000;
-    std::string batch;
-    for (int i = 0; i < kTxns; ++i) {
-      std::string t = "t" + std::to_string(i);
-      batch += "(open " + t + ")(select a " + t + " r (coll c) (= (f _id) 1))(acquire " + t + ")(readall a)(close " +
-               t + ")";
-    }
-    Client c(ts.port(), 16 << 10);
-    std::promise<void> stalled_or_sent;
-    std::atomic<bool> send_failed{false};
-    std::thread sender([&] {
-      // A failed REQUIRE throws; on this thread that must not end the run.
-      bool told = false;
-      try {
-        size_t sent = 0;
-        c.SendUntilStalled(batch, batch.size(), &sent);
-        stalled_or_sent.set_value();
-        told = true;
-        c.Send(std::string_view(batch).substr(sent));
-      } catch (...) {
-        send_failed = true;
-        if (!told) stalled_or_sent.set_value();
+    // One thread runs handlers without a strand, two with one: both.
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      ServerOptions so;
+      so.max_output_bytes = 8 << 10;  // a few answers' worth: the limit is hit again and again
+      TestServer ts(OnThreads(threads, so));
+      Client setup(ts.port());
+      const std::string pad(1000, 'x');
+      setup.Send("(mkcoll c)(open t)(acquire t)(create d t (coll c)) {\"pad\": \"" + pad + "\"}(commit t)");
+      REQUIRE(setup.Lines(5).back() == "(ok committed)");
+      // ~20 MB of answers to a client with small socket buffers that reads
+      // nothing until the server stops taking its statements (or has them
+      // all): then the server's sends go through in part (the rest waiting
+      // for the socket) and statements wait for the output to drain. Every
+      // answer must still come, in order.
+      constexpr int kTxns = 20000;
+      std::string batch;
+      for (int i = 0; i < kTxns; ++i) {
+        std::string t = "t" + std::to_string(i);
+        batch += "(open " + t + ")(select a " + t + " r (coll c) (= (f _id) 1))(acquire " + t + ")(readall a)(close " +
+                 t + ")";
       }
-    });
-    // Usually the server stops reading first (its output cannot go); with
-    // socket buffers tuned large it may take everything. Either way, read.
-    stalled_or_sent.get_future().wait();
-    int in_order = 0;
-    for (int i = 0; i < kTxns && !send_failed; ++i) {
-      auto lines = c.Lines(5);
-      in_order += lines[0] == "(ok opened)" && lines[3].find(pad) != std::string::npos && lines[4] == "(ok closed)";
+      Client c(ts.port(), 16 << 10);
+      std::promise<void> stalled_or_sent;
+      std::atomic<bool> send_failed{false};
+      std::thread sender([&] {
+        // A failed REQUIRE throws; on this thread that must not end the run.
+        bool told = false;
+        try {
+          size_t sent = 0;
+          c.SendUntilStalled(batch, batch.size(), &sent);
+          stalled_or_sent.set_value();
+          told = true;
+          c.Send(std::string_view(batch).substr(sent));
+        } catch (...) {
+          send_failed = true;
+          if (!told) stalled_or_sent.set_value();
+        }
+      });
+      // Usually the server stops reading first (its output cannot go); with
+      // socket buffers tuned large it may take everything. Either way, read.
+      stalled_or_sent.get_future().wait();
+      int in_order = 0;
+      for (int i = 0; i < kTxns && !send_failed; ++i) {
+        auto lines = c.Lines(5);
+        in_order += lines[0] == "(ok opened)" && lines[3].find(pad) != std::string::npos && lines[4] == "(ok closed)";
+      }
+      sender.join();
+      CHECK_FALSE(send_failed);
+      CHECK(in_order == kTxns);
+      CHECK_FALSE(c.HasData(0));
     }
-    sender.join();
-    CHECK_FALSE(send_failed);
-    CHECK(in_order == kTxns);
-    CHECK_FALSE(c.HasData(0));
   }
 
   TEST_CASE("a durable transaction sent in one write is answered in one write") {
-    char tmpl[] = "/tmp/parendb-onewrite-XXXXXX";
-    std::string dir = mkdtemp(tmpl);
-    {
-      Options dbo;
-      dbo.data_dir = dir;
-      TestServer ts(ServerOptions{}, dbo);
-      Client c(ts.port());
-      c.Send("(mkcoll c)");
-      REQUIRE(c.Line() == "(ok mkcoll)");
-      // The commit waits for its sync; the answers before it wait with it,
-      // so the first thing to arrive is all four lines.
-      for (int i = 0; i < 5; ++i) {
-        c.Send("(open t)(acquire t)(create d t (coll c)) {\"n\": 1}(commit t)");
-        CHECK(c.RecvOnce() == "(ok opened)\n(ok acquired)\n(ok created)\n(ok committed)\n");
+    // One thread runs handlers without a strand, two with one: both.
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      char tmpl[] = "/tmp/parendb-onewrite-XXXXXX";
+      std::string dir = mkdtemp(tmpl);
+      {
+        Options dbo;
+        dbo.data_dir = dir;
+        TestServer ts(OnThreads(threads), dbo);
+        Client c(ts.port());
+        c.Send("(mkcoll c)");
+        REQUIRE(c.Line() == "(ok mkcoll)");
+        // The commit waits for its sync; the answers before it wait with it,
+        // so the first thing to arrive is all four lines.
+        for (int i = 0; i < 5; ++i) {
+          c.Send("(open t)(acquire t)(create d t (coll c)) {\"n\": 1}(commit t)");
+          CHECK(c.RecvOnce() == "(ok opened)\n(ok acquired)\n(ok created)\n(ok committed)\n");
+        }
+        // A wait for locks is different: what precedes it is answered at once.
+        Client holder(ts.port()), waiter(ts.port());
+        holder.Send("(open h)(select x h wb (coll c) true)(acquire h)");
+        REQUIRE(holder.Lines(3)[2] == "(ok acquired)");
+        waiter.Send("(ping)(open w)(select y w r (coll c) true)(acquire w 5000)");
+        CHECK(waiter.Lines(3) == std::vector<std::string>{"(ok pong)", "(ok opened)", "(ok selected)"});
+        holder.Send("(close h)");
+        CHECK(holder.Line() == "(ok closed)");
+        CHECK(waiter.Line() == "(ok acquired)");
       }
-      // A wait for locks is different: what precedes it is answered at once.
-      Client holder(ts.port()), waiter(ts.port());
-      holder.Send("(open h)(select x h wb (coll c) true)(acquire h)");
-      REQUIRE(holder.Lines(3)[2] == "(ok acquired)");
-      waiter.Send("(ping)(open w)(select y w r (coll c) true)(acquire w 5000)");
-      CHECK(waiter.Lines(3) == std::vector<std::string>{"(ok pong)", "(ok opened)", "(ok selected)"});
-      holder.Send("(close h)");
-      CHECK(holder.Line() == "(ok closed)");
-      CHECK(waiter.Line() == "(ok acquired)");
+      std::filesystem::remove_all(dir);
     }
-    std::filesystem::remove_all(dir);
   }
 
   TEST_CASE("parendb serve: SIGTERM with transactions in flight shuts down cleanly and keeps every commit") {

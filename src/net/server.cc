@@ -27,7 +27,13 @@ using Strand = asio::strand<Executor>;
 
 namespace {
 
-class Connection;
+// What the registry of live connections needs of one: closing it from any
+// thread (at shutdown).
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  virtual void Stop() = 0;
+};
 
 // What every connection shares: the engine, the options, and the registry
 // used to close them all at shutdown.
@@ -35,16 +41,34 @@ struct Shared {
   Engine* engine;
   ServerOptions options;
   std::mutex mu;
-  std::set<std::shared_ptr<Connection>> live;
+  std::set<std::shared_ptr<ConnectionBase>> live;
   std::atomic<bool> stopping{false};
   std::function<void()> on_empty;  // called when stopping and the last connection is gone
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// Where a connection's handlers run: Exec is a Strand when several threads
+// run the io_context, so that a read's completion and a wakeup posted from
+// another thread never run at once. With one thread the io_context alone
+// runs everything in turn, and a strand would only add its queue, its mutex
+// and a reference count to every handler (about a tenth of a point read's
+// instructions), so Exec is then the plain executor.
+template <typename Exec>
+Exec ConnectionExecutor(const Executor& io);
+template <>
+Strand ConnectionExecutor<Strand>(const Executor& io) {
+  return asio::make_strand(io);
+}
+template <>
+Executor ConnectionExecutor<Executor>(const Executor& io) {
+  return io;
+}
+
+template <typename Exec>
+class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Exec>> {
  public:
   Connection(Socket socket, Shared* shared)
       : socket_(std::move(socket)),
-        strand_(asio::make_strand(socket_.get_executor())),
+        strand_(ConnectionExecutor<Exec>(socket_.get_executor())),
         idle_(strand_),
         shared_(shared),
         evaluator_(std::make_unique<Evaluator>(shared->engine)) {
@@ -75,7 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // From any thread: close after the current work (used at shutdown).
-  void Stop() {
+  void Stop() override {
     asio::post(strand_, [self = shared_from_this()] { self->Close("server shutting down"); });
   }
 
@@ -223,7 +247,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Closing the evaluator closes the connection's transactions and frees
     // their locks (waiting for a commit in flight to finish first).
     evaluator_.reset();
-    std::shared_ptr<Connection> self = shared_from_this();
+    std::shared_ptr<ConnectionBase> self = shared_from_this();
     std::function<void()> notify;
     {
       std::lock_guard lock(shared_->mu);
@@ -233,9 +257,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (notify) notify();
   }
 
+  using std::enable_shared_from_this<Connection<Exec>>::shared_from_this;
+  using std::enable_shared_from_this<Connection<Exec>>::weak_from_this;
+
   Socket socket_;
-  Strand strand_;
-  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Strand> idle_;
+  Exec strand_;  // see ConnectionExecutor
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Exec> idle_;
   Shared* shared_;
   std::unique_ptr<Evaluator> evaluator_;
   std::string peer_;
@@ -262,6 +289,7 @@ struct Server::Impl {
   asio::basic_signal_set<Strand> signals{control};
   std::atomic<bool> finished{false};
   uint16_t port = 0;
+  int threads = 1;  // that run the io_context (set by Start)
 
   // Lets Run return: called once the server is stopping and the last
   // connection is gone, possibly from two threads at once.
@@ -289,7 +317,8 @@ struct Server::Impl {
 
   void Accept() {
     // Accepted sockets use the io_context (each connection then has its own
-    // strand); the acceptor itself lives on the control strand.
+    // strand, or none with one thread: see ConnectionExecutor); the
+    // acceptor itself lives on the control strand.
     acceptor.async_accept(io.get_executor(), asio::bind_executor(control, [this](boost::system::error_code ec, Socket socket) {
       if (ec) {
         if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}", ec.message());
@@ -312,15 +341,23 @@ struct Server::Impl {
           sock->shutdown(tcp::socket::shutdown_both, ignored);
         });
       } else {
-        auto c = std::make_shared<Connection>(std::move(socket), &shared);
-        {
-          std::lock_guard lock(shared.mu);
-          shared.live.insert(c);
+        if (threads == 1) {
+          Open(std::make_shared<Connection<Executor>>(std::move(socket), &shared));
+        } else {
+          Open(std::make_shared<Connection<Strand>>(std::move(socket), &shared));
         }
-        c->Start();
       }
       Accept();
     }));
+  }
+
+  template <typename C>
+  void Open(std::shared_ptr<C> c) {
+    {
+      std::lock_guard lock(shared.mu);
+      shared.live.insert(c);
+    }
+    c->Start();
   }
 };
 
@@ -350,6 +387,8 @@ bool Server::Start(std::string* error) {
     return false;
   }
   impl_->port = acc.local_endpoint().port();
+  impl_->threads = impl_->shared.options.threads > 0 ? impl_->shared.options.threads
+                                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(impl_->io.get_executor());
   impl_->shared.on_empty = [this] { impl_->Finish(); };
   if (impl_->shared.options.handle_signals) {
@@ -364,10 +403,8 @@ bool Server::Start(std::string* error) {
 uint16_t Server::port() const { return impl_->port; }
 
 void Server::Run() {
-  int n = impl_->shared.options.threads > 0 ? impl_->shared.options.threads
-                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
-  for (int i = 1; i < n; ++i) pool.emplace_back([this] { impl_->io.run(); });
+  for (int i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();
   for (auto& t : pool) t.join();
 }
@@ -377,7 +414,7 @@ void Server::Shutdown() {
   asio::post(impl_->control, [this] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
-    std::vector<std::shared_ptr<Connection>> all;
+    std::vector<std::shared_ptr<ConnectionBase>> all;
     {
       std::lock_guard lock(impl_->shared.mu);
       all.assign(impl_->shared.live.begin(), impl_->shared.live.end());

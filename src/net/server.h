@@ -1,6 +1,7 @@
 // `parendb serve`: the wire protocol over TCP (section 9 of the contract).
 //
-// Every connection has an Evaluator and a strand. Bytes read are fed to the
+// Every connection has an Evaluator and, when several threads serve, a
+// strand that runs its handlers one at a time. Bytes read are fed to the
 // evaluator at once, and the responses of everything received go out in one
 // write, so a pipelined transaction costs one round trip. A connection reads
 // only while its evaluator is not blocked (on a lock wait or a commit's
