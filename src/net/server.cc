@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -14,6 +15,7 @@
 
 #include "engine/engine.h"
 #include "eval/evaluator.h"
+#include "net/serializer.h"
 
 namespace parendb {
 
@@ -27,13 +29,7 @@ using Strand = asio::strand<Executor>;
 
 namespace {
 
-// What the registry of live connections needs of one: closing it from any
-// thread (at shutdown).
-class ConnectionBase {
- public:
-  virtual ~ConnectionBase() = default;
-  virtual void Stop() = 0;
-};
+class Connection;
 
 // What every connection shares: the engine, the options, and the registry
 // used to close them all at shutdown.
@@ -41,35 +37,18 @@ struct Shared {
   Engine* engine;
   ServerOptions options;
   std::mutex mu;
-  std::set<std::shared_ptr<ConnectionBase>> live;
+  std::set<std::shared_ptr<Connection>> live;
   std::atomic<bool> stopping{false};
   std::function<void()> on_empty;  // called when stopping and the last connection is gone
 };
 
-// Where a connection's handlers run: Exec is a Strand when several threads
-// run the io_context, so that a read's completion and a wakeup posted from
-// another thread never run at once. With one thread the io_context alone
-// runs everything in turn, and a strand would only add its queue, its mutex
-// and a reference count to every handler (about a tenth of a point read's
-// instructions), so Exec is then the plain executor.
-template <typename Exec>
-Exec ConnectionExecutor(const Executor& io);
-template <>
-Strand ConnectionExecutor<Strand>(const Executor& io) {
-  return asio::make_strand(io);
-}
-template <>
-Executor ConnectionExecutor<Executor>(const Executor& io) {
-  return io;
-}
-
-template <typename Exec>
-class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Exec>> {
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Socket socket, Shared* shared)
+  Connection(Socket socket, Shared* shared, bool serialize)
       : socket_(std::move(socket)),
-        strand_(ConnectionExecutor<Exec>(socket_.get_executor())),
-        idle_(strand_),
+        io_(socket_.get_executor()),
+        serial_(serialize),
+        idle_(io_),
         shared_(shared),
         evaluator_(std::make_unique<Evaluator>(shared->engine)) {
     // A client that sends faster than it reads: statements wait in the
@@ -88,31 +67,41 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     // Lock grants and commit syncs complete on other threads; they only
     // post back here.
     evaluator_->SetWakeup([weak] {
-      if (auto self = weak.lock()) asio::post(self->strand_, [self] { self->OnWakeup(); });
+      if (auto self = weak.lock()) self->Post([c = self.get()] { c->OnWakeup(); });
     });
     if (!shared_->options.password.empty()) evaluator_->RequirePassword(shared_->options.password);
     spdlog::debug("connection from {}", peer_);
-    asio::dispatch(strand_, [self = shared_from_this()] {
-      self->ArmIdleTimer();
-      self->Read();
+    Post([this] {
+      ArmIdleTimer();
+      Read();
     });
   }
 
   // From any thread: close after the current work (used at shutdown).
-  void Stop() override {
-    asio::post(strand_, [self = shared_from_this()] { self->Close("server shutting down"); });
+  void Stop() {
+    Post([this] { Close("server shutting down"); });
   }
 
  private:
+  // Runs fn as a handler of this connection, later, on an I/O thread.
+  template <typename Fn>
+  void Post(Fn fn) {
+    asio::post(io_, [self = shared_from_this(), fn = std::move(fn)]() mutable { self->serial_.Run(std::move(fn), self); });
+  }
+
   void Read() {
     if (closed_ || reading_) return;
     if (evaluator_->blocked() || pending_output() >= shared_->options.max_output_bytes) return;
     reading_ = true;
-    socket_.async_read_some(asio::buffer(in_), asio::bind_executor(strand_, [self = shared_from_this()](
-                                                                                 boost::system::error_code ec, size_t n) {
-                              self->reading_ = false;
-                              self->OnRead(ec, n);
-                            }));
+    socket_.async_read_some(asio::buffer(in_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+      Connection* c = self.get();
+      c->serial_.Run(
+          [c, ec, n] {
+            c->reading_ = false;
+            c->OnRead(ec, n);
+          },
+          self);
+    });
   }
 
   void OnRead(boost::system::error_code ec, size_t n) {
@@ -146,7 +135,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     }
     // Statements the output limit held back run once the output is gone;
     // posted, so a client that keeps the limit busy cannot recurse here.
-    if (flushed && HeldBack()) asio::post(strand_, [self = shared_from_this()] { self->Continue(); });
+    if (flushed && HeldBack()) Post([this] { Continue(); });
     Read();
   }
 
@@ -181,17 +170,20 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     writing_ = true;
     writing_bytes_ = out_.size() - sent;
     asio::async_write(socket_, asio::buffer(out_.data() + sent, out_.size() - sent),
-                      asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                        self->writing_ = false;
-                        self->writing_bytes_ = 0;
-                        if (self->closed_) return;
-                        if (ec) return self->Close(ec.message());
-                        if (self->closing_after_write_ && self->evaluator_->output().empty()) {
-                          return self->Close("protocol limit");
-                        }
-                        self->Continue();
-                      }));
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        Connection* c = self.get();
+                        c->serial_.Run([c, ec] { c->OnWritten(ec); }, self);
+                      });
     return false;
+  }
+
+  void OnWritten(boost::system::error_code ec) {
+    writing_ = false;
+    writing_bytes_ = 0;
+    if (closed_) return;
+    if (ec) return Close(ec.message());
+    if (closing_after_write_ && evaluator_->output().empty()) return Close("protocol limit");
+    Continue();
   }
 
   // After a write: statements the output limit held back run now, then
@@ -219,15 +211,20 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
 
   void WaitIdle() {
     idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->closed_) return;
-      if (self->evaluator_->blocked()) return self->ArmIdleTimer();  // waiting on locks is not idle
-      auto deadline = self->last_activity_ + self->shared_->options.idle_timeout;
-      if (deadline > std::chrono::steady_clock::now()) {
-        self->idle_.expires_at(deadline);
-        return self->WaitIdle();
-      }
-      self->Close("idle timeout");
+      Connection* c = self.get();
+      c->serial_.Run([c, ec] { c->OnIdleTimer(ec); }, self);
     });
+  }
+
+  void OnIdleTimer(boost::system::error_code ec) {
+    if (ec || closed_) return;
+    if (evaluator_->blocked()) return ArmIdleTimer();  // waiting on locks is not idle
+    auto deadline = last_activity_ + shared_->options.idle_timeout;
+    if (deadline > std::chrono::steady_clock::now()) {
+      idle_.expires_at(deadline);
+      return WaitIdle();
+    }
+    Close("idle timeout");
   }
 
   void Close(const std::string& why) {
@@ -247,7 +244,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     // Closing the evaluator closes the connection's transactions and frees
     // their locks (waiting for a commit in flight to finish first).
     evaluator_.reset();
-    std::shared_ptr<ConnectionBase> self = shared_from_this();
+    std::shared_ptr<Connection> self = shared_from_this();
     std::function<void()> notify;
     {
       std::lock_guard lock(shared_->mu);
@@ -257,12 +254,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     if (notify) notify();
   }
 
-  using std::enable_shared_from_this<Connection<Exec>>::shared_from_this;
-  using std::enable_shared_from_this<Connection<Exec>>::weak_from_this;
-
   Socket socket_;
-  Exec strand_;  // see ConnectionExecutor
-  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Exec> idle_;
+  Executor io_;
+  Serializer serial_;
+  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor> idle_;
   Shared* shared_;
   std::unique_ptr<Evaluator> evaluator_;
   std::string peer_;
@@ -316,9 +311,9 @@ struct Server::Impl {
   }
 
   void Accept() {
-    // Accepted sockets use the io_context (each connection then has its own
-    // strand, or none with one thread: see ConnectionExecutor); the
-    // acceptor itself lives on the control strand.
+    // Accepted sockets use the io_context (each connection then runs its
+    // handlers one at a time: see Serializer); the acceptor itself lives on
+    // the control strand.
     acceptor.async_accept(io.get_executor(), asio::bind_executor(control, [this](boost::system::error_code ec, Socket socket) {
       if (ec) {
         if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}", ec.message());
@@ -341,23 +336,15 @@ struct Server::Impl {
           sock->shutdown(tcp::socket::shutdown_both, ignored);
         });
       } else {
-        if (threads == 1) {
-          Open(std::make_shared<Connection<Executor>>(std::move(socket), &shared));
-        } else {
-          Open(std::make_shared<Connection<Strand>>(std::move(socket), &shared));
+        auto c = std::make_shared<Connection>(std::move(socket), &shared, threads > 1);
+        {
+          std::lock_guard lock(shared.mu);
+          shared.live.insert(c);
         }
+        c->Start();
       }
       Accept();
     }));
-  }
-
-  template <typename C>
-  void Open(std::shared_ptr<C> c) {
-    {
-      std::lock_guard lock(shared.mu);
-      shared.live.insert(c);
-    }
-    c->Start();
   }
 };
 
@@ -414,7 +401,7 @@ void Server::Shutdown() {
   asio::post(impl_->control, [this] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
-    std::vector<std::shared_ptr<ConnectionBase>> all;
+    std::vector<std::shared_ptr<Connection>> all;
     {
       std::lock_guard lock(impl_->shared.mu);
       all.assign(impl_->shared.live.begin(), impl_->shared.live.end());
