@@ -428,17 +428,22 @@ TEST_SUITE("server") {
   TEST_CASE("the idle timeout closes a silent connection, not a busy one or one waiting on locks") {
     using namespace std::chrono_literals;
     ServerOptions so;
-    so.idle_timeout = 200ms;
+    // Wide margins, so that a loaded host that stalls this thread for a
+    // while does not make a talking client look idle: the busy client
+    // talks every 40 ms (a 360 ms stall is tolerated), the holder every
+    // 120 ms; the waiter's lock timeout (700 ms) comes 180 ms before the
+    // holder (quiet after its last ping, at 480 ms) would be closed.
+    so.idle_timeout = 400ms;
     TestServer ts(so);
     Client silent(ts.port()), busy(ts.port()), holder(ts.port()), waiter(ts.port());
     silent.Send("(ping)");
     REQUIRE(silent.Line() == "(ok pong)");
     holder.Send("(mkcoll c)(open h)(select x h wb (coll c) true)(acquire h)");
     REQUIRE(holder.Lines(4)[3] == "(ok acquired)");
-    waiter.Send("(open w)(select y w r (coll c) true)(acquire w 600)");
+    waiter.Send("(open w)(select y w r (coll c) true)(acquire w 700)");
     REQUIRE(waiter.Lines(2)[1] == "(ok selected)");
-    // The busy client talks every 40 ms, well past the timeout in total;
-    // the holder keeps its lock by talking too.
+    // The busy client talks past the timeout in total; the holder keeps
+    // its lock by talking too.
     for (int i = 0; i < 15; ++i) {
       busy.Send("(ping)");
       REQUIRE(busy.Line() == "(ok pong)");
