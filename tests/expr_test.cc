@@ -1,7 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <random>
+
 #include "doc/json.h"
 #include "eval/expr.h"
+#include "eval/literal_set.h"
 #include "reader/reader.h"
 
 using namespace parendb;
@@ -107,6 +110,51 @@ TEST_SUITE("expr") {
     CHECK_FALSE(Cond("(in (f age) 1 2)", doc));
     CHECK(Cond("true", doc));
     CHECK_FALSE(Cond("false", doc));
+  }
+
+  TEST_CASE("in with many literal values: the set answers exactly as the list") {
+    // Literals of every kind, with numbers that are equal across kinds
+    // (7 and 7.0, 0 and -0.0) and ones that are not quite (2^53 + 1).
+    const std::vector<std::string> pool = {"0",    "7",     "-3",    "7.0",   "-0.0",  "0.5",  "1e19",
+                                           "9007199254740993", "9007199254740992.0", "\"a\"", "\"b\"",
+                                           "\"7\"", "true", "false", "null", "123456789012", "2.5e-3"};
+    const std::vector<std::string> probes = {
+        "0",  "7",    "-3",   "7.0",  "-0.0", "0.5",   "1e19", "10000000000000000000", "9007199254740993",
+        "9007199254740992", "9007199254740992.0", "\"a\"", "\"b\"", "\"7\"", "\"c\"", "true", "false",
+        "null", "[7]", "{\"x\": 1}", "123456789012", "0.0025", "3", "-1e300"};
+    std::mt19937 rng(11);
+    int with_set = 0, matches = 0;
+    for (int round = 0; round < 60; ++round) {
+      std::string cond = "(in (f v)";
+      size_t n = LiteralSet::kMinLiterals + rng() % 12;
+      for (size_t i = 0; i < n; ++i) {
+        // Mostly from the pool; some filler that matches nothing probed.
+        cond += ' ' + (rng() % 3 == 0 ? std::to_string(1000 + rng() % 50) : pool[rng() % pool.size()]);
+      }
+      cond += ')';
+      std::string text = "(c " + cond + ")";
+      DatumTree tree;
+      size_t off;
+      REQUIRE(StatementParser::Parse(text, &tree, &off).ok());
+      Expr set_expr;
+      REQUIRE(CompileCondition(tree, 2, &set_expr).ok());
+      with_set += set_expr.in_set != nullptr;
+      Expr list_expr = set_expr;
+      list_expr.in_set = nullptr;  // the one-by-one comparison
+      for (const std::string& p : probes) {
+        Value probe = Doc("{\"v\": " + p + "}");
+        bool expected = Test(list_expr, probe);
+        CHECK_MESSAGE(Test(set_expr, probe) == expected, cond << " with v = " << p);
+        matches += expected;
+      }
+    }
+    CHECK(with_set == 60);
+    CHECK(matches > 200);  // the probes do hit the lists
+    // A short list, or one with an expression, is compared one by one.
+    CHECK(Cond("(in (f age) 1 61.0)", Doc(R"({"age": 61})")));
+    std::string mixed = "(in (f age) (+ 60 1)";
+    for (int i = 0; i < 20; ++i) mixed += " " + std::to_string(i);
+    CHECK(Cond(mixed + ")", Doc(R"({"age": 61})")));
   }
 
   TEST_CASE("arithmetic keeps integers, / gives doubles, errors are type") {

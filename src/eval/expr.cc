@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "doc/json.h"
+#include "eval/literal_set.h"
 
 namespace parendb {
 namespace {
@@ -74,6 +75,17 @@ Status CompileArgs(const DatumTree& t, uint32_t at, bool conditions, Expr* out) 
     if (!st.ok()) return st;
   }
   return Status::Ok();
+}
+
+// A long list of literal values becomes a set (see LiteralSet).
+void BuildInSet(Expr* in) {
+  if (in->args.size() - 1 < LiteralSet::kMinLiterals) return;
+  auto set = std::make_shared<LiteralSet>();
+  for (size_t i = 1; i < in->args.size(); ++i) {
+    if (in->args[i].op != Expr::Op::kLiteral) return;
+    set->Add(in->args[i].literal);
+  }
+  in->in_set = std::move(set);
 }
 
 }  // namespace
@@ -168,7 +180,9 @@ Status CompileCondition(const DatumTree& t, uint32_t at, Expr* out) {
   if (head == "in") {
     out->op = Expr::Op::kIn;
     if (argc < 2) return ArityError("in takes an expression and at least one value");
-    return CompileArgs(t, at, false, out);
+    Status st = CompileArgs(t, at, false, out);
+    if (st.ok()) BuildInSet(out);
+    return st;
   }
   if (Lookup(kArithmetic, head, &out->op) || head == "f") {
     return TypeError("expected a condition, found the expression (" + std::string(head) + " …)");
@@ -349,6 +363,7 @@ bool Test(const Expr& c, const Value& doc) {
       Status err;
       const Value* a = Evaluate(c.args[0], doc, &sa, &err);
       if (a == nullptr) return false;
+      if (c.in_set) return c.in_set->Contains(*a);
       for (size_t i = 1; i < c.args.size(); ++i) {
         Value sb;
         const Value* b = Evaluate(c.args[i], doc, &sb, &err);

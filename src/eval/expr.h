@@ -2,6 +2,7 @@
 // the datum tree into a typed tree, then evaluated per document.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "reader/datum.h"
 
 namespace parendb {
+
+class LiteralSet;
 
 struct PathStep {
   bool is_index = false;
@@ -31,6 +34,9 @@ struct Expr {
   Value literal;
   Path path;
   std::vector<Expr> args;
+  // kIn with many values, all literals: args[1…] as a set (shared, so
+  // copying a compiled statement stays cheap).
+  std::shared_ptr<const LiteralSet> in_set;
 };
 
 // Compilers. Errors: arity (operand count), type (a form of the wrong kind,
