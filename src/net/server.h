@@ -1,13 +1,13 @@
 // `parendb serve`: the wire protocol over TCP (section 9 of the contract).
 //
 // Every connection has an Evaluator, and its handlers run one at a time
-// (with several I/O threads a small serializer sees to it; see server.cc).
-// Bytes read are fed to the evaluator at once, and the responses of
-// everything received go out in one write, so a pipelined transaction costs
-// one round trip. A connection reads
-// only while its evaluator is not blocked (on a lock wait or a commit's
-// sync) and its unsent output is under the cap: a slow reader or a waiting
-// acquire holds back only its own connection, and no thread ever blocks.
+// (with several I/O threads a small serializer sees to it; see
+// serializer.h). Bytes read are fed to the evaluator at once, and the
+// responses of everything received go out in one write, so a pipelined
+// transaction costs one round trip. A connection reads only while its
+// evaluator is not blocked (on a lock wait or a commit's sync) and its
+// unsent output is under the cap: a slow reader or a waiting acquire holds
+// back only its own connection, and no thread ever blocks.
 #pragma once
 
 #include <atomic>
