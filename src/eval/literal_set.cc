@@ -22,8 +22,9 @@ void LiteralSet::Add(const Value& v) {
     case Value::Kind::kBool: (v.as_bool() ? has_true_ : has_false_) = true; return;
     case Value::Kind::kInt: integers_.insert(v.as_int()); return;
     case Value::Kind::kDouble:
-      if (IntegerOf(v.as_double(), &i)) return void(integers_.insert(i));
-      break;
+      if (!IntegerOf(v.as_double(), &i)) break;
+      integers_.insert(i);
+      return;
     case Value::Kind::kString: strings_.insert(v.as_string()); return;
     default: break;
   }
@@ -41,7 +42,7 @@ bool LiteralSet::Contains(const Value& v) const {
       if (IntegerOf(v.as_double(), &i)) return integers_.count(i) != 0;
       break;  // a fraction equals only another double: among the others
     case Value::Kind::kString: return strings_.count(v.as_string()) != 0;
-    default: break;
+    default: break;  // an array or an object: among the others, if anywhere
   }
   for (const Value& o : others_) {
     if (DeepEqual(v, o)) return true;

@@ -30,8 +30,8 @@ class LiteralSet {
   std::unordered_set<int64_t> integers_;
   std::unordered_set<std::string> strings_;
   bool has_null_ = false, has_true_ = false, has_false_ = false;
-  // Doubles with a fraction (or out of int64's range), arrays and objects:
-  // rare in a literal list, compared one by one.
+  // Doubles with a fraction or beyond int64's range (and any array or
+  // object): rare in a literal list, compared one by one.
   std::vector<Value> others_;
 };
 
