@@ -41,6 +41,11 @@ struct WorkspaceEntry {
   DocRef rendered;
 
   const Value& view() const { return rendered ? rendered->value() : value; }
+  // Replaces the document (dropping any text).
+  void set_value(Value v) {
+    rendered.reset();
+    value = std::move(v);
+  }
   // The tree to change in place (the text, if any, is then out of date).
   Value& mutable_value() {
     if (rendered) {
@@ -1112,8 +1117,7 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     WorkspaceKey key{s->collection, id};
     auto [it, created] = t->workspace.try_emplace(key);
     if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};
-    it->second.rendered.reset();
-    it->second.value = Value(std::move(fresh));
+    it->second.set_value(Value(std::move(fresh)));
     ++n;
   }
   RespondOkCount("updated", n);
@@ -1130,8 +1134,7 @@ void Evaluator::Delete() {
     auto [it, created] = t->workspace.try_emplace(key);
     if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};
     it->second.deleted = true;
-    it->second.rendered.reset();
-    it->second.value = Value();
+    it->second.set_value(Value());
     ++n;
   }
   RespondOkCount("deleted", n);

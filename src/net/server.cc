@@ -89,22 +89,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(io_, [self = shared_from_this(), fn = std::move(fn)]() mutable { self->serial_.Run(std::move(fn), self); });
   }
 
+  // A completion handler that runs the member function on_done with the
+  // completion's arguments as a handler of this connection.
+  template <typename... Args>
+  auto Serially(void (Connection::*on_done)(Args...)) {
+    return [self = shared_from_this(), on_done](Args... args) {
+      Connection* c = self.get();
+      c->serial_.Run([c, on_done, args...] { (c->*on_done)(args...); }, self);
+    };
+  }
+
   void Read() {
     if (closed_ || reading_) return;
     if (evaluator_->blocked() || pending_output() >= shared_->options.max_output_bytes) return;
     reading_ = true;
-    socket_.async_read_some(asio::buffer(in_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-      Connection* c = self.get();
-      c->serial_.Run(
-          [c, ec, n] {
-            c->reading_ = false;
-            c->OnRead(ec, n);
-          },
-          self);
-    });
+    socket_.async_read_some(asio::buffer(in_), Serially(&Connection::OnRead));
   }
 
   void OnRead(boost::system::error_code ec, size_t n) {
+    reading_ = false;
     if (closed_) return;
     if (ec) return Close(ec == asio::error::eof ? "closed by client" : ec.message());
     NoteActivity();
@@ -169,15 +172,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (sent == out_.size()) return true;
     writing_ = true;
     writing_bytes_ = out_.size() - sent;
-    asio::async_write(socket_, asio::buffer(out_.data() + sent, out_.size() - sent),
-                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                        Connection* c = self.get();
-                        c->serial_.Run([c, ec] { c->OnWritten(ec); }, self);
-                      });
+    asio::async_write(socket_, asio::buffer(out_.data() + sent, out_.size() - sent), Serially(&Connection::OnWritten));
     return false;
   }
 
-  void OnWritten(boost::system::error_code ec) {
+  void OnWritten(boost::system::error_code ec, size_t /*written*/) {
     writing_ = false;
     writing_bytes_ = 0;
     if (closed_) return;
@@ -210,10 +209,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void WaitIdle() {
-    idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      Connection* c = self.get();
-      c->serial_.Run([c, ec] { c->OnIdleTimer(ec); }, self);
-    });
+    idle_.async_wait(Serially(&Connection::OnIdleTimer));
   }
 
   void OnIdleTimer(boost::system::error_code ec) {
