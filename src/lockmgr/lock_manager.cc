@@ -69,12 +69,18 @@ bool LockManager::AnyWholeCollection(const std::vector<LockTarget>& targets) {
   return std::any_of(targets.begin(), targets.end(), [](const LockTarget& t) { return t.collection == 0; });
 }
 
+// Several ranges of one index are several wants on one resource (adjacent,
+// as wants are sorted by id): its latch is taken once.
 void LockManager::Latch(const std::vector<Want>& wants) {
-  for (const Want& w : wants) w.resource->latch.lock();
+  for (size_t i = 0; i < wants.size(); ++i) {
+    if (i == 0 || wants[i].resource != wants[i - 1].resource) wants[i].resource->latch.lock();
+  }
 }
 
 void LockManager::Unlatch(const std::vector<Want>& wants) {
-  for (const Want& w : wants) w.resource->latch.unlock();
+  for (size_t i = 0; i < wants.size(); ++i) {
+    if (i == 0 || wants[i].resource != wants[i - 1].resource) wants[i].resource->latch.unlock();
+  }
 }
 
 void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Want>* wants) {
@@ -87,15 +93,15 @@ void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Wa
     if (t.collection == 0) {
       for (int s = 0; s < kStripes; ++s) {
         ResourceId stripe = StripeOf(t.resource, s);
-        wants->push_back(Want{nullptr, stripe, t.mode, false, true});
+        wants->push_back(Want{nullptr, stripe, t.mode, false, true, nullptr});
       }
     } else {
       ResourceId stripe = StripeOf(t.collection, static_cast<int>(ThreadStripe()));
       // The table keeps 0 as its empty mark and stores name 0 as 1: name
       // it 1 here too, so one resource never comes as two wants (whose
       // latch would then be taken twice).
-      wants->push_back(Want{nullptr, t.resource == 0 ? 1 : t.resource, t.mode, false, false});
-      wants->push_back(Want{nullptr, stripe, t.mode, true, true});
+      wants->push_back(Want{nullptr, t.resource == 0 ? 1 : t.resource, t.mode, false, t.range != nullptr, t.range});
+      wants->push_back(Want{nullptr, stripe, t.mode, true, true, nullptr});
     }
   }
   // One want per resource, with the strongest mode asked for it, in id
@@ -104,7 +110,8 @@ void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Wa
   size_t n = 0;
   for (size_t i = 0; i < wants->size(); ++i) {
     const Want& w = (*wants)[i];
-    if (n > 0 && (*wants)[n - 1].id == w.id) {
+    // Ranges of one index stay apart: each is its own lock.
+    if (n > 0 && (*wants)[n - 1].id == w.id && w.range == nullptr && (*wants)[n - 1].range == nullptr) {
       Want& merged = (*wants)[n - 1];
       merged.mode = Stronger(merged.mode, w.mode);
       merged.intention = merged.intention && w.intention;
@@ -144,7 +151,7 @@ void LockManager::MakeRoom(size_t wants) {
 
 bool LockManager::HoldersAllow(const Txn* txn, const Want& w) const {
   for (const Holder& h : w.resource->holders) {
-    if (h.txn != txn && !Compatible(h.mode, h.intention, w.mode, w.intention)) return false;
+    if (h.txn != txn && !CompatibleRanges(h.mode, h.intention, h.range, w.mode, w.intention, w.range)) return false;
   }
   return true;
 }
@@ -153,7 +160,9 @@ bool LockManager::CanGrant(const Txn* txn, const Want& w, const Waiter* self) co
   if (!HoldersAllow(txn, w)) return false;
   for (const Queued& q : w.resource->queue) {
     if (q.waiter == self) break;  // only requests ahead of us count
-    if (q.waiter->txn != txn && !Compatible(q.mode, q.intention, w.mode, w.intention)) return false;
+    if (q.waiter->txn != txn && !CompatibleRanges(q.mode, q.intention, q.range, w.mode, w.intention, w.range)) {
+      return false;
+    }
   }
   return true;
 }
@@ -171,9 +180,10 @@ void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
   for (const Want& w : wants) {
     auto& holders = w.resource->holders;
     auto mine = std::find_if(holders.begin(), holders.end(), [&](const Holder& h) { return h.txn == txn; });
-    if (mine == holders.end()) {
-      holders.push_back(Holder{txn, w.mode, w.intention});
-      txn->held_.push_back(w.resource);
+    if (mine == holders.end() || w.range != nullptr) {
+      // A range is a holder of its own; held_ names each resource once.
+      if (mine == holders.end()) txn->held_.push_back(w.resource);
+      holders.push_back(Holder{txn, w.mode, w.intention, w.range});
     } else {
       mine->mode = Stronger(mine->mode, w.mode);
       mine->intention = mine->intention && w.intention;
@@ -214,7 +224,7 @@ LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget
     return Outcome::kGranted;
   }
   auto* w = new Waiter{txn, next_seq_++, wants, std::chrono::steady_clock::now() + timeout, nullptr};
-  for (const Want& want : w->wants) want.resource->queue.push_back(Queued{w, want.mode, want.intention});
+  for (const Want& want : w->wants) want.resource->queue.push_back(Queued{w, want.mode, want.intention, want.range});
   txn->waiting_.store(w, std::memory_order_release);
   waiting_owner_[txn->owner_] = w;
   if (WouldDeadlock(w)) {
@@ -245,8 +255,9 @@ bool LockManager::TryAcquire(Txn* txn, std::vector<LockTarget>& targets) {
       bool holds = std::any_of(w.resource->holders.begin(), w.resource->holders.end(),
                                [&](const Holder& h) { return h.txn == txn; });
       // A resource we already hold may be strengthened past the queue (its
-      // waiters wait for us anyway); a new one respects first-come order.
-      return holds ? HoldersAllow(txn, w) : CanGrant(txn, w, nullptr);
+      // waiters wait for us anyway); a new one — or a new range — respects
+      // first-come order.
+      return holds && w.range == nullptr ? HoldersAllow(txn, w) : CanGrant(txn, w, nullptr);
     });
     if (ok) Grant(txn, wants);
     return ok;
@@ -272,11 +283,14 @@ bool LockManager::TryAcquire(Txn* txn, std::vector<LockTarget>& targets) {
 void LockManager::Blockers(const Waiter* w, std::vector<const Txn*>* out) const {
   for (const Want& want : w->wants) {
     for (const Holder& h : want.resource->holders) {
-      if (h.txn != w->txn && !Compatible(h.mode, h.intention, want.mode, want.intention)) out->push_back(h.txn);
+      if (h.txn != w->txn && !CompatibleRanges(h.mode, h.intention, h.range, want.mode, want.intention, want.range)) {
+        out->push_back(h.txn);
+      }
     }
     for (const Queued& q : want.resource->queue) {
       if (q.waiter == w) break;
-      if (q.waiter->txn != w->txn && !Compatible(q.mode, q.intention, want.mode, want.intention)) {
+      if (q.waiter->txn != w->txn &&
+          !CompatibleRanges(q.mode, q.intention, q.range, want.mode, want.intention, want.range)) {
         out->push_back(q.waiter->txn);
       }
     }

@@ -42,6 +42,7 @@
 #include "base/spin_mutex.h"
 #include "base/status.h"
 #include "lockmgr/id_table.h"
+#include "lockmgr/key_range.h"
 
 namespace parendb {
 
@@ -60,14 +61,27 @@ using ResourceId = uint64_t;
 // whole collection (all of its stripes). Otherwise `resource` is one
 // document of that collection, and the lock manager adds the intention lock
 // on one stripe of the collection (the asking thread's).
+//
+// With `range` set, `resource` is an index of that collection (see
+// IndexResource in engine.h) and the lock covers only the keys in *range:
+// two locks on one index conflict only when their modes do and their
+// ranges overlap. A transaction may hold many ranges of one index. The
+// range is the caller's, and must stay alive and unchanged until Release.
 struct LockTarget {
   ResourceId resource = 0;
   LockMode mode = LockMode::kShared;
   ResourceId collection = 0;
+  const KeyRange* range = nullptr;
 };
 
 // Whether a lock held by one transaction lets another's be granted.
 bool Compatible(LockMode held, bool held_intention, LockMode wanted, bool wanted_intention);
+// The same for two locks on one resource that may carry key ranges.
+inline bool CompatibleRanges(LockMode held, bool held_intention, const KeyRange* held_range, LockMode wanted,
+                             bool wanted_intention, const KeyRange* wanted_range) {
+  return Compatible(held, held_intention, wanted, wanted_intention) ||
+         (held_range != nullptr && wanted_range != nullptr && !Overlap(*held_range, *wanted_range));
+}
 
 using OwnerId = uint64_t;  // a session: its transactions run one statement at a time
 
@@ -87,7 +101,8 @@ class LockManager {
     ResourceId id;
     LockMode mode;
     bool intention;
-    bool pin;  // a collection stripe: kept in the table
+    bool pin;  // a collection stripe or an index: kept in the table
+    const KeyRange* range;  // an index's keys; null: the whole resource
   };
 
  public:
@@ -143,11 +158,13 @@ class LockManager {
     Txn* txn;
     LockMode mode;
     bool intention;
+    const KeyRange* range;
   };
   struct Queued {
     Waiter* waiter;
     LockMode mode;
     bool intention;
+    const KeyRange* range;
   };
   // A lockable resource. Fast paths change holders with the gate shared
   // and the latch held; queues change only with the gate exclusive. A line
