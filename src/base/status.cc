@@ -27,6 +27,9 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kAuth: return "auth";
     case ErrorCode::kIo: return "io";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kIndexExists: return "index-exists";
+    case ErrorCode::kUnknownIndex: return "unknown-index";
+    case ErrorCode::kDuplicateKey: return "duplicate-key";
   }
   return "internal";
 }

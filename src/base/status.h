@@ -32,6 +32,10 @@ enum class ErrorCode : unsigned char {
   kAuth,
   kIo,
   kInternal,
+  // v1.1 (section 10)
+  kIndexExists,
+  kUnknownIndex,
+  kDuplicateKey,
 };
 
 // The wire spelling of a code, e.g. "unknown-collection".

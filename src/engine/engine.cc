@@ -1,9 +1,11 @@
 #include "engine/engine.h"
 
+#include <cstdio>
 #include <future>
 
 #include "base/mix.h"
 #include "doc/json.h"
+#include "index/key.h"
 #include "wal/log_format.h"
 
 namespace parendb {
@@ -16,6 +18,10 @@ ResourceId DocumentResource(ResourceId collection, const DocId& id) {
   uint64_t h = id.is_int ? Mix64(static_cast<uint64_t>(id.i) ^ 0x5bd1e995ULL)
                          : Mix64(std::hash<std::string>()(id.s) ^ 0x27d4eb2fULL);
   return Mix64(collection + 0x9e3779b97f4a7c15ULL * (h | 1)) ^ h;
+}
+
+ResourceId IndexResource(std::string_view collection, const Path& path) {
+  return Mix64(CollectionResource(collection) ^ Mix64(std::hash<std::string>()(PathToString(path)) + 0x7f4a7c15ULL));
 }
 
 ResourceId DocumentResource(std::string_view collection, const DocId& id) {
@@ -147,6 +153,16 @@ void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
   // Versions the commit makes unreachable are freed after the commit mutex
   // is let go: freeing a document is work no other commit needs to wait for.
   thread_local std::vector<DocRef> dropped;
+  // Index entries of the versions dropped, taken out after the mutex too:
+  // an entry that stays a little longer only makes a lookup check one more
+  // document, while one missing would lose it (entries count versions, so
+  // adds and removes commute).
+  struct Unindex {
+    const IndexList* indexes;
+    DocId id;
+    size_t first, last;  // dropped[first, last)
+  };
+  thread_local std::vector<Unindex> unindex;
   {
     // One commit at a time, and no snapshot is taken while versions are
     // pruned and the commit published.
@@ -155,12 +171,186 @@ void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
     thread_local std::vector<uint64_t> live;
     snapshots_.LiveLocked(&live);
     int64_t delta = 0;
-    for (Write& w : writes) delta += w.collection->Install(w.id, std::move(w.doc), ts, live, &dropped);
+    for (Write& w : writes) {
+      const IndexList& indexes = w.collection->indexes();
+      if (!indexes.empty() && w.doc != nullptr) {
+        // Entries first: a reader that sees the version finds its entry.
+        for (const auto& index : indexes) index->Add(index->KeyOf(w.doc->value()), w.id);
+      }
+      size_t before = dropped.size();
+      delta += w.collection->Install(w.id, std::move(w.doc), ts, live, &dropped);
+      if (!indexes.empty() && dropped.size() > before) unindex.push_back(Unindex{&indexes, w.id, before, dropped.size()});
+    }
     if (delta != 0) counters_.Add(EngineCounters::kDocuments, delta);
     if (lsn > applied_lsn_) applied_lsn_ = lsn;  // in memory lsn is 0: leave the line clean
     snapshots_.Publish(ts);
   }
+  for (const Unindex& u : unindex) {
+    for (size_t i = u.first; i < u.last; ++i) {
+      for (const auto& index : *u.indexes) index->Remove(index->KeyOf(dropped[i]->value()), u.id);
+    }
+  }
+  unindex.clear();
   dropped.clear();
+}
+
+Status Engine::LockCollection(LockManager::Txn* txn, const std::string& name, LockMode mode) {
+  std::vector<LockTarget> target{LockTarget{CollectionResource(name), mode}};
+  std::promise<Status> granted;
+  Status why;
+  auto make_done = [&]() -> LockManager::Callback {
+    return [&granted](Status st) { granted.set_value(std::move(st)); };
+  };
+  switch (locks_.Acquire(txn, target, options_.lock_timeout, make_done, &why)) {
+    case LockManager::Outcome::kGranted: return Status::Ok();
+    case LockManager::Outcome::kDenied: return why;
+    case LockManager::Outcome::kWaiting: break;
+  }
+  Status st = granted.get_future().get();
+  if (st.code() == ErrorCode::kLockTimeout) {
+    st = Status(ErrorCode::kLockTimeout, "collection " + name + " stayed in use by live transactions");
+  }
+  return st;
+}
+
+namespace {
+
+std::string PathJson(const Path& path) {
+  std::string out;
+  AppendJson(PathToValue(path), &out);
+  return out;
+}
+
+// Fills index from every version the collection keeps; for a unique one,
+// says whether two documents share a non-null key.
+Status FillIndex(const Collection& c, Index* index, const std::function<void(size_t)>& progress) {
+  size_t done = 0;
+  c.ScanVersions([&](const DocId& id, const DocRef& doc) {
+    index->Add(index->KeyOf(doc->value()), id);
+    if (++done % 100000 == 0) progress(done);
+  });
+  if (!index->unique()) return Status::Ok();
+  // Only the newest versions count (older ones are history), and the
+  // newest of every document is in the entries: walk them in key order.
+  std::vector<Index::Hit> hits;
+  index->Collect(KeyRange::All(), false, 0, &hits);
+  const Index::Hit* prev = nullptr;
+  for (const Index::Hit& h : hits) {
+    if (IsNullKey(h.key)) continue;
+    DocRef doc = c.Get(h.id, kLatest);
+    if (doc == nullptr || index->KeyOf(doc->value()) != h.key) continue;
+    if (prev != nullptr && prev->key == h.key && !(prev->id == h.id)) {
+      return Status(ErrorCode::kDuplicateKey, "documents " + prev->id.ToString() + " and " + h.id.ToString() + " of " +
+                                                  c.name() + " share the value at " + PathToString(index->path()));
+    }
+    prev = &h;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Engine::MakeIndex(const std::string& name, const Path& path, bool unique) {
+  Status st = CheckWritable();
+  if (!st.ok()) return st;
+  std::string where = PathToString(path) + " of " + name;
+  if (path.size() == 1 && !path[0].is_index && path[0].name == "_id") {
+    return Status(ErrorCode::kIndexExists, "_id is always indexed");
+  }
+  // One catalog change at a time: a build holds out mkcoll/rmcoll.
+  std::lock_guard ops(catalog_ops_mu_);
+  std::shared_ptr<Collection> c = FindCollection(name);
+  if (c == nullptr) return Status(ErrorCode::kUnknownCollection, "no collection named " + name);
+  if (FindIndex(c->indexes(), path) != nullptr) return Status(ErrorCode::kIndexExists, "an index on " + where + " exists");
+  // `r` on the whole collection: readers go on, writers wait for the build.
+  LockManager::Txn txn(NewOwnerId());
+  st = LockCollection(&txn, name, LockMode::kShared);
+  if (!st.ok()) return st;
+  auto started = std::chrono::steady_clock::now();
+  size_t total = c->live_documents();
+  Progress("index " + where + ": building over " + std::to_string(total) + " documents");
+  auto index = std::make_shared<Index>(path, unique, IndexResource(name, path));
+  st = FillIndex(*c, index.get(), [&](size_t done) {
+    Progress("index " + where + ": " + std::to_string(done) + " of about " + std::to_string(total) + " versions");
+  });
+  if (st.ok()) {
+    LogRecord rec;
+    rec.kind = LogRecord::Kind::kMakeIndex;
+    rec.collection = name;
+    rec.path = PathJson(path);
+    rec.number = unique ? 1 : 0;
+    st = LogCatalogChange(std::move(rec), [&] {
+      IndexList list = c->indexes();
+      list.push_back(index);
+      c->SetIndexes(std::move(list));
+    });
+  }
+  locks_.Release(&txn);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  char line[160];
+  std::snprintf(line, sizeof line, ": %s, %zu entries, about %.1f MB, in %.2f s", st.ok() ? "built" : "not built",
+                index->entries(), static_cast<double>(index->memory_bytes()) / 1e6, secs);
+  Progress("index " + where + line);
+  return st;
+}
+
+Status Engine::DropIndex(const std::string& name, const Path& path) {
+  Status st = CheckWritable();
+  if (!st.ok()) return st;
+  std::lock_guard ops(catalog_ops_mu_);
+  std::shared_ptr<Collection> c = FindCollection(name);
+  if (c == nullptr) return Status(ErrorCode::kUnknownCollection, "no collection named " + name);
+  if (FindIndex(c->indexes(), path) == nullptr) {
+    return Status(ErrorCode::kUnknownIndex, "no index on " + PathToString(path) + " of " + name);
+  }
+  // `wb`: no live transaction holds a plan that uses the index.
+  LockManager::Txn txn(NewOwnerId());
+  st = LockCollection(&txn, name, LockMode::kExclusiveBlocking);
+  if (!st.ok()) return st;
+  LogRecord rec;
+  rec.kind = LogRecord::Kind::kDropIndex;
+  rec.collection = name;
+  rec.path = PathJson(path);
+  std::shared_ptr<Index> gone;
+  st = LogCatalogChange(std::move(rec), [&] {
+    IndexList list;
+    for (const auto& i : c->indexes()) {
+      if (SamePath(i->path(), path)) {
+        gone = i;
+      } else {
+        list.push_back(i);
+      }
+    }
+    c->SetIndexes(std::move(list));
+  });
+  if (gone != nullptr) {
+    gone->MarkDropped();
+    gone->Clear();  // the (kept) lists still point to it; its entries go now
+  }
+  locks_.Release(&txn);
+  return st;
+}
+
+void Engine::BuildRecoveredIndexes() {
+  for (const std::shared_ptr<Collection>& c : [&] {
+         std::shared_lock lock(catalog_mu_);
+         std::vector<std::shared_ptr<Collection>> all;
+         for (const auto& [name, coll] : catalog_) all.push_back(coll);
+         return all;
+       }()) {
+    for (const auto& index : c->indexes()) {
+      std::string where = PathToString(index->path()) + " of " + c->name();
+      auto started = std::chrono::steady_clock::now();
+      index->Clear();
+      (void)FillIndex(*c, index.get(), [&](size_t done) {
+        Progress("index " + where + ": rebuilt " + std::to_string(done) + " of " + std::to_string(c->live_documents()));
+      });
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      char line[96];
+      std::snprintf(line, sizeof line, ": rebuilt, %zu entries in %.2f s", index->entries(), secs);
+      Progress("index " + where + line);
+    }
+  }
 }
 
 Status Engine::PrepareReplay(const DecodedRecord& r, DocRef* doc) {
@@ -198,6 +388,25 @@ Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {
       counters_.Add(EngineCounters::kDocuments, c->InstallRecovered(r.id, std::move(doc)));
       break;
     }
+    case LogRecord::Kind::kMakeIndex:
+    case LogRecord::Kind::kDropIndex: {
+      // Definitions only: recovery builds the entries once, at the end
+      // (BuildRecoveredIndexes). Replaying one twice changes nothing.
+      std::shared_ptr<Collection> c = FindCollection(name);
+      if (c == nullptr) return Status(ErrorCode::kIo, "index record for unknown collection " + name);
+      Value steps;
+      Path path;
+      if (!ParseJson(r.path, 64, &steps).ok() || !PathFromValue(steps, &path)) {
+        return Status(ErrorCode::kIo, "index record with a malformed path");
+      }
+      IndexList list;
+      for (const auto& i : c->indexes()) {
+        if (!SamePath(i->path(), path)) list.push_back(i);
+      }
+      if (r.kind == LogRecord::Kind::kMakeIndex) list.push_back(std::make_shared<Index>(path, r.number != 0, IndexResource(name, path)));
+      c->SetIndexes(std::move(list));
+      break;
+    }
     case LogRecord::Kind::kEnd:
       break;
   }
@@ -211,7 +420,11 @@ Engine::CheckpointView Engine::BeginCheckpoint() {
   view.ts = snapshots_.AcquireLocked();
   view.lsn = applied_lsn_;
   std::shared_lock lock(catalog_mu_);
-  for (const auto& [name, c] : catalog_) view.collections.push_back(c);
+  for (const auto& [name, c] : catalog_) {
+    view.collections.push_back(c);
+    std::vector<IndexDef>& defs = view.indexes.emplace_back();
+    for (const auto& i : c->indexes()) defs.push_back(IndexDef{i->path(), i->unique()});
+  }
   return view;
 }
 

@@ -28,6 +28,8 @@ struct EngineOptions {
   std::chrono::milliseconds lock_timeout{5000};  // acquire without MILLIS
   size_t max_transactions_per_session = 1024;
   size_t max_selections_per_transaction = 4096;
+  // Told of long work as it goes (index builds), one line at a time.
+  std::function<void(const std::string&)> on_progress;
 };
 
 // The counters of `(stats)` that sessions on every core bump.
@@ -58,6 +60,12 @@ struct Write {
   DocRef doc;  // null: delete
 };
 
+// An index as the log and checkpoints name it.
+struct IndexDef {
+  Path path;
+  bool unique = false;
+};
+
 class Engine {
  public:
   // With a null log, AttachLog must follow (after recovery) before commits.
@@ -79,6 +87,18 @@ class Engine {
   Status MakeCollection(const std::string& name);
   Status DropCollection(const std::string& name);
 
+  // Secondary indexes (section 10). MakeIndex builds the index over the
+  // collection holding its lock in `r` mode (reads go on, writers wait),
+  // logs its definition and publishes it; errors: unknown-collection,
+  // index-exists, duplicate-key (unique over duplicates: no index made),
+  // lock-timeout, io. DropIndex holds the collection's `wb` lock, so no
+  // live transaction still uses the index; errors: unknown-collection,
+  // unknown-index, lock-timeout, io.
+  Status MakeIndex(const std::string& collection, const Path& path, bool unique);
+  Status DropIndex(const std::string& collection, const Path& path);
+  // Recovery: builds every index from the recovered documents.
+  void BuildRecoveredIndexes();
+
   // Logs a transaction's writes, then installs them atomically and calls
   // done — at once, or later on the log's thread once they are durable. The
   // caller holds the locks that cover every write until done has run.
@@ -98,6 +118,7 @@ class Engine {
     uint64_t ts = 0;
     uint64_t lsn = 0;
     std::vector<std::shared_ptr<Collection>> collections;
+    std::vector<std::vector<IndexDef>> indexes;  // per collection
   };
   CheckpointView BeginCheckpoint();
   void EndCheckpoint(const CheckpointView& view) { snapshots_.Release(view.ts); }
@@ -118,6 +139,12 @@ class Engine {
   void Install(std::vector<Write>& writes, uint64_t lsn);
   // Logs one catalog record and applies it (apply runs under the commit mutex).
   Status LogCatalogChange(LogRecord record, const std::function<void()>& apply);
+  // A whole-collection lock for a catalog change, waiting up to the lock
+  // timeout.
+  Status LockCollection(LockManager::Txn* txn, const std::string& name, LockMode mode);
+  void Progress(const std::string& line) const {
+    if (options_.on_progress) options_.on_progress(line);
+  }
 
   const EngineOptions options_;
   std::unique_ptr<CommitLog> log_;
@@ -142,5 +169,7 @@ ResourceId CollectionResource(std::string_view collection);
 ResourceId DocumentResource(std::string_view collection, const DocId& id);
 // The same from the collection's resource (saves hashing the name again).
 ResourceId DocumentResource(ResourceId collection, const DocId& id);
+// The keys of a collection's index on path (ranges of it are locked).
+ResourceId IndexResource(std::string_view collection, const Path& path);
 
 }  // namespace parendb

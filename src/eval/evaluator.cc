@@ -1,4 +1,5 @@
 #include "eval/evaluator.h"
+#include "eval/evaluator_state.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -16,45 +17,7 @@
 namespace parendb {
 
 // ---------------------------------------------------------------------------
-// Per-transaction state
-
-namespace {
-
-struct WorkspaceKey {
-  const Collection* collection;
-  DocId id;
-  friend bool operator<(const WorkspaceKey& a, const WorkspaceKey& b) {
-    if (a.collection != b.collection) return std::less<const Collection*>()(a.collection, b.collection);
-    return a.id < b.id;
-  }
-};
-
-// A private write: the document as this transaction left it.
-struct WorkspaceEntry {
-  Collection* collection;  // kept alive by the session (collections_)
-  Value value;             // unless `rendered`
-  bool deleted = false;
-  bool created = false;  // did not exist before this transaction
-  // A created document as its final text, never parsed into `value`: most
-  // are committed without anything reading them (its tree is built if
-  // something does).
-  DocRef rendered;
-
-  const Value& view() const { return rendered ? rendered->value() : value; }
-  // Replaces the document (dropping any text).
-  void set_value(Value v) {
-    rendered.reset();
-    value = std::move(v);
-  }
-  // The tree to change in place (the text, if any, is then out of date).
-  Value& mutable_value() {
-    if (rendered) {
-      value = rendered->value();
-      rendered.reset();
-    }
-    return value;
-  }
-};
+// Per-transaction state (see evaluator_state.h)
 
 LockMode ModeFor(LockKind kind, bool read_only) {
   if (read_only) return LockMode::kSnapshotRead;
@@ -66,7 +29,7 @@ LockMode ModeFor(LockKind kind, bool read_only) {
   return LockMode::kExclusiveBlocking;
 }
 
-Status Error(ErrorCode code, std::string msg) { return Status(code, std::move(msg)); }
+namespace {
 
 // Builds the `read` projection: _id plus each named path that resolves,
 // nested as in the document (array steps keep only the named elements).
@@ -104,73 +67,6 @@ Value Project(const Value& doc, const std::vector<Path>& paths) {
 
 }  // namespace
 
-struct Evaluator::Selection {
-  struct Bound {
-    DocId id;
-    DocRef committed;  // the version read at acquire; null for created docs
-  };
-  std::string name;
-  Transaction* txn = nullptr;
-  LockKind lock = LockKind::kRead;
-  bool multi = false;
-  bool created = false;
-  std::string collection_name;
-  Collection* collection = nullptr;  // kept alive by the session (collections_)
-  ResourceId lock_name = 0;          // the collection's, for the lock manager
-  Expr condition;
-  bool by_ids = false;        // the condition pins _id to the values in ids
-  std::vector<DocId> ids;
-  std::vector<Bound> docs;
-
-  bool writable() const { return created || lock != LockKind::kRead; }
-};
-
-struct Evaluator::Transaction {
-  enum class Stage { kSelecting, kWaiting, kAcquired, kCommitting };
-  std::string name;
-  LockManager::Txn locks;
-  Stage stage = Stage::kSelecting;
-  std::vector<Selection*> selections;
-  bool read_only = false;
-  bool has_snapshot = false;
-  uint64_t snapshot = 0;
-  std::map<WorkspaceKey, WorkspaceEntry> workspace;
-};
-
-// A wait the session blocks on: an acquire's locks, or a commit's sync.
-// Shared with the lock manager's or the log's callback, so it outlives
-// whichever side finishes last.
-struct Evaluator::PendingWait {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool decided = false;
-  Status status;
-  std::function<void()> wakeup;
-
-  bool Decided() {
-    std::lock_guard lock(mu);
-    return decided;
-  }
-  void Wait() {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return decided; });
-  }
-  // The callback that decides it, from any thread.
-  static std::function<void(Status)> Completer(std::shared_ptr<PendingWait> p) {
-    return [p = std::move(p)](Status st) {
-      std::function<void()> wake;
-      {
-        std::lock_guard lock(p->mu);
-        p->decided = true;
-        p->status = std::move(st);
-        wake = p->wakeup;
-      }
-      p->cv.notify_all();
-      if (wake) wake();
-    };
-  }
-};
-
 // ---------------------------------------------------------------------------
 // Lifetime and input
 
@@ -194,6 +90,7 @@ void Evaluator::FlushStatementCount() {
 
 Evaluator::~Evaluator() {
   FlushStatementCount();
+  if (pending_ && pending_kind_ == WaitKind::kCatalog) pending_->Wait();  // mkindex/rmindex: let it finish
   if (pending_ && pending_kind_ == WaitKind::kCommit) {
     // The commit may be installing right now: its locks must be held until
     // it has, so wait for the log to decide it.
@@ -225,7 +122,9 @@ void Evaluator::Resume() {
   std::shared_ptr<PendingWait> p = std::move(pending_);
   Transaction* t = pending_txn_;
   pending_txn_ = nullptr;
-  if (pending_kind_ == WaitKind::kCommit) {
+  if (pending_kind_ == WaitKind::kCatalog) {
+    FinishCatalog(std::move(p->status));
+  } else if (pending_kind_ == WaitKind::kCommit) {
     FinishCommit(t, std::move(p->status));
   } else if (p->status.ok()) {
     FinishAcquire(t);
@@ -537,6 +436,10 @@ void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
     case StatementKind::kStats: return Stats();
     case StatementKind::kCheckpoint: return Checkpoint();
     case StatementKind::kAuth: return Auth();
+    case StatementKind::kMakeIndex: return MakeIndex();
+    case StatementKind::kDropIndex: return DropIndex();
+    case StatementKind::kIndexes: return Indexes();
+    case StatementKind::kExplain: return Explain();
   }
 }
 
@@ -662,6 +565,9 @@ void Evaluator::RecycleTransaction(std::unique_ptr<Transaction> t) {
   t->read_only = false;
   t->has_snapshot = false;
   t->workspace.clear();
+  t->attempts = 0;
+  t->write_ranges.clear();
+  t->unique_keys.clear();
   if (free_txns_.size() < 16) free_txns_.push_back(std::move(t));
 }
 
@@ -678,6 +584,11 @@ void Evaluator::RecycleSelection(std::unique_ptr<Selection> s) {
   s->by_ids = false;
   s->ids.clear();
   s->docs.clear();
+  s->order = OrderSpec();
+  s->plan = Plan();
+  s->range_locks.clear();
+  s->predicted.clear();
+  s->whole_collection = false;
   if (free_sels_.size() < 64) free_sels_.push_back(std::move(s));
 }
 
@@ -821,6 +732,7 @@ void Evaluator::Select(bool multi) {
   s->collection = c;
   s->lock_name = lock_name;
   s->ids.clear();
+  s->order = stmt_->order;
   s->by_ids = stmt_->by_id;
   if (stmt_->by_id) {
     // The id list is the whole condition. (The statement may be a cached
@@ -856,53 +768,35 @@ void Evaluator::Acquire() {
   t->read_only = !t->selections.empty() && std::all_of(t->selections.begin(), t->selections.end(), [](Selection* s) {
     return s->lock == LockKind::kRead;
   });
-  std::vector<LockTarget>& targets = targets_;  // reused: no allocation per acquire
-  targets.clear();
   for (Selection* s : t->selections) {
     if (s->collection->dropped()) s->collection = UseCollection(s->collection_name, &s->lock_name);
     if (s->collection == nullptr) {
       return Fail(Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " no longer exists"), t);
     }
-    LockMode mode = ModeFor(s->lock, t->read_only);
-    ResourceId coll = s->lock_name;
-    if (s->by_ids) {
-      for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(coll, id), mode, coll});
-    } else {
-      targets.push_back(LockTarget{coll, mode});
-    }
+    PlanAccess(s);
   }
-  if (targets.empty()) return FinishAcquire(t);
-  auto millis = stmt_->millis >= 0 ? std::chrono::milliseconds(stmt_->millis) : engine_->options().lock_timeout;
-  // The completion state is made only when the request has to wait.
-  std::shared_ptr<PendingWait> p;
-  auto make_done = [&]() -> LockManager::Callback {
-    p = std::make_shared<PendingWait>();
-    p->wakeup = wakeup_;
-    return PendingWait::Completer(p);
-  };
-  Status why;
-  switch (engine_->locks().Acquire(&t->locks, targets, millis, make_done, &why)) {
-    case LockManager::Outcome::kGranted:
-      return FinishAcquire(t);
-    case LockManager::Outcome::kDenied:
-      return Fail(std::move(why), t);
-    case LockManager::Outcome::kWaiting:
-      t->stage = Transaction::Stage::kWaiting;
-      pending_ = std::move(p);
-      pending_txn_ = t;
-      pending_kind_ = WaitKind::kAcquire;
-      return;
-  }
+  t->acquire_millis = stmt_->millis;
+  t->attempts = 0;
+  RequestLocks(t);
 }
 
 void Evaluator::FinishAcquire(Transaction* t) {
-  Status st = Bind(t);
+  bool retry = false;
+  Status st = Bind(t, &retry);
   if (!st.ok()) return Fail(std::move(st), t);
+  if (retry) {
+    // Nothing was read or written yet: let every lock go and ask again.
+    engine_->locks().Release(&t->locks);
+    if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
+    t->has_snapshot = false;
+    ++t->attempts;
+    return RequestLocks(t);
+  }
   t->stage = Transaction::Stage::kAcquired;
   RespondOk("acquired");
 }
 
-Status Evaluator::Bind(Transaction* t) {
+Status Evaluator::Bind(Transaction* t, bool* retry) {
   uint64_t ts = kLatest;
   if (t->read_only) {
     t->snapshot = engine_->snapshots().Acquire();
@@ -916,6 +810,13 @@ Status Evaluator::Bind(Transaction* t) {
       return Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " was dropped");
     }
     s->docs.clear();
+    if (s->by_index()) {
+      Status st = BindIndexed(t, s, ts, retry);
+      if (!st.ok() || *retry) return st;
+      continue;
+    }
+    // A select stops at the first match in _id order, unless ordered.
+    bool all = s->multi || s->order.ordered;
     if (s->by_ids) {
       for (const DocId& id : s->ids) {
         DocRef doc = s->collection->Get(id, ts);
@@ -923,16 +824,17 @@ Status Evaluator::Bind(Transaction* t) {
         // recovered one is not parsed just to be returned.
         if (doc && (s->condition.op == Expr::Op::kTrue || Test(s->condition, doc->value()))) {
           s->docs.push_back(Selection::Bound{id, std::move(doc)});
-          if (!s->multi) break;
+          if (!all) break;
         }
       }
     } else {
       s->collection->Scan(ts, [&](const DocId& id, const DocRef& doc) {
         if (s->condition.op != Expr::Op::kTrue && !Test(s->condition, doc->value())) return true;
         s->docs.push_back(Selection::Bound{id, doc});
-        return s->multi;
+        return all;
       });
     }
+    if (s->order.ordered || s->order.limit >= 0) OrderAndLimit(s);
   }
   return Status::Ok();
 }
@@ -997,7 +899,12 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   }
   json += '}';
   if (members.capacity() > (1u << 20)) std::string().swap(members);  // keep no huge document's buffer
-  t->workspace[key] = WorkspaceEntry{c, Value(), false, created, StoredDoc::FromRenderedJson(std::move(json))};
+  DocRef rendered = StoredDoc::FromRenderedJson(std::move(json));
+  if (!c->indexes().empty()) {
+    st = NoteIndexWrite(t, c, id, {}, IndexKeys(c, &rendered->value()), LockKind::kWriteNonBlocking);
+    if (!st.ok()) return Fail(std::move(st), t);
+  }
+  t->workspace[key] = WorkspaceEntry{c, Value(), false, created, std::move(rendered)};
 
   std::unique_ptr<Selection> s = TakeSelection();
   s->name = stmt_->selection;
@@ -1080,11 +987,16 @@ void Evaluator::Update() {
       }
       results[k] = r == &scratch ? std::move(scratch) : *r;
     }
+    std::vector<std::string> keys_before = IndexKeys(s->collection, before);
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
     if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false, nullptr};
     for (size_t k = 0; k < stmt_->paths.size(); ++k) {
       Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.mutable_value());
+      if (!st.ok()) return Fail(std::move(st), t);
+    }
+    if (!keys_before.empty()) {
+      Status st = NoteIndexWrite(t, s->collection, key.id, keys_before, IndexKeys(s->collection, &it->second.view()), s->lock);
       if (!st.ok()) return Fail(std::move(st), t);
     }
     ++n;
@@ -1114,6 +1026,13 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     for (const Member& m : v.as_object()) {
       if (m.key != "_id") fresh.push_back(m);
     }
+    if (!s->collection->indexes().empty()) {
+      Value after(std::move(fresh));
+      Status st = NoteIndexWrite(t, s->collection, id, IndexKeys(s->collection, View(t, s, i)),
+                                 IndexKeys(s->collection, &after), s->lock);
+      if (!st.ok()) return Fail(std::move(st), t);
+      fresh = std::move(after.as_object());
+    }
     WorkspaceKey key{s->collection, id};
     auto [it, created] = t->workspace.try_emplace(key);
     if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};
@@ -1130,6 +1049,10 @@ void Evaluator::Delete() {
   uint64_t n = 0;
   for (size_t i = 0; i < s->docs.size(); ++i) {
     if (!Visible(t, s, i)) continue;
+    if (!s->collection->indexes().empty()) {
+      Status st = NoteIndexWrite(t, s->collection, s->docs[i].id, IndexKeys(s->collection, View(t, s, i)), {}, s->lock);
+      if (!st.ok()) return Fail(std::move(st), t);
+    }
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, created] = t->workspace.try_emplace(key);
     if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};

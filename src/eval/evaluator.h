@@ -85,11 +85,13 @@ class Evaluator {
   Reader& reader() { return reader_; }
   size_t live_transactions() const { return txns_.size(); }
 
- private:
+  // Defined in evaluator_state.h (private to src/eval).
   struct Transaction;
   struct Selection;
+
+ private:
   struct PendingWait;
-  enum class WaitKind { kAcquire, kCommit };
+  enum class WaitKind { kAcquire, kCommit, kCatalog };
 
   void Pump();
   // Compiles tree_ and runs it; true when it compiled.
@@ -123,7 +125,31 @@ class Evaluator {
 
   // Acquire's second half, once the locks are held.
   void FinishAcquire(Transaction* t);
-  Status Bind(Transaction* t);
+  // Binds every selection; *retry when a prediction missed (the acquire
+  // then starts again, see selection_access.cc).
+  Status Bind(Transaction* t, bool* retry);
+
+  // How selections find and lock documents (selection_access.cc).
+  void PlanAccess(Selection* s);
+  void RequestLocks(Transaction* t);
+  Status BindIndexed(Transaction* t, Selection* s, uint64_t ts, bool* retry);
+  void OrderAndLimit(Selection* s);
+  // A document's keys in each index of c (empty: no indexes, or no doc).
+  static std::vector<std::string> IndexKeys(const Collection* c, const Value* doc);
+  // A write of id from the keys `before` to `after` (empty: the document
+  // is absent then): locks the keys it moves, checks unique indexes.
+  Status NoteIndexWrite(Transaction* t, Collection* c, const DocId& id, const std::vector<std::string>& before,
+                        const std::vector<std::string>& after, LockKind lock);
+  Status CheckUnique(Transaction* t, Collection* c, const Index& index, const DocId& id, const std::string& key);
+
+  // Index statements (index_statements.cc). mkindex and rmindex run on a
+  // thread of their own (a build takes a while); the session waits as for
+  // a commit.
+  void MakeIndex();
+  void DropIndex();
+  void Indexes();
+  void Explain();
+  void FinishCatalog(Status st);
 
   // The live collection named name (null: none) and its lock name, from
   // the session's cache.
@@ -223,6 +249,7 @@ class Evaluator {
   std::shared_ptr<PendingWait> pending_;
   Transaction* pending_txn_ = nullptr;
   WaitKind pending_kind_ = WaitKind::kAcquire;
+  std::string pending_word_;  // kCatalog: the ok word
   std::function<void()> wakeup_;
 
   std::string out_;

@@ -17,10 +17,10 @@ struct Spec {
 };
 
 // Argument positions count from 1 (0 is the statement name).
-constexpr std::array<Spec, 20> kSpecs = {{
+constexpr std::array<Spec, 24> kSpecs = {{
     {"open", StatementKind::kOpen, 1, 1, 1, -1},
-    {"select", StatementKind::kSelect, 5, 5, 2, 1},
-    {"selects", StatementKind::kSelects, 5, 5, 2, 1},
+    {"select", StatementKind::kSelect, 5, 7, 2, 1},
+    {"selects", StatementKind::kSelects, 5, 7, 2, 1},
     {"acquire", StatementKind::kAcquire, 1, 2, 1, -1},
     {"create", StatementKind::kCreate, 3, 3, 2, 1},
     {"readall", StatementKind::kReadAll, 1, 1, -1, 1},
@@ -38,6 +38,10 @@ constexpr std::array<Spec, 20> kSpecs = {{
     {"stats", StatementKind::kStats, 0, 0, -1, -1},
     {"checkpoint", StatementKind::kCheckpoint, 0, 0, -1, -1},
     {"auth", StatementKind::kAuth, 1, 1, -1, -1},
+    {"mkindex", StatementKind::kMakeIndex, 2, 3, -1, -1},
+    {"rmindex", StatementKind::kDropIndex, 2, 2, -1, -1},
+    {"indexes", StatementKind::kIndexes, 1, 1, -1, -1},
+    {"explain", StatementKind::kExplain, 1, 1, -1, 1},
 }};
 
 constexpr std::string_view kReserved[] = {"r", "wn", "wb", "coll", "f", "true", "false", "null"};
@@ -84,7 +88,13 @@ class Compiler {
       }
       case StatementKind::kMakeCollection:
       case StatementKind::kDropCollection:
+      case StatementKind::kIndexes:
         return NameAt(1, "collection", &s.collection);
+      case StatementKind::kMakeIndex:
+      case StatementKind::kDropIndex:
+        return IndexDefinition();
+      case StatementKind::kExplain:
+        return NameAt(1, "selection", &s.selection);
       case StatementKind::kAuth: {
         const Datum& d = t_[args_[1]];
         if (d.kind != DatumKind::kString) return Err(ErrorCode::kType, "auth takes the password as a string");
@@ -152,6 +162,8 @@ class Compiler {
     }
     st = CollAt(4);
     if (!st.ok()) return st;
+    st = OrderAndLimit();
+    if (!st.ok()) return st;
     s.by_id = false;
     if (PinsOneId(args_[5], &s.id)) {
       // (= (f _id) V): the _id index answers it; no expression to build.
@@ -161,6 +173,66 @@ class Compiler {
       return Status::Ok();
     }
     return CompileCondition(t_, args_[5], &s.condition);
+  }
+
+  // Whether the list at `at` starts with the symbol head.
+  bool HeadIs(uint32_t at, std::string_view head) const {
+    return t_[at].kind == DatumKind::kList && t_[at].count > 0 && t_[at + 1].kind == DatumKind::kSymbol &&
+           t_[at + 1].text == head;
+  }
+
+  // select's optional (order (f P) asc|desc) and (limit N), in that order.
+  Status OrderAndLimit() {
+    OrderSpec& o = out_->order;
+    o = OrderSpec();
+    size_t i = 6;
+    if (i < args_.size() && HeadIs(args_[i], "order")) {
+      uint32_t at = args_[i];
+      if (t_[at].count != 3) return Err(ErrorCode::kArity, "order takes a field path and asc or desc: (order (f P) asc)");
+      uint32_t p = t_.Next(at + 1), dir = t_.Next(p);
+      if (!HeadIs(p, "f")) return Err(ErrorCode::kType, "order takes a field path (f …) first");
+      Status st = CompilePath(t_, p, &o.path);
+      if (!st.ok()) return st;
+      std::string_view d = t_[dir].kind == DatumKind::kSymbol ? t_[dir].text : std::string_view();
+      if (d != "asc" && d != "desc") return Err(ErrorCode::kType, "order's direction must be asc or desc");
+      o.ordered = true;
+      o.desc = d == "desc";
+      ++i;
+    }
+    if (i < args_.size() && HeadIs(args_[i], "limit")) {
+      uint32_t at = args_[i];
+      if (t_[at].count != 2) return Err(ErrorCode::kArity, "limit takes one number: (limit 10)");
+      const Datum& n = t_[at + 2];
+      if (n.kind != DatumKind::kInt || n.integer < 0) return Err(ErrorCode::kType, "limit takes a non-negative integer");
+      o.limit = n.integer;
+      ++i;
+    }
+    if (i < args_.size()) {
+      return Err(ErrorCode::kType, HeadIs(args_[i], "order") ? "order comes before limit"
+                                                           : "after the condition, select takes only (order (f P) asc|desc) "
+                                                             "and then (limit N)");
+    }
+    return Status::Ok();
+  }
+
+  // (mkindex C (f P …) [unique]) and (rmindex C (f P …)).
+  Status IndexDefinition() {
+    Statement& s = *out_;
+    Status st = NameAt(1, "collection", &s.collection);
+    if (!st.ok()) return st;
+    if (!HeadIs(args_[2], "f")) return Err(ErrorCode::kType, "an index is on a field path (f …)");
+    s.paths.clear();
+    st = CompilePath(t_, args_[2], &s.paths.emplace_back());
+    if (!st.ok()) return st;
+    s.unique = false;
+    if (args_.size() == 4) {
+      const Datum& u = t_[args_[3]];
+      if (u.kind != DatumKind::kSymbol || u.text != "unique") {
+        return Err(ErrorCode::kType, "mkindex takes only the word unique after the path");
+      }
+      s.unique = true;
+    }
+    return Status::Ok();
   }
 
   // Whether the condition at `at` is exactly (= (f _id) V) or (= V (f _id))
@@ -333,6 +405,10 @@ const std::vector<StatementHelp>& StatementHelpTable() {
       {"stats", "(stats)", "counters since start"},
       {"checkpoint", "(checkpoint)", "write a checkpoint of the committed state"},
       {"auth", "(auth \"secret\")", "authenticate (first statement, when a password is set)"},
+      {"mkindex", "(mkindex people (f email) unique)", "index a field path (optionally unique)"},
+      {"rmindex", "(rmindex people (f email))", "drop an index"},
+      {"indexes", "(indexes people)", "the collection's indexes"},
+      {"explain", "(explain a)", "how selection a finds and locks its documents"},
   };
   return kHelp;
 }

@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "doc/doc_id.h"
 #include "eval/expr.h"
+#include "index/planner.h"
 #include "reader/datum.h"
 
 namespace parendb {
@@ -16,6 +17,8 @@ namespace parendb {
 enum class StatementKind : uint8_t {
   kOpen, kSelect, kSelects, kAcquire, kCreate, kReadAll, kRead, kUpdate, kUpdateAll, kDelete, kCheck,
   kCommit, kClose, kMakeCollection, kDropCollection, kCollections, kPing, kStats, kCheckpoint, kAuth,
+  // v1.1 (section 10)
+  kMakeIndex, kDropIndex, kIndexes, kExplain,
 };
 
 enum class LockKind : uint8_t { kRead, kWriteNonBlocking, kWriteBlocking };
@@ -29,7 +32,9 @@ struct Statement {
   Expr condition;              // select(s), check
   bool by_id = false;          // select(s) whose condition is exactly (= (f _id) id)
   DocId id;
-  std::vector<Path> paths;     // read, update
+  OrderSpec order;             // select(s): (order …) and (limit …)
+  bool unique = false;         // mkindex
+  std::vector<Path> paths;     // read, update; mkindex and rmindex: the index's path
   std::vector<Expr> values;    // update (one per path)
   int64_t millis = -1;         // acquire: -1 means the configured default
   std::string password;        // auth

@@ -198,6 +198,21 @@ void Collection::ScanChunk(uint64_t ts, const DocId* from, size_t max,
     if (v != nullptr && v->doc != nullptr) out->emplace_back(it->first, v->doc);
   }
 }
+void Collection::ScanVersions(const std::function<void(const DocId&, const DocRef&)>& fn) const {
+  std::shared_lock ids(ids_lock_);
+  for (const auto& [id, e] : docs_) {
+    std::shared_lock latch(e->latch);
+    for (const Version& v : e->chain) {
+      if (v.doc != nullptr) fn(id, v.doc);
+    }
+  }
+}
+
+void Collection::SetIndexes(IndexList list) {
+  index_lists_.push_back(std::make_unique<IndexList>(std::move(list)));
+  indexes_.store(index_lists_.back().get(), std::memory_order_release);
+}
+
 void Collection::ReserveId(int64_t id) {
   if (id == INT64_MAX) return;
   int64_t cur = next_id_.load(std::memory_order_relaxed);

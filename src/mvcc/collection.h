@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "base/distributed_rw_lock.h"
 #include "base/spin_rw_lock.h"
 #include "doc/doc_id.h"
+#include "index/planner.h"
 #include "mvcc/stored_doc.h"
 
 namespace parendb {
@@ -38,7 +40,10 @@ inline constexpr uint64_t kLatest = UINT64_MAX;
 
 class Collection {
  public:
-  explicit Collection(std::string name) : name_(std::move(name)) {}
+  explicit Collection(std::string name) : name_(std::move(name)) {
+    index_lists_[0] = std::make_unique<IndexList>();
+    indexes_.store(index_lists_[0].get(), std::memory_order_release);
+  }
   Collection(const Collection&) = delete;
   Collection& operator=(const Collection&) = delete;
 
@@ -78,6 +83,18 @@ class Collection {
   size_t live_documents() const { return live_.load(std::memory_order_relaxed); }
   // Versions kept, live or old (what snapshots cost in memory).
   size_t versions() const { return versions_.load(std::memory_order_relaxed); }
+
+  // Calls fn(id, doc) for every version kept, live or old (deletions
+  // excepted), in no particular order: what an index built now must hold.
+  // Writers must be held off (an index build holds the collection's lock).
+  void ScanVersions(const std::function<void(const DocId&, const DocRef&)>& fn) const;
+
+  // The secondary indexes (src/index). The list is replaced, never changed
+  // in place, under the engine's commit mutex; readers take it without a
+  // lock. Every list published stays alive with the collection (they are a
+  // few pointers each), so a reader's list never dangles.
+  const IndexList& indexes() const { return *indexes_.load(std::memory_order_acquire); }
+  void SetIndexes(IndexList list);
 
   // Set once the collection is dropped: holders of a pointer to it learn so
   // without a catalog lookup.
@@ -121,6 +138,8 @@ class Collection {
   std::atomic<size_t> live_{0};
   std::atomic<int64_t> versions_{0};
   std::atomic<bool> dropped_{false};
+  std::vector<std::unique_ptr<IndexList>> index_lists_{1};  // every list published
+  std::atomic<const IndexList*> indexes_{nullptr};
 };
 
 }  // namespace parendb

@@ -17,12 +17,14 @@
 namespace parendb {
 
 struct LogRecord {
-  enum class Kind : uint8_t { kPut, kDelete, kMakeCollection, kDropCollection, kEnd };
+  enum class Kind : uint8_t { kPut, kDelete, kMakeCollection, kDropCollection, kEnd, kMakeIndex, kDropIndex };
   Kind kind = Kind::kPut;
   std::string collection;
   DocId id;            // kPut, kDelete
   DocRef doc;          // kPut: the whole new version
-  int64_t number = 0;  // kMakeCollection in checkpoints: the next auto id; kEnd: document count
+  int64_t number = 0;  // kMakeCollection in checkpoints: the next auto id; kEnd: document count;
+                       // kMakeIndex: 1 when unique
+  std::string path;    // kMakeIndex, kDropIndex: the path as a JSON array
 };
 
 struct LogStats {

@@ -322,6 +322,7 @@ Status DataDir::Recover(RecoveryReport* report, uint64_t* next_lsn) {
   st = ReplayLog(fs, options_.dir, files.segments, from, engine_.get(), true, report, next_lsn, nullptr);
   if (!st.ok()) return st;
   engine_->SetAppliedLsn(*next_lsn - 1);
+  engine_->BuildRecoveredIndexes();
   return Status::Ok();
 }
 
@@ -425,6 +426,16 @@ Status DataDir::WriteCheckpointFile(CheckpointResult* result) {
         from = &last;
       }
     } while (st.ok() && chunk.size() == 1024);
+    // Index definitions after the documents: recovery builds them last.
+    for (const IndexDef& def : view.indexes[c]) {
+      LogRecord mi;
+      mi.kind = LogRecord::Kind::kMakeIndex;
+      mi.collection = coll.name();
+      AppendJson(PathToValue(def.path), &mi.path);
+      mi.number = def.unique ? 1 : 0;
+      records.push_back(std::move(mi));
+    }
+    if (!records.empty()) flush_frame();
   }
   LogRecord end;
   end.kind = LogRecord::Kind::kEnd;

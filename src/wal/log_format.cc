@@ -140,6 +140,13 @@ void EncodeRecords(const std::vector<LogRecord>& records, std::string* out) {
         break;
       case LogRecord::Kind::kDropCollection:
         break;
+      case LogRecord::Kind::kMakeIndex:
+        Put<uint8_t>(out, r.number != 0 ? 1 : 0);
+        [[fallthrough]];
+      case LogRecord::Kind::kDropIndex:
+        Put<uint32_t>(out, static_cast<uint32_t>(r.path.size()));
+        out->append(r.path);
+        break;
     }
   }
 }
@@ -152,7 +159,7 @@ Status DecodeRecords(std::string_view payload, std::vector<DecodedRecord>* out) 
   for (uint32_t i = 0; c.ok && i < n; ++i) {
     DecodedRecord& r = out->emplace_back();
     uint8_t kind = c.Take<uint8_t>();
-    if (kind > static_cast<uint8_t>(LogRecord::Kind::kEnd)) c.ok = false;
+    if (kind > static_cast<uint8_t>(LogRecord::Kind::kDropIndex)) c.ok = false;
     r.kind = static_cast<LogRecord::Kind>(kind);
     r.collection = c.Bytes(c.Take<uint32_t>());
     switch (r.kind) {
@@ -174,6 +181,12 @@ Status DecodeRecords(std::string_view payload, std::vector<DecodedRecord>* out) 
         r.number = c.Take<int64_t>();
         break;
       case LogRecord::Kind::kDropCollection:
+        break;
+      case LogRecord::Kind::kMakeIndex:
+        r.number = c.Take<uint8_t>();
+        [[fallthrough]];
+      case LogRecord::Kind::kDropIndex:
+        r.path = c.Bytes(c.Take<uint32_t>());
         break;
     }
   }

@@ -13,6 +13,8 @@
 //     mkcoll:   next_id:i64                   (0 in the log; the counter in checkpoints)
 //     rmcoll:   (nothing)
 //     end:      documents:i64                 (checkpoints only: the last frame)
+//     mkindex:  unique:u8 path_len:u32 path[path_len]   (the path as a JSON array)
+//     rmindex:  path_len:u32 path[path_len]
 //   id     := 0:u8 value:i64 | 1:u8 len:u32 bytes[len]
 // Integers are little-endian.
 #pragma once
@@ -66,7 +68,8 @@ struct DecodedRecord {
   std::string_view collection;
   DocId id;
   std::string_view doc;  // kPut: JSON text
-  int64_t number = 0;    // kMakeCollection: next id; kEnd: document count
+  int64_t number = 0;    // kMakeCollection: next id; kEnd: document count; kMakeIndex: unique
+  std::string_view path;  // kMakeIndex, kDropIndex: JSON array
 };
 Status DecodeRecords(std::string_view payload, std::vector<DecodedRecord>* out);
 

@@ -1,0 +1,150 @@
+// The evaluator's per-transaction state, shared by its source files
+// (evaluator.cc: the statements; selection_access.cc: how selections find
+// and lock their documents; index_statements.cc: the index statements).
+// Private to src/eval.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include "eval/evaluator.h"
+#include "index/planner.h"
+
+namespace parendb {
+
+struct WorkspaceKey {
+  const Collection* collection;
+  DocId id;
+  friend bool operator<(const WorkspaceKey& a, const WorkspaceKey& b) {
+    if (a.collection != b.collection) return std::less<const Collection*>()(a.collection, b.collection);
+    return a.id < b.id;
+  }
+};
+
+// A private write: the document as this transaction left it.
+struct WorkspaceEntry {
+  Collection* collection;  // kept alive by the session (collections_)
+  Value value;             // unless `rendered`
+  bool deleted = false;
+  bool created = false;  // did not exist before this transaction
+  // A created document as its final text, never parsed into `value`: most
+  // are committed without anything reading them (its tree is built if
+  // something does).
+  DocRef rendered;
+
+  const Value& view() const { return rendered ? rendered->value() : value; }
+  // Replaces the document (dropping any text).
+  void set_value(Value v) {
+    rendered.reset();
+    value = std::move(v);
+  }
+  // The tree to change in place (the text, if any, is then out of date).
+  Value& mutable_value() {
+    if (rendered) {
+      value = rendered->value();
+      rendered.reset();
+    }
+    return value;
+  }
+};
+
+inline Status Error(ErrorCode code, std::string msg) { return Status(code, std::move(msg)); }
+
+LockMode ModeFor(LockKind kind, bool read_only);
+
+struct Evaluator::Selection {
+  struct Bound {
+    DocId id;
+    DocRef committed;  // the version read at acquire; null for created docs
+  };
+  std::string name;
+  Transaction* txn = nullptr;
+  LockKind lock = LockKind::kRead;
+  bool multi = false;
+  bool created = false;
+  std::string collection_name;
+  Collection* collection = nullptr;  // kept alive by the session (collections_)
+  ResourceId lock_name = 0;          // the collection's, for the lock manager
+  Expr condition;
+  bool by_ids = false;        // the condition pins _id to the values in ids
+  std::vector<DocId> ids;
+  std::vector<Bound> docs;
+  OrderSpec order;
+
+  // How an acquire finds and locks the documents (selection_access.cc),
+  // made at acquire when not by_ids.
+  Plan plan;
+  // An index plan locks its key ranges (these, whose addresses the lock
+  // manager keeps until release) and every document whose key lies in
+  // them, `predicted` (sorted). Too many such documents, or predictions
+  // that keep missing, lock the whole collection instead.
+  struct RangeLock {
+    ResourceId index;
+    KeyRange range;
+  };
+  std::vector<RangeLock> range_locks;
+  std::vector<DocId> predicted;
+  bool whole_collection = false;
+
+  bool writable() const { return created || lock != LockKind::kRead; }
+  bool by_index() const { return !by_ids && plan.by_index && !whole_collection; }
+
+};
+
+struct Evaluator::Transaction {
+  enum class Stage { kSelecting, kWaiting, kAcquired, kCommitting };
+  std::string name;
+  LockManager::Txn locks;
+  Stage stage = Stage::kSelecting;
+  std::vector<Selection*> selections;
+  bool read_only = false;
+  bool has_snapshot = false;
+  uint64_t snapshot = 0;
+  std::map<WorkspaceKey, WorkspaceEntry> workspace;
+  int64_t acquire_millis = -1;  // acquire's MILLIS (-1: the default), kept for its retries
+  int attempts = 0;             // acquires made again because a prediction missed
+  // Index keys its writes moved documents into or out of, locked until it
+  // ends (deque: the lock manager keeps their addresses).
+  std::deque<KeyRange> write_ranges;
+  // The unique-index keys its writes gave documents: (index, key) -> _id.
+  std::map<std::pair<const Index*, std::string>, DocId> unique_keys;
+};
+
+// A wait the session blocks on: an acquire's locks, or a commit's sync.
+// Shared with the lock manager's or the log's callback, so it outlives
+// whichever side finishes last.
+struct Evaluator::PendingWait {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool decided = false;
+  Status status;
+  std::function<void()> wakeup;
+
+  bool Decided() {
+    std::lock_guard lock(mu);
+    return decided;
+  }
+  void Wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return decided; });
+  }
+  // The callback that decides it, from any thread.
+  static std::function<void(Status)> Completer(std::shared_ptr<PendingWait> p) {
+    return [p = std::move(p)](Status st) {
+      std::function<void()> wake;
+      {
+        std::lock_guard lock(p->mu);
+        p->decided = true;
+        p->status = std::move(st);
+        wake = p->wakeup;
+      }
+      p->cv.notify_all();
+      if (wake) wake();
+    };
+  }
+};
+
+
+}  // namespace parendb

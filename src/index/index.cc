@@ -1,0 +1,120 @@
+#include "index/index.h"
+
+#include <mutex>
+
+#include "index/key.h"
+
+namespace parendb {
+namespace {
+
+// What an entry's string costs on the heap beyond the node.
+size_t HeapBytes(const std::string& s) { return s.size() > 15 ? s.capacity() + 1 : 0; }
+
+}  // namespace
+
+Value PathToValue(const Path& path) {
+  Array steps;
+  for (const PathStep& s : path) steps.push_back(s.is_index ? Value(s.index) : Value(s.name));
+  return Value(std::move(steps));
+}
+
+bool PathFromValue(const Value& v, Path* out) {
+  out->clear();
+  if (!v.is_array() || v.as_array().empty()) return false;
+  for (const Value& s : v.as_array()) {
+    PathStep& step = out->emplace_back();
+    if (s.is_int() && s.as_int() >= 0) {
+      step.is_index = true;
+      step.index = s.as_int();
+    } else if (s.is_string()) {
+      step.name = s.as_string();
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Index::KeyOf(const Value& doc) const { return parendb::KeyOf(Resolve(path_, doc)); }
+
+void Index::Add(std::string_view key, const DocId& id) {
+  std::string entry(key);
+  AppendEntryId(id, &entry);
+  std::unique_lock lock(mu_);
+  auto [it, fresh] = entries_.try_emplace(std::move(entry), Posting{static_cast<uint32_t>(key.size()), 0});
+  if (fresh) heap_bytes_ += HeapBytes(it->first);
+  ++it->second.count;
+}
+
+void Index::Remove(std::string_view key, const DocId& id) {
+  std::string entry(key);
+  AppendEntryId(id, &entry);
+  std::unique_lock lock(mu_);
+  auto it = entries_.find(entry);
+  if (it == entries_.end()) return;
+  if (--it->second.count == 0) {
+    heap_bytes_ -= HeapBytes(it->first);
+    entries_.erase(it);
+  }
+}
+
+void Index::Clear() {
+  std::unique_lock lock(mu_);
+  entries_.clear();
+  heap_bytes_ = 0;
+}
+
+void Index::Collect(const KeyRange& range, bool desc, size_t max, std::vector<Hit>* out, std::string_view resume) const {
+  if (range.empty()) return;
+  std::shared_lock lock(mu_);
+  // Entries are key + _id: the first entry of key k is at lower_bound(k),
+  // and k + kAfterEntries comes after every entry of k.
+  auto first = entries_.begin();
+  if (!range.lo_unbounded) {
+    first = range.lo_open ? entries_.lower_bound(range.lo + kAfterEntries) : entries_.lower_bound(range.lo);
+  }
+  auto last = entries_.end();
+  if (!range.hi_unbounded) {
+    last = range.hi_open ? entries_.lower_bound(range.hi) : entries_.lower_bound(range.hi + kAfterEntries);
+  }
+  if (!resume.empty()) {
+    // Narrow [first, last) to what lies after (asc) or before (desc) resume.
+    auto earlier = [&](auto a, auto b) { return b == entries_.end() || (a != entries_.end() && a->first < b->first); };
+    if (!desc) {
+      auto after = entries_.upper_bound(resume);
+      if (earlier(first, after)) first = after;
+    } else {
+      auto at = entries_.lower_bound(resume);
+      if (earlier(at, last)) last = at;
+    }
+  }
+  size_t n = 0;
+  auto emit = [&](const std::pair<const std::string, Posting>& e) {
+    out->push_back(Hit{e.first.substr(0, e.second.key_len), EntryId(e.first, e.second.key_len)});
+    return max == 0 || ++n < max;
+  };
+  if (first == entries_.end() || first == last || (last != entries_.end() && !(first->first < last->first))) return;
+  if (!desc) {
+    for (auto it = first; it != last; ++it) {
+      if (!emit(*it)) return;
+    }
+  } else {
+    for (auto it = last; it != first;) {
+      if (!emit(*--it)) return;
+    }
+  }
+}
+
+size_t Index::entries() const {
+  std::shared_lock lock(mu_);
+  return entries_.size();
+}
+
+size_t Index::memory_bytes() const {
+  std::shared_lock lock(mu_);
+  // A red-black tree node: three pointers and a colour, then the pair.
+  constexpr size_t kNode = 32 + sizeof(std::string) + sizeof(Posting);
+  return entries_.size() * kNode + heap_bytes_;
+}
+
+}  // namespace parendb
