@@ -135,6 +135,17 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
     r.id = writes[i].id;
     r.doc = writes[i].doc;
   }
+  // Index keys are worked out here, on the committer's thread, not under
+  // the commit mutex. Its locks keep the newest version stable.
+  for (Write& w : writes) {
+    const IndexList& indexes = w.collection->indexes();
+    if (indexes.empty()) continue;
+    w.replaced = w.collection->Get(w.id, kLatest);
+    for (const auto& index : indexes) {
+      if (w.doc != nullptr) w.keys.push_back(index->KeyOf(*w.doc));
+      if (w.replaced != nullptr) w.replaced_keys.push_back(index->KeyOf(*w.replaced));
+    }
+  }
   auto pending = std::make_shared<std::vector<Write>>(std::move(writes));
   log_->Append(records, [this, pending, done = std::move(done)](Status st, uint64_t lsn) {
     if (!st.ok()) {
@@ -153,16 +164,6 @@ void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
   // Versions the commit makes unreachable are freed after the commit mutex
   // is let go: freeing a document is work no other commit needs to wait for.
   thread_local std::vector<DocRef> dropped;
-  // Index entries of the versions dropped, taken out after the mutex too:
-  // an entry that stays a little longer only makes a lookup check one more
-  // document, while one missing would lose it (entries count versions, so
-  // adds and removes commute).
-  struct Unindex {
-    const IndexList* indexes;
-    DocId id;
-    size_t first, last;  // dropped[first, last)
-  };
-  thread_local std::vector<Unindex> unindex;
   {
     // One commit at a time, and no snapshot is taken while versions are
     // pruned and the commit published.
@@ -172,26 +173,33 @@ void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
     snapshots_.LiveLocked(&live);
     int64_t delta = 0;
     for (Write& w : writes) {
-      const IndexList& indexes = w.collection->indexes();
-      if (!indexes.empty() && w.doc != nullptr) {
-        // Entries first: a reader that sees the version finds its entry.
-        for (const auto& index : indexes) index->Add(index->KeyOf(w.doc->value()), w.id);
-      }
       size_t before = dropped.size();
       delta += w.collection->Install(w.id, std::move(w.doc), ts, live, &dropped);
-      if (!indexes.empty() && dropped.size() > before) unindex.push_back(Unindex{&indexes, w.id, before, dropped.size()});
+      const IndexList& indexes = w.collection->indexes();
+      if (!indexes.empty()) Reindex(indexes, w, dropped, before);
     }
     if (delta != 0) counters_.Add(EngineCounters::kDocuments, delta);
     if (lsn > applied_lsn_) applied_lsn_ = lsn;  // in memory lsn is 0: leave the line clean
     snapshots_.Publish(ts);
   }
-  for (const Unindex& u : unindex) {
-    for (size_t i = u.first; i < u.last; ++i) {
-      for (const auto& index : *u.indexes) index->Remove(index->KeyOf(dropped[i]->value()), u.id);
+  dropped.clear();
+}
+
+// Index entries follow the versions, all before the commit is published:
+// the new version's entries are added after it is in its chain, and the
+// dropped versions' entries go with them. So while a document keeps one
+// version, its only entry is that version's (Collection::Get's `only`),
+// and a reader at a snapshot never finds an entry whose version it could
+// see under another key without finding the chain longer than one.
+void Engine::Reindex(const IndexList& indexes, const Write& w, const std::vector<DocRef>& dropped, size_t first) {
+  for (size_t i = 0; i < indexes.size() && i < w.keys.size(); ++i) indexes[i]->Add(w.keys[i], w.id);
+  for (size_t d = first; d < dropped.size(); ++d) {
+    bool replaced = dropped[d] == w.replaced && w.replaced_keys.size() == indexes.size();
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      // An older version kept for a snapshot: rare, and worked out here.
+      indexes[i]->Remove(replaced ? w.replaced_keys[i] : indexes[i]->KeyOf(*dropped[d]), w.id);
     }
   }
-  unindex.clear();
-  dropped.clear();
 }
 
 Status Engine::LockCollection(LockManager::Txn* txn, const std::string& name, LockMode mode) {
@@ -226,25 +234,36 @@ std::string PathJson(const Path& path) {
 Status FillIndex(const Collection& c, Index* index, const std::function<void(size_t)>& progress) {
   size_t done = 0;
   c.ScanVersions([&](const DocId& id, const DocRef& doc) {
-    index->Add(index->KeyOf(doc->value()), id);
+    index->Add(index->KeyOf(*doc), id);
     if (++done % 100000 == 0) progress(done);
   });
   if (!index->unique()) return Status::Ok();
   // Only the newest versions count (older ones are history), and the
-  // newest of every document is in the entries: walk them in key order.
+  // newest of every document is in the entries: walk them in key order, a
+  // batch at a time (a copy of every entry would double the build's peak).
   std::vector<Index::Hit> hits;
-  index->Collect(KeyRange::All(), false, 0, &hits);
-  const Index::Hit* prev = nullptr;
-  for (const Index::Hit& h : hits) {
-    if (IsNullKey(h.key)) continue;
-    DocRef doc = c.Get(h.id, kLatest);
-    if (doc == nullptr || index->KeyOf(doc->value()) != h.key) continue;
-    if (prev != nullptr && prev->key == h.key && !(prev->id == h.id)) {
-      return Status(ErrorCode::kDuplicateKey, "documents " + prev->id.ToString() + " and " + h.id.ToString() + " of " +
-                                                  c.name() + " share the value at " + PathToString(index->path()));
+  Index::Hit prev;
+  bool have_prev = false;
+  std::string resume;
+  do {
+    hits.clear();
+    index->Collect(KeyRange::All(), false, 1024, &hits, resume);
+    for (Index::Hit& h : hits) {
+      if (IsNullKey(h.key)) continue;
+      DocRef doc = c.Get(h.id, kLatest);
+      if (doc == nullptr || index->KeyOf(*doc) != h.key) continue;
+      if (have_prev && prev.key == h.key && !(prev.id == h.id)) {
+        return Status(ErrorCode::kDuplicateKey, "documents " + prev.id.ToString() + " and " + h.id.ToString() + " of " +
+                                                    c.name() + " share the value at " + PathToString(index->path()));
+      }
+      prev = h;
+      have_prev = true;
     }
-    prev = &h;
-  }
+    if (!hits.empty()) {
+      resume = hits.back().key;
+      AppendEntryId(hits.back().id, &resume);
+    }
+  } while (hits.size() == 1024);
   return Status::Ok();
 }
 

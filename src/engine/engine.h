@@ -58,6 +58,10 @@ struct Write {
   Collection* collection;
   DocId id;
   DocRef doc;  // null: delete
+  // Filled by CommitAsync when the collection has indexes: the keys of doc
+  // and of the version it replaces (`replaced`), one per index.
+  std::vector<std::string> keys, replaced_keys;
+  DocRef replaced;
 };
 
 // An index as the log and checkpoints name it.
@@ -137,6 +141,7 @@ class Engine {
  private:
   Status CheckWritable() const;
   void Install(std::vector<Write>& writes, uint64_t lsn);
+  static void Reindex(const IndexList& indexes, const Write& w, const std::vector<DocRef>& dropped, size_t first);
   // Logs one catalog record and applies it (apply runs under the commit mutex).
   Status LogCatalogChange(LogRecord record, const std::function<void()>& apply);
   // A whole-collection lock for a catalog change, waiting up to the lock

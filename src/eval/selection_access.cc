@@ -67,12 +67,15 @@ void Find(const Evaluator::Selection& s, uint64_t ts, Findings* f) {
   *f = Findings();
   const Collection& c = *s.collection;
   auto consider = [&](const Index& index, const Index::Hit& h) {
-    DocRef doc = c.Get(h.id, ts);
-    // An entry of another version of the document: its visible version
-    // has an entry of its own.
-    if (doc == nullptr || index.KeyOf(doc->value()) != h.key) return;
+    bool only;
+    DocRef doc = c.Get(h.id, ts, &only);
+    if (doc == nullptr) return;
+    // The entry may be another version's (kept for a snapshot): then the
+    // visible version has an entry of its own. With one version, the
+    // entry is that version's (Engine::Reindex), and needs no parsing.
+    if (!only && index.KeyOf(*doc) != h.key) return;
     f->in_ranges.push_back(h.id);
-    if (s.condition.op == Expr::Op::kTrue || Test(s.condition, doc->value())) {
+    if (s.plan.exact || Test(s.condition, doc->value())) {
       f->matches.push_back(Found{h.key, h.id, std::move(doc)});
     }
   };

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "doc/json.h"
 #include "index/key.h"
 
 namespace parendb {
@@ -36,6 +37,14 @@ bool PathFromValue(const Value& v, Path* out) {
 }
 
 std::string Index::KeyOf(const Value& doc) const { return parendb::KeyOf(Resolve(path_, doc)); }
+
+std::string Index::KeyOf(const StoredDoc& doc) const {
+  if (doc.has_tree()) return KeyOf(doc.value());
+  thread_local Value scratch;
+  const std::string& text = doc.json();
+  if (!ParseTrustedJsonObject(text.data(), text.size(), text.capacity(), &scratch).ok()) return KeyOf(doc.value());
+  return KeyOf(scratch);
+}
 
 void Index::Add(std::string_view key, const DocId& id) {
   std::string entry(key);

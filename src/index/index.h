@@ -24,6 +24,7 @@
 #include "doc/value.h"
 #include "eval/expr.h"
 #include "lockmgr/key_range.h"
+#include "mvcc/stored_doc.h"
 
 namespace parendb {
 
@@ -45,6 +46,10 @@ class Index {
 
   // The key of doc (an object) at this index's path.
   std::string KeyOf(const Value& doc) const;
+  // The same for a stored version, without keeping a parsed tree for it
+  // when it has none (an index build or a commit parses each document once
+  // and would otherwise keep every tree).
+  std::string KeyOf(const StoredDoc& doc) const;
 
   // Writers (one at a time).
   void Add(std::string_view key, const DocId& id);

@@ -189,6 +189,42 @@ KeyRange Intersect(const KeyRange& a, const KeyRange& b) {
   return r;
 }
 
+// Whether cond is nothing but comparisons and `in`s of index's path with
+// literals (an & of them included), so its ranges say exactly what matches.
+bool Exact(const Expr& c, const Index& index) {
+  switch (c.op) {
+    case Expr::Op::kTrue:
+    case Expr::Op::kFalse:
+      return true;
+    case Expr::Op::kEq:
+    case Expr::Op::kLt:
+    case Expr::Op::kLe:
+    case Expr::Op::kGt:
+    case Expr::Op::kGe: {
+      const Expr& a = c.args[0];
+      const Expr& b = c.args[1];
+      const Expr* path = a.op == Expr::Op::kPath && b.op == Expr::Op::kLiteral   ? &a
+                         : b.op == Expr::Op::kPath && a.op == Expr::Op::kLiteral ? &b
+                                                                                 : nullptr;
+      return path != nullptr && SamePath(path->path, index.path());
+    }
+    case Expr::Op::kIn: {
+      if (c.args[0].op != Expr::Op::kPath || !SamePath(c.args[0].path, index.path())) return false;
+      for (size_t i = 1; i < c.args.size(); ++i) {
+        if (c.args[i].op != Expr::Op::kLiteral) return false;
+      }
+      return true;
+    }
+    case Expr::Op::kAnd:
+      for (const Expr& a : c.args) {
+        if (a.op == Expr::Op::kAnd || !Exact(a, index)) return false;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
 Plan PlanSelection(const Expr& cond, const IndexList& indexes, const OrderSpec& order) {
   Plan plan;
   std::optional<Scans> scans = indexes.empty() ? std::nullopt : Ranges(cond, indexes);
@@ -199,12 +235,14 @@ Plan PlanSelection(const Expr& cond, const IndexList& indexes, const OrderSpec& 
       plan.by_index = true;
       plan.walk_in_order = true;
       plan.scans.push_back(IndexScan{*by_order, {one_range_here ? (*scans)[0].ranges[0] : KeyRange::All()}});
+      plan.exact = cond.op == Expr::Op::kTrue || (one_range_here && Exact(cond, **by_order));
       return plan;
     }
   }
   if (scans) {
     plan.by_index = true;
     plan.scans = std::move(*scans);
+    plan.exact = plan.scans.size() == 1 && Exact(cond, *plan.scans[0].index);
   }
   return plan;
 }

@@ -42,6 +42,10 @@ struct Plan {
   // scans[0].ranges[0] is walked in the order's direction, so the first
   // documents found are the first in order (and limit can stop early).
   bool walk_in_order = false;
+  // A document whose key lies in the ranges satisfies the whole condition
+  // (it is one comparison, one `in`, or an `&` of them on this one index):
+  // no need to test it.
+  bool exact = false;
 };
 
 // The plan for a condition over a collection with these indexes.

@@ -78,6 +78,17 @@ DocRef Collection::Get(const DocId& id, uint64_t ts) const {
   return v == nullptr ? nullptr : v->doc;
 }
 
+DocRef Collection::Get(const DocId& id, uint64_t ts, bool* only) const {
+  std::shared_lock ids(ids_lock_);
+  const Entry* e = Find(id);
+  *only = false;
+  if (e == nullptr) return nullptr;
+  std::shared_lock latch(e->latch);
+  *only = e->chain.size() == 1;
+  const Version* v = VisibleAt(e->chain, ts);
+  return v == nullptr ? nullptr : v->doc;
+}
+
 void Collection::Scan(uint64_t ts, const std::function<bool(const DocId&, const DocRef&)>& fn) const {
   // A chunk at a time, so a new _id (which needs the set exclusively) waits
   // for one chunk, not the whole scan, and fn runs with no lock held.

@@ -52,6 +52,9 @@ class Collection {
   // The version of id visible at ts (kLatest: newest); null when absent or
   // deleted at ts.
   DocRef Get(const DocId& id, uint64_t ts) const;
+  // The same; *only says whether that version is the only one kept (then
+  // an index entry of the document is that version's: see Engine::Install).
+  DocRef Get(const DocId& id, uint64_t ts, bool* only) const;
 
   // Calls fn(id, doc) for every document visible at ts, in _id order, until
   // fn returns false.
