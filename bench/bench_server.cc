@@ -11,7 +11,12 @@
 //             accounts, with check: 8 statements, 8 response lines
 //   read      point read by _id: open, select r, acquire, readall, close
 //   insert    create one ~1 KB document and commit
-// Prints throughput and p50/p99 latency per workload and connection count.
+//   transfer-email  the transfer with each account selected by its unique,
+//             indexed email, (= (f email) "userK@example.com"), not _id
+//   range     read 20 accounts by a range of their indexed rank:
+//             (selects a q r (coll acc) (& (>= (f rank) K) (< (f rank) K+20)))
+// Prints throughput, p50/p99 latency and the server's lock waits (from
+// (stats)) per workload and connection count.
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -46,6 +51,7 @@ struct Config {
   std::vector<std::string> workloads{"transfer", "read", "insert"};
   int accounts = 10000;
   std::string password;
+  bool indexes = false;  // index acc's email (unique) and rank
 };
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -125,6 +131,22 @@ Txn Make(const std::string& workload, std::mt19937& rng, int accounts, const std
                 "(update b (f balance) (+ (f balance) 5))(commit t)\n",
             8};
   }
+  if (workload == "transfer-email") {
+    int a = 1 + static_cast<int>(rng() % accounts), b;
+    do b = 1 + static_cast<int>(rng() % accounts); while (b == a);
+    auto email = [](int k) { return "\"user" + std::to_string(k) + "@example.com\""; };
+    return {"(open t)(select a t wn (coll acc) (= (f email) " + email(a) + "))(select b t wn (coll acc) (= (f email) " +
+                email(b) +
+                "))(acquire t)(check a (>= (f balance) 5))(update a (f balance) (- (f balance) 5))"
+                "(update b (f balance) (+ (f balance) 5))(commit t)\n",
+            8};
+  }
+  if (workload == "range") {
+    int lo = 1 + static_cast<int>(rng() % (accounts > 20 ? accounts - 20 : 1));
+    return {"(open q)(selects a q r (coll acc) (& (>= (f rank) " + std::to_string(lo) + ") (< (f rank) " +
+                std::to_string(lo + 20) + ")))(acquire q)(readall a)(close q)\n",
+            5};
+  }
   if (workload == "read") {
     return {"(open q)(select a q r (coll acc) (= (f _id) " + std::to_string(1 + rng() % accounts) +
                 "))(acquire q)(readall a)(close q)\n",
@@ -144,13 +166,23 @@ void Setup(const Config& c) {
   for (int i = 0; i < 3; ++i) conn.Line();
   bool loaded = conn.Line() != "[]";
   conn.Line();
+  // The indexes the transfer-email and range workloads use (index-exists
+  // when they are there already).
+  bool wanted = c.indexes;
+  for (const std::string& w : c.workloads) wanted = wanted || w == "transfer-email" || w == "range";
+  if (wanted) {
+    conn.Send("(mkindex acc (f email) unique)(mkindex acc (f rank))");
+    conn.Line();
+    conn.Line();
+  }
   if (loaded) return;
   for (int base = 0; base < c.accounts; base += 1000) {
     std::string batch = "(open t)(acquire t)";
     int n = std::min(1000, c.accounts - base);
     for (int i = 0; i < n; ++i) {
-      batch += "(create a" + std::to_string(i) + " t (coll acc)) {\"owner\": \"user" + std::to_string(base + i + 1) +
-               "\", \"balance\": 1000000}";
+      std::string k = std::to_string(base + i + 1);
+      batch += "(create a" + std::to_string(i) + " t (coll acc)) {\"owner\": \"user" + k + "\", \"email\": \"user" + k +
+               "@example.com\", \"rank\": " + k + ", \"balance\": 1000000}";
     }
     batch += "(commit t)\n";
     conn.Send(batch);
@@ -164,7 +196,17 @@ void Setup(const Config& c) {
 struct Result {
   double per_sec, p50_ms, p99_ms;
   long errors;
+  long lock_waits;  // the server's lock_waits counter moved by this many
 };
+
+// The server's lock_waits counter.
+long LockWaits(const Config& c) {
+  Conn conn(c);
+  conn.Send("(stats)");
+  std::string s = conn.Line();
+  size_t p = s.find("\"lock_waits\":");
+  return p == std::string::npos ? -1 : std::atol(s.c_str() + p + 13);
+}
 
 // One event loop drives every connection, as redis-benchmark and pgbench
 // do, so the client takes as little of the machine as it can: each
@@ -273,21 +315,28 @@ int main(int argc, char** argv) {
       for (auto& s : Split(value())) c.connections.push_back(std::atoi(s.c_str()));
     } else if (a == "--workloads") {
       c.workloads = Split(value());
+    } else if (a == "--indexes") {
+      c.indexes = true;
     } else if (a == "--password-file") {
       std::ifstream f(value());
       std::getline(f, c.password);
     } else {
       std::printf("usage: parendb_load [--host H] [--port P] [--seconds S] [--connections 1,16,64]\n"
-                  "                    [--workloads transfer,read,insert] [--accounts N] [--password-file F]\n");
+                  "                    [--workloads transfer,read,insert,transfer-email,range] [--accounts N]\n"
+                  "                    [--password-file F] [--indexes]\n"
+                  "--indexes makes acc's indexes (email, unique; rank) even when no workload needs them.\n");
       return a == "--help" ? 0 : 2;
     }
   }
   Setup(c);
-  std::printf("%-9s %5s %12s %9s %9s %7s\n", "workload", "conns", "txn/s", "p50 ms", "p99 ms", "errors");
+  std::printf("%-9s %5s %12s %9s %9s %7s %10s\n", "workload", "conns", "txn/s", "p50 ms", "p99 ms", "errors", "lock_waits");
   for (const std::string& w : c.workloads) {
     for (int n : c.connections) {
+      long waits = LockWaits(c);
       Result r = Run(c, w, n);
-      std::printf("%-9s %5d %12.0f %9.3f %9.3f %7ld\n", w.c_str(), n, r.per_sec, r.p50_ms, r.p99_ms, r.errors);
+      r.lock_waits = LockWaits(c) - waits;
+      std::printf("%-9s %5d %12.0f %9.3f %9.3f %7ld %10ld\n", w.c_str(), n, r.per_sec, r.p50_ms, r.p99_ms, r.errors,
+                  r.lock_waits);
       std::fflush(stdout);
     }
   }

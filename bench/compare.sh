@@ -15,6 +15,12 @@
 #
 #   bench/compare.sh [SECONDS] [ROUNDS]   (defaults 3 and 3; needs root for apt and runuser)
 #
+# WORKLOADS, CONNS and SYSTEMS (parendb parendb1 pg redis) choose what runs;
+# LOAD_FLAGS go to parendb_load. bench/index_compare.sh uses them for the
+# index workloads: transfer-email (each account selected by its unique,
+# indexed email; PostgreSQL: a jsonb expression index and the transfer as
+# one function call) and range (20 accounts by a range of an indexed rank).
+#
 # All four servers run side by side; each cell (workload x connections) is
 # measured for the four one right after the other (who goes first rotates
 # from round to round), and the whole sweep is repeated ROUNDS times. The
@@ -28,8 +34,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER=${1:-3}
 ROUNDS=${2:-3}
-CONNS="1 16 64"
-WORKLOADS="transfer read insert"
+CONNS=${CONNS:-1 16 64}
+WORKLOADS=${WORKLOADS:-transfer read insert}
+SYSTEMS=${SYSTEMS:-parendb parendb1 pg redis}
+LOAD_FLAGS=${LOAD_FLAGS:-}
 WORK=$(mktemp -d /tmp/parendb-compare-XXXXXX)
 chmod 777 "$WORK"  # PostgreSQL runs as its own user and writes its log and socket here
 PPORT=17420 P1PORT=17421 PGPORT=17432 RPORT=17479
@@ -55,7 +63,7 @@ FILLER=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 34))
 DOC="{\"kind\": \"event\", \"n\": 1, \"body\": \"$FILLER\"}"
 RESULTS="$WORK/results.txt"
 : > "$RESULTS"
-row() { printf '%-10s %-9s %5s %10s %9s %9s\n' "$@" | tee -a "$RESULTS"; }
+row() { printf '%-10s %-14s %5s %10s %9s %9s %10s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:--}" | tee -a "$RESULTS"; }
 
 # ------------------------------------------------------------- start all four
 build/parendb serve --data "$WORK/paren" --port $PPORT --log-level warn &
@@ -74,7 +82,28 @@ runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg" -w -l "$WORK/pg.log" \
 PSQL=(psql -q -h 127.0.0.1 -p $PGPORT -U postgres -d postgres)
 "${PSQL[@]}" -c "CREATE TABLE acc(id int PRIMARY KEY, doc jsonb NOT NULL);
   CREATE TABLE docs(id bigserial PRIMARY KEY, doc jsonb NOT NULL);
-  INSERT INTO acc SELECT i, jsonb_build_object('owner', 'user' || i, 'balance', 1000000) FROM generate_series(1, 10000) i;"
+  INSERT INTO acc SELECT i, jsonb_build_object('owner', 'user' || i, 'email', 'user' || i || '@example.com', 'rank', i,
+    'balance', 1000000) FROM generate_series(1, 10000) i;"
+case " $WORKLOADS " in
+  *" transfer-email "*|*" range "*)
+    "${PSQL[@]}" <<'SQL'
+CREATE UNIQUE INDEX acc_email ON acc ((doc->>'email'));
+CREATE INDEX acc_rank ON acc (((doc->>'rank')::int));
+-- The transfer by email as one call: both rows locked in one order (no
+-- deadlocks, as ParenDB's acquire takes both at once), the check, two updates.
+CREATE FUNCTION transfer_email(a text, b text, v bigint) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE bal bigint;
+BEGIN
+  PERFORM 1 FROM acc WHERE doc->>'email' IN (a, b) ORDER BY doc->>'email' FOR UPDATE;
+  SELECT (doc->>'balance')::bigint INTO bal FROM acc WHERE doc->>'email' = a;
+  IF bal IS NULL OR bal < v THEN RETURN 0; END IF;
+  UPDATE acc SET doc = jsonb_set(doc, '{balance}', to_jsonb((doc->>'balance')::bigint - v)) WHERE doc->>'email' = a;
+  UPDATE acc SET doc = jsonb_set(doc, '{balance}', to_jsonb((doc->>'balance')::bigint + v)) WHERE doc->>'email' = b;
+  RETURN 1;
+END $$;
+SQL
+    ;;
+esac
 cat > "$WORK/transfer.sql" <<'SQL'
 \set a random(1, 10000)
 \set b random(1, 10000)
@@ -87,6 +116,15 @@ COMMIT;
 SQL
 printf '\\set a random(1, 10000)\nSELECT doc FROM acc WHERE id = :a;\n' > "$WORK/read.sql"
 printf "INSERT INTO docs(doc) VALUES ('%s');\n" "$DOC" > "$WORK/insert.sql"
+cat > "$WORK/transfer-email.sql" <<'SQL'
+\set a random(1, 10000)
+\set b random(1, 10000)
+SELECT transfer_email('user' || :a || '@example.com', 'user' || :b || '@example.com', 5);
+SQL
+cat > "$WORK/range.sql" <<'SQL'
+\set x random(1, 9980)
+SELECT doc FROM acc WHERE (doc->>'rank')::int >= :x AND (doc->>'rank')::int < :x + 20;
+SQL
 
 RVERSION=$(redis-server --version | awk '{print $3}' | cut -d= -f2)
 mkdir -p "$WORK/redis"
@@ -101,8 +139,9 @@ echo "servers: ParenDB $(build/parendb version 2>/dev/null | head -1) (sync full
 
 # ------------------------------------------------------------------ one cell
 parendb_run() {  # label port workload conns
-  build/bench/parendb_load --port "$2" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$3" --connections "$4" |
-    awk 'NR>1 {print $3, $4, $5}' | { read -r tps p50 p99; row "$1" "$3" "$4" "$tps" "$p50" "$p99"; }
+  # shellcheck disable=SC2086
+  build/bench/parendb_load --port "$2" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$3" --connections "$4" $LOAD_FLAGS |
+    awk 'NR>1 {print $3, $4, $5, $7}' | { read -r tps p50 p99 waits; row "$1" "$3" "$4" "$tps" "$p50" "$p99" "$waits"; }
 }
 parendb_cell() { parendb_run parendb $PPORT "$@"; }
 parendb1_cell() { parendb_run parendb-t1 $P1PORT "$@"; }
@@ -123,6 +162,7 @@ redis_cell() {  # workload conns; redis-benchmark counts requests, sized to take
     transfer) n=$((c == 1 ? 3000 : 25000)); set -- EVALSHA "$SHA" 2 acc:__rand_int__ acc:__rand_int__ 5; local r=10000 ;;
     read) n=$((c == 1 ? 30000 : 250000)); set -- GET acc:__rand_int__; local r=10000 ;;
     insert) n=$((c == 1 ? 3000 : 25000)); set -- SET doc:__rand_int__ "$DOC"; local r=1000000000 ;;
+    *) return 0 ;;  # no secondary indexes in Redis
   esac
   n=$((n * SECONDS_PER / 3))
   csv=$(redis-benchmark -h 127.0.0.1 -p $RPORT -c "$c" -n "$n" -r "$r" --csv "$@" 2>/dev/null | tail -1)
@@ -134,9 +174,12 @@ redis_cell() {  # workload conns; redis-benchmark counts requests, sized to take
 # Who goes first in a cell rotates from round to round: a system's
 # background work (Redis's AOF rewrite, PostgreSQL's checkpoints, ParenDB's)
 # spills into whatever runs next, and no one should always be next.
-ORDERS=("parendb parendb1 pg redis" "pg redis parendb1 parendb" "redis parendb pg parendb1" "parendb1 pg redis parendb")
+read -r -a SYS <<< "$SYSTEMS"
 for round in $(seq "$ROUNDS"); do
-  order=${ORDERS[$(( (round - 1) % ${#ORDERS[@]} ))]}
+  # Round r starts with system r (mod n), and every other round runs them backwards.
+  k=$(( (round - 1) % ${#SYS[@]} ))
+  rotated=("${SYS[@]:k}" "${SYS[@]:0:k}")
+  if (( round % 2 == 0 )); then order=$(printf '%s\n' "${rotated[@]}" | tac | xargs); else order="${rotated[*]}"; fi
   echo "== round $round of $ROUNDS (order: $order)"
   for w in $WORKLOADS; do
     for c in $CONNS; do
@@ -147,7 +190,7 @@ done
 
 echo
 echo "== summary: median throughput (txn/s) of $ROUNDS rounds, with that run's p50/p99 latency (ms)"
-printf '%-10s %-9s %5s %10s %9s %9s\n' server workload conns "txn/s" "p50 ms" "p99 ms"
+printf '%-10s %-14s %5s %10s %9s %9s %10s\n' server workload conns "txn/s" "p50 ms" "p99 ms" "lock waits"
 sort -b -k2,2 -k3,3n -k1,1 -k4,4n "$RESULTS" | awk '
   function flush() { if (n > 0) print rows[int((n + 1) / 2)] }
   { key = $1 " " $2 " " $3; if (key != last) { flush(); last = key; n = 0 } rows[++n] = $0 }

@@ -192,10 +192,20 @@ void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
 // and a reader at a snapshot never finds an entry whose version it could
 // see under another key without finding the chain longer than one.
 void Engine::Reindex(const IndexList& indexes, const Write& w, const std::vector<DocRef>& dropped, size_t first) {
-  for (size_t i = 0; i < indexes.size() && i < w.keys.size(); ++i) indexes[i]->Add(w.keys[i], w.id);
+  // The usual update: the version it replaced is dropped and had the same
+  // key, so that index's entry stays as it is.
+  bool replaced_dropped = false;
+  for (size_t d = first; d < dropped.size() && !replaced_dropped; ++d) replaced_dropped = dropped[d] == w.replaced;
+  auto unchanged = [&](size_t i) {
+    return replaced_dropped && i < w.keys.size() && i < w.replaced_keys.size() && w.keys[i] == w.replaced_keys[i];
+  };
+  for (size_t i = 0; i < indexes.size() && i < w.keys.size(); ++i) {
+    if (!unchanged(i)) indexes[i]->Add(w.keys[i], w.id);
+  }
   for (size_t d = first; d < dropped.size(); ++d) {
     bool replaced = dropped[d] == w.replaced && w.replaced_keys.size() == indexes.size();
     for (size_t i = 0; i < indexes.size(); ++i) {
+      if (replaced && unchanged(i)) continue;
       // An older version kept for a snapshot: rare, and worked out here.
       indexes[i]->Remove(replaced ? w.replaced_keys[i] : indexes[i]->KeyOf(*dropped[d]), w.id);
     }

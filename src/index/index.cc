@@ -82,8 +82,15 @@ void Index::Collect(const KeyRange& range, bool desc, size_t max, std::vector<Hi
   if (!range.lo_unbounded) {
     first = range.lo_open ? entries_.lower_bound(range.lo + kAfterEntries) : entries_.lower_bound(range.lo);
   }
+  // Ascending walks stop at the first key past hi (no second search: most
+  // lookups are of one key and end a step or two after they start).
+  auto past_hi = [&](const std::pair<const std::string, Posting>& e) {
+    if (range.hi_unbounded) return false;
+    int c = std::string_view(e.first).substr(0, e.second.key_len).compare(range.hi);
+    return c > 0 || (c == 0 && range.hi_open);
+  };
   auto last = entries_.end();
-  if (!range.hi_unbounded) {
+  if (!range.hi_unbounded && desc) {
     last = range.hi_open ? entries_.lower_bound(range.hi) : entries_.lower_bound(range.hi + kAfterEntries);
   }
   if (!resume.empty()) {
@@ -104,7 +111,7 @@ void Index::Collect(const KeyRange& range, bool desc, size_t max, std::vector<Hi
   };
   if (first == entries_.end() || first == last || (last != entries_.end() && !(first->first < last->first))) return;
   if (!desc) {
-    for (auto it = first; it != last; ++it) {
+    for (auto it = first; it != last && !past_hi(*it); ++it) {
       if (!emit(*it)) return;
     }
   } else {
