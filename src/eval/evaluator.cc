@@ -589,6 +589,8 @@ void Evaluator::RecycleSelection(std::unique_ptr<Selection> s) {
   s->range_locks.clear();
   s->predicted.clear();
   s->whole_collection = false;
+  s->hits.clear();
+  s->hit_changes.clear();
   if (free_sels_.size() < 64) free_sels_.push_back(std::move(s));
 }
 

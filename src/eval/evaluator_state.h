@@ -87,6 +87,11 @@ struct Evaluator::Selection {
   std::vector<RangeLock> range_locks;
   std::vector<DocId> predicted;
   bool whole_collection = false;
+  // The index entries the prediction read, and each index's changes()
+  // then: when no entry came or went since, binding reads them again
+  // instead of searching the indexes again.
+  std::vector<Index::Hit> hits;
+  std::vector<uint64_t> hit_changes;
 
   bool writable() const { return created || lock != LockKind::kRead; }
   bool by_index() const { return !by_ids && plan.by_index && !whole_collection; }

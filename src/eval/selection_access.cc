@@ -48,6 +48,9 @@ struct Findings {
   // of the last document bound; the rest of the range is not needed).
   bool stopped = false;
   std::string bound;
+  // Not a walk: every entry read, and each scan's index changes() then.
+  std::vector<Index::Hit> hits;
+  std::vector<uint64_t> changes;
 };
 
 // How many documents a selection binds at most.
@@ -62,8 +65,18 @@ bool Sooner(const Found& a, const Found& b, bool desc) {
   return a.id < b.id;  // ties by _id, in either direction
 }
 
-// The documents of an index plan at ts.
-void Find(const Evaluator::Selection& s, uint64_t ts, Findings* f) {
+// Whether the entries s->hits were read from are all still as they were.
+bool HitsCurrent(const Evaluator::Selection& s) {
+  if (s.plan.walk_in_order || s.hit_changes.size() != s.plan.scans.size()) return false;
+  for (size_t i = 0; i < s.plan.scans.size(); ++i) {
+    if (s.plan.scans[i].index->changes() != s.hit_changes[i]) return false;
+  }
+  return true;
+}
+
+// The documents of an index plan at ts. With reuse, the entries are
+// s.hits (HitsCurrent said they are what a search would find).
+void Find(const Evaluator::Selection& s, uint64_t ts, bool reuse, Findings* f) {
   *f = Findings();
   const Collection& c = *s.collection;
   auto consider = [&](const Index& index, const Index::Hit& h) {
@@ -109,14 +122,31 @@ void Find(const Evaluator::Selection& s, uint64_t ts, Findings* f) {
     std::stable_sort(f->matches.begin(), f->matches.end(),
                      [&](const Found& a, const Found& b) { return Sooner(a, b, s.order.desc); });
     if (f->matches.size() > want) f->matches.resize(want);
+  } else if (reuse) {
+    // s.hits hold each scan's entries in turn; a scan's index is known
+    // by where its entries start.
+    for (const Index::Hit& h : s.hits) consider(*s.plan.scans[h.scan].index, h);
   } else {
-    for (const IndexScan& scan : s.plan.scans) {
-      for (const KeyRange& r : scan.ranges) {
-        hits.clear();
-        scan.index->Collect(r, false, 0, &hits);
-        for (const Index::Hit& h : hits) consider(*scan.index, h);
+    for (size_t i = 0; i < s.plan.scans.size(); ++i) {
+      const IndexScan& scan = s.plan.scans[i];
+      uint64_t changes = 0;
+      for (size_t r = 0; r < scan.ranges.size(); ++r) {
+        size_t first = f->hits.size();
+        uint64_t now = 0;
+        scan.index->Collect(scan.ranges[r], false, 0, &f->hits, {}, &now);
+        // Ranges read at different moments: keep the earliest count, so a
+        // change between them shows as a change.
+        if (r == 0) changes = now;
+        if (now != changes) changes = UINT64_MAX;
+        for (size_t h = first; h < f->hits.size(); ++h) {
+          f->hits[h].scan = static_cast<uint32_t>(i);
+          consider(*scan.index, f->hits[h]);
+        }
       }
+      f->changes.push_back(changes);
     }
+  }
+  if (!s.plan.walk_in_order) {
     // Ranges may overlap, and | may use several indexes: one each, by _id.
     std::sort(f->matches.begin(), f->matches.end(), [](const Found& a, const Found& b) { return a.id < b.id; });
     f->matches.erase(std::unique(f->matches.begin(), f->matches.end(),
@@ -170,9 +200,13 @@ bool Covers(const KeyRange& held, const KeyRange& needed) {
 static void Predict(Evaluator::Selection* s, const std::vector<DocId>& also) {
   s->range_locks.clear();
   s->predicted.clear();
+  s->hits.clear();
+  s->hit_changes.clear();
   if (!s->plan.by_index || s->whole_collection) return;
   Findings f;
-  Find(*s, kLatest, &f);
+  Find(*s, kLatest, false, &f);
+  s->hits = std::move(f.hits);
+  s->hit_changes = std::move(f.changes);
   s->predicted = std::move(f.in_ranges);
   s->predicted.insert(s->predicted.end(), also.begin(), also.end());
   std::sort(s->predicted.begin(), s->predicted.end());
@@ -245,7 +279,7 @@ Status Evaluator::BindIndexed(Transaction* t, Selection* s, uint64_t ts, bool* r
     return Status::Ok();
   }
   Findings f;
-  Find(*s, ts, &f);
+  Find(*s, ts, HitsCurrent(*s), &f);
   for (const DocId& id : f.in_ranges) {
     if (!std::binary_search(s->predicted.begin(), s->predicted.end(), id)) missed = true;
   }

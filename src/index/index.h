@@ -60,15 +60,20 @@ class Index {
   struct Hit {
     std::string key;
     DocId id;
+    uint32_t scan = 0;  // the caller's: which of its scans found it
   };
   // Appends the entries whose key is in range, in key order (then _id), or
   // in reverse with desc; stops after max (0: no limit).
   // After resume (an entry: key then AppendEntryId), when not empty: the
   // next batch of a walk.
   void Collect(const KeyRange& range, bool desc, size_t max, std::vector<Hit>* out,
-               std::string_view resume = {}) const;
+               std::string_view resume = {}, uint64_t* changes = nullptr) const;
 
   size_t entries() const;
+  // Moves whenever an entry is added or goes (not when only a count
+  // changes); Collect says what it was when it read. Equal values mean
+  // a second Collect would find the same entries.
+  uint64_t changes() const { return changes_.load(std::memory_order_acquire); }
 
   // Set when the index is dropped (its entries are then cleared): a plan
   // made before must be made again.
@@ -82,12 +87,36 @@ class Index {
     uint32_t key_len;  // the key's bytes at the front of the entry
     uint32_t count;    // versions with this key
   };
+  // An entry (key + _id) with its first 16 bytes in the tree node, as two
+  // big-endian words: most comparisons of a search end there, without a
+  // visit to the string's heap bytes (a cache miss per tree level).
+  struct Entry {
+    uint64_t head[2];
+    std::string bytes;
+  };
+  // A search key: the same head over a view.
+  struct Probe {
+    uint64_t head[2];
+    std::string_view bytes;
+    explicit Probe(std::string_view b);
+  };
+  struct EntryLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
+      if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
+      return std::string_view(a.bytes) < std::string_view(b.bytes);
+    }
+  };
+  using Entries = std::map<Entry, Posting, EntryLess>;
   const Path path_;
   const bool unique_;
   const uint64_t lock_name_;
   std::atomic<bool> dropped_{false};
+  std::atomic<uint64_t> changes_{0};
   mutable std::shared_mutex mu_;
-  std::map<std::string, Posting, std::less<>> entries_;  // key + _id
+  Entries entries_;  // key + _id
   size_t heap_bytes_ = 0;  // entry strings past their inline buffer
 };
 
