@@ -326,7 +326,15 @@ TEST_SUITE("index") {
       for (int i = 0; i < 3; ++i) {
         std::string sel = "(open t)(selects s t wn (coll d) " + condition(0) + ")(acquire t)";
         switch (pick(3)) {
-          case 0: sel += "(update s (f a) " + literal() + " (f b c) " + literal() + ")"; break;
+          case 0:
+            // Indexed paths, a parent of one ((f b), (f t)) and an unindexed one.
+            switch (pick(4)) {
+              case 0: sel += "(update s (f a) " + literal() + " (f b c) " + literal() + ")"; break;
+              case 1: sel += "(update s (f b) " + literal() + ")"; break;
+              case 2: sel += "(update s (f t) (f a))"; break;
+              default: sel += "(update s (f z) " + literal() + ")"; break;
+            }
+            break;
           case 1: sel += pick(3) == 0 ? "(delete s)" : "(update s (f x) (+ (f x) 1))"; break;
           default: sel += "(updateall s) " + document(); break;
         }

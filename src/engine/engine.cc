@@ -141,6 +141,8 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
     const IndexList& indexes = w.collection->indexes();
     if (indexes.empty()) continue;
     w.replaced = w.collection->Get(w.id, kLatest);
+    if (w.keys_unchanged && w.replaced != nullptr) continue;
+    w.keys_unchanged = false;
     for (const auto& index : indexes) {
       if (w.doc != nullptr) w.keys.push_back(index->KeyOf(*w.doc));
       if (w.replaced != nullptr) w.replaced_keys.push_back(index->KeyOf(*w.replaced));
@@ -197,17 +199,24 @@ void Engine::Reindex(const IndexList& indexes, const Write& w, const std::vector
   bool replaced_dropped = false;
   for (size_t d = first; d < dropped.size() && !replaced_dropped; ++d) replaced_dropped = dropped[d] == w.replaced;
   auto unchanged = [&](size_t i) {
-    return replaced_dropped && i < w.keys.size() && i < w.replaced_keys.size() && w.keys[i] == w.replaced_keys[i];
+    return replaced_dropped && (w.keys_unchanged || (i < w.keys.size() && i < w.replaced_keys.size() &&
+                                                     w.keys[i] == w.replaced_keys[i]));
   };
-  for (size_t i = 0; i < indexes.size() && i < w.keys.size(); ++i) {
-    if (!unchanged(i)) indexes[i]->Add(w.keys[i], w.id);
+  for (size_t i = 0; i < indexes.size(); ++i) {
+    if (unchanged(i)) continue;
+    if (w.keys_unchanged) {
+      indexes[i]->Add(indexes[i]->KeyOf(*w.replaced), w.id);  // the replaced version stays (a snapshot sees it)
+    } else if (i < w.keys.size()) {
+      indexes[i]->Add(w.keys[i], w.id);
+    }
   }
   for (size_t d = first; d < dropped.size(); ++d) {
-    bool replaced = dropped[d] == w.replaced && w.replaced_keys.size() == indexes.size();
+    bool is_replaced = dropped[d] == w.replaced;
+    bool known = is_replaced && w.replaced_keys.size() == indexes.size();
     for (size_t i = 0; i < indexes.size(); ++i) {
-      if (replaced && unchanged(i)) continue;
+      if (is_replaced && unchanged(i)) continue;
       // An older version kept for a snapshot: rare, and worked out here.
-      indexes[i]->Remove(replaced ? w.replaced_keys[i] : indexes[i]->KeyOf(*dropped[d]), w.id);
+      indexes[i]->Remove(known ? w.replaced_keys[i] : indexes[i]->KeyOf(*dropped[d]), w.id);
     }
   }
 }

@@ -62,6 +62,9 @@ struct Write {
   // and of the version it replaces (`replaced`), one per index.
   std::vector<std::string> keys, replaced_keys;
   DocRef replaced;
+  // Set by the committer when no write changed an indexed value: the keys
+  // are the replaced version's, and need not be worked out.
+  bool keys_unchanged = false;
 };
 
 // An index as the log and checkpoints name it.

@@ -906,7 +906,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
     st = NoteIndexWrite(t, c, id, {}, IndexKeys(c, &rendered->value()), LockKind::kWriteNonBlocking);
     if (!st.ok()) return Fail(std::move(st), t);
   }
-  t->workspace[key] = WorkspaceEntry{c, Value(), false, created, std::move(rendered)};
+  t->workspace[key] = WorkspaceEntry{c, Value(), false, created, true, std::move(rendered)};
 
   std::unique_ptr<Selection> s = TakeSelection();
   s->name = stmt_->selection;
@@ -973,6 +973,10 @@ void Evaluator::Update() {
   Selection* s = RequireSelection(stmt_->selection, true);
   if (s == nullptr) return;
   Transaction* t = s->txn;
+  bool touches_index = false;
+  for (const auto& index : s->collection->indexes()) {
+    for (const Path& p : stmt_->paths) touches_index = touches_index || PathsOverlap(p, index->path());
+  }
   uint64_t n = 0;
   std::vector<Value> results(stmt_->values.size());
   for (size_t i = 0; i < s->docs.size(); ++i) {
@@ -989,15 +993,18 @@ void Evaluator::Update() {
       }
       results[k] = r == &scratch ? std::move(scratch) : *r;
     }
-    std::vector<std::string> keys_before = IndexKeys(s->collection, before);
+    // Only an update of an indexed path (or of a path above or below one)
+    // can move the document in an index.
+    std::vector<std::string> keys_before = touches_index ? IndexKeys(s->collection, before) : std::vector<std::string>();
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
-    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false, nullptr};
+    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false, false, nullptr};
     for (size_t k = 0; k < stmt_->paths.size(); ++k) {
       Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.mutable_value());
       if (!st.ok()) return Fail(std::move(st), t);
     }
     if (!keys_before.empty()) {
+      it->second.keys_moved = true;
       Status st = NoteIndexWrite(t, s->collection, key.id, keys_before, IndexKeys(s->collection, &it->second.view()), s->lock);
       if (!st.ok()) return Fail(std::move(st), t);
     }
@@ -1037,7 +1044,8 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     }
     WorkspaceKey key{s->collection, id};
     auto [it, created] = t->workspace.try_emplace(key);
-    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};
+    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
+    it->second.keys_moved = true;
     it->second.set_value(Value(std::move(fresh)));
     ++n;
   }
@@ -1057,7 +1065,8 @@ void Evaluator::Delete() {
     }
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, created] = t->workspace.try_emplace(key);
-    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, nullptr};
+    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
+    it->second.keys_moved = true;
     it->second.deleted = true;
     it->second.set_value(Value());
     ++n;
@@ -1093,6 +1102,7 @@ void Evaluator::Commit() {
     // A new document keeps only its text (see StoredDoc::FromValue).
     DocRef doc = e.deleted ? nullptr : e.rendered ? std::move(e.rendered) : MakeStoredDoc(std::move(e.value), !e.created);
     writes.push_back(Write{e.collection, key.id, std::move(doc)});
+    writes.back().keys_unchanged = !e.keys_moved && !e.created && !e.deleted;
   }
   if (writes.empty()) return FinishCommit(t, Status::Ok());  // nothing to make durable
   // The log completes the commit once it is durable — at once in memory,

@@ -29,6 +29,10 @@ struct WorkspaceEntry {
   Value value;             // unless `rendered`
   bool deleted = false;
   bool created = false;  // did not exist before this transaction
+  // Some write may have changed its key in an index (create, updateall,
+  // delete, or an update of an indexed path); otherwise its keys are its
+  // committed version's, and the commit needs not work them out.
+  bool keys_moved = false;
   // A created document as its final text, never parsed into `value`: most
   // are committed without anything reading them (its tree is built if
   // something does).

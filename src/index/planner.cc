@@ -154,6 +154,12 @@ bool SamePath(const Path& a, const Path& b) {
   return true;
 }
 
+bool PathsOverlap(const Path& a, const Path& b) {
+  size_t n = std::min(a.size(), b.size());
+  Path pa(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n)), pb(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
+  return SamePath(pa, pb);
+}
+
 const std::shared_ptr<Index>* FindIndex(const IndexList& indexes, const Path& path) {
   for (const std::shared_ptr<Index>& i : indexes) {
     if (SamePath(i->path(), path)) return &i;

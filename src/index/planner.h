@@ -55,6 +55,9 @@ Plan PlanSelection(const Expr& cond, const IndexList& indexes, const OrderSpec& 
 const std::shared_ptr<Index>* FindIndex(const IndexList& indexes, const Path& path);
 
 bool SamePath(const Path& a, const Path& b);
+// Whether setting one path can change the value at the other (one is a
+// prefix of the other).
+bool PathsOverlap(const Path& a, const Path& b);
 
 // The overlap of two ranges (possibly empty).
 KeyRange Intersect(const KeyRange& a, const KeyRange& b);
