@@ -294,6 +294,46 @@ TEST_SUITE("server") {
     }
   }
 
+  TEST_CASE("indexes over the wire: mkindex beside other connections, key waits and a killed holder") {
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      TestServer ts(OnThreads(threads));
+      Client a(ts.port()), b(ts.port());
+      a.Send("(mkcoll u)(open t)(acquire t)");
+      REQUIRE(a.Lines(3).back() == "(ok acquired)");
+      std::string creates;
+      for (int i = 0; i < 2000; ++i) creates += "(create d" + std::to_string(i) + " t (coll u)) {\"e\": \"u" + std::to_string(i) + "\", \"n\": " + std::to_string(i % 50) + "}";
+      a.Send(creates + "(commit t)");
+      REQUIRE(a.Lines(2001).back() == "(ok committed)");
+      // The build runs off the connection's thread: b is answered meanwhile,
+      // and a's answer comes once the index is there.
+      a.Send("(mkindex u (f e) unique)(mkindex u (f n))(indexes u)");
+      b.Send("(ping)");
+      CHECK(b.Line() == "(ok pong)");
+      CHECK(a.Lines(3) == std::vector<std::string>{"(ok mkindex)", "(ok mkindex)",
+                                                   R"([{"path":["e"],"unique":true,"entries":2000},{"path":["n"],"unique":false,"entries":2000}])"});
+      // a holds n = 7's key range; b's move of a document into it conflicts,
+      // and b's acquire of the same key waits until a ends.
+      a.Send("(open t)(selects x t wn (coll u) (= (f n) 7))(acquire t)(explain x)");
+      auto got = a.Lines(4);
+      CHECK(got[2] == "(ok acquired)");
+      CHECK(got[3] == R"({"index":["n"],"access":"index","locks":"keys","ranges":1,"documents_locked":40})");
+      b.Send("(open v)(select y v wn (coll u) (= (f e) \"u1\"))(acquire v)(update y (f n) 7)");
+      auto moved = b.Lines(4);
+      CHECK(moved[2] == "(ok acquired)");
+      CHECK(IsError(moved[3], "conflict"));
+      b.Send("(open v)(selects y v wn (coll u) (= (f n) 7))(acquire v 10000)(read y (f e))(close v)");
+      REQUIRE(b.Lines(2).back() == "(ok selected)");
+      CHECK_FALSE(b.HasData());  // waiting on a's key
+      // Killing a ends its transaction: b's wait is granted.
+      a.Kill();
+      auto read = b.Lines(3);
+      CHECK(read[0] == "(ok acquired)");
+      CHECK(read[1].rfind(R"([{"_id":8,"e":"u7"},)", 0) == 0);
+      CHECK(read[2] == "(ok closed)");
+    }
+  }
+
   TEST_CASE("a client killed mid-transaction releases its locks") {
     // One thread runs handlers without a strand, two with one: both.
     for (int threads : {1, 2}) {
