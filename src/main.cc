@@ -248,6 +248,7 @@ int Serve(const Settings& s) {
       spdlog::error("{}", message);
     }
   };
+  db_options.on_progress = [](const std::string& line) { spdlog::info("{}", line); };
   auto db = OpenDatabase(db_options);
   double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   parendb::ServerOptions so = s.server;

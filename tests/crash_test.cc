@@ -170,33 +170,7 @@ TEST_SUITE("crash") {
     std::mt19937 rng(20261121);
     int64_t last_acked = 0, commits_seen = 0;
     for (int it = 0; it < iterations; ++it) {
-      int fds[2];
-      REQUIRE(pipe(fds) == 0);
-      int64_t first = last_acked + 1;
-      pid_t child = fork();
-      REQUIRE(child >= 0);
-      if (child == 0) {
-        close(fds[0]);
-        ChildLoop(dir, first, fds[1]);
-      }
-      close(fds[1]);
-      // Let it run for a random while, collecting acknowledgements.
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(5 + rng() % 60);
-      int64_t acked = last_acked;
-      while (std::chrono::steady_clock::now() < deadline) {
-        pollfd p{fds[0], POLLIN, 0};
-        if (poll(&p, 1, 2) > 0) {
-          int64_t k;
-          if (read(fds[0], &k, sizeof k) == sizeof k) acked = k;
-        }
-      }
-      kill(child, SIGKILL);
-      int status = 0;
-      waitpid(child, &status, 0);
-      REQUIRE_MESSAGE(WIFSIGNALED(status), "child exited on its own with " << WEXITSTATUS(status));
-      int64_t k;
-      while (read(fds[0], &k, sizeof k) == sizeof k) acked = k;  // acks already in the pipe count
-      close(fds[0]);
+      int64_t acked = RunAndKill([&](int64_t first, int fd) { ChildLoop(dir, first, fd); }, last_acked, &rng);
       commits_seen += acked - last_acked;
 
       Options o;

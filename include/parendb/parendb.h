@@ -50,6 +50,11 @@ struct Options {
   // checkpoint only leaves the log longer (the next one retries), so this
   // is how it gets noticed; the server logs these lines.
   std::function<void(bool ok, const std::string& message)> on_checkpoint;
+  // Told of long work as it goes, one line at a time, on the thread doing
+  // it: index builds (at mkindex, every 100,000 documents, and when done,
+  // with entries, memory and time) and index rebuilds at open. The server
+  // logs these lines.
+  std::function<void(const std::string& line)> on_progress;
   // Largest statement or document, in bytes (larger: (error limit …)).
   uint64_t max_statement_bytes = 16u << 20;
   // Deepest nesting of lists or JSON (deeper: (error limit …)).

@@ -18,6 +18,7 @@ std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs,
   eo.lock_timeout = std::chrono::milliseconds(options.lock_timeout_ms);
   eo.max_transactions_per_session = options.max_transactions_per_session;
   eo.max_selections_per_transaction = options.max_selections_per_transaction;
+  eo.on_progress = options.on_progress;
   std::unique_ptr<Database> db(new Database());
   if (options.data_dir.empty()) {
     db->engine_ = std::make_unique<Engine>(eo, std::make_unique<NoLog>());

@@ -38,6 +38,16 @@ Expr::Op Mirror(Expr::Op op) {
   }
 }
 
+// The path of a comparison of a path with a literal, either way round
+// (*path_left: the path comes first); null for anything else.
+const Expr* ComparedPath(const Expr& c, bool* path_left) {
+  const Expr& a = c.args[0];
+  const Expr& b = c.args[1];
+  *path_left = a.op == Expr::Op::kPath && b.op == Expr::Op::kLiteral;
+  if (*path_left) return &a;
+  return b.op == Expr::Op::kPath && a.op == Expr::Op::kLiteral ? &b : nullptr;
+}
+
 void AddScan(Scans* scans, const std::shared_ptr<Index>& index, std::vector<KeyRange> ranges) {
   for (IndexScan& s : *scans) {
     if (s.index == index) {
@@ -64,15 +74,12 @@ std::optional<Scans> Ranges(const Expr& c, const IndexList& indexes) {
     case Expr::Op::kLe:
     case Expr::Op::kGt:
     case Expr::Op::kGe: {
-      const Expr& a = c.args[0];
-      const Expr& b = c.args[1];
-      bool path_left = a.op == Expr::Op::kPath && b.op == Expr::Op::kLiteral;
-      bool path_right = b.op == Expr::Op::kPath && a.op == Expr::Op::kLiteral;
-      if (!path_left && !path_right) return std::nullopt;
-      const Expr& path = path_left ? a : b;
-      const Expr& lit = path_left ? b : a;
-      const std::shared_ptr<Index>* index = FindIndex(indexes, path.path);
+      bool path_left;
+      const Expr* path = ComparedPath(c, &path_left);
+      if (path == nullptr) return std::nullopt;
+      const std::shared_ptr<Index>* index = FindIndex(indexes, path->path);
       if (index == nullptr) return std::nullopt;
+      const Expr& lit = c.args[path_left ? 1 : 0];
       Scans out;
       out.push_back(IndexScan{*index, ComparisonRanges(path_left ? c.op : Mirror(c.op), lit.literal)});
       return out;
@@ -197,7 +204,7 @@ KeyRange Intersect(const KeyRange& a, const KeyRange& b) {
 
 // Whether cond is nothing but comparisons and `in`s of index's path with
 // literals (an & of them included), so its ranges say exactly what matches.
-bool Exact(const Expr& c, const Index& index) {
+static bool Exact(const Expr& c, const Index& index) {
   switch (c.op) {
     case Expr::Op::kTrue:
     case Expr::Op::kFalse:
@@ -207,11 +214,8 @@ bool Exact(const Expr& c, const Index& index) {
     case Expr::Op::kLe:
     case Expr::Op::kGt:
     case Expr::Op::kGe: {
-      const Expr& a = c.args[0];
-      const Expr& b = c.args[1];
-      const Expr* path = a.op == Expr::Op::kPath && b.op == Expr::Op::kLiteral   ? &a
-                         : b.op == Expr::Op::kPath && a.op == Expr::Op::kLiteral ? &b
-                                                                                 : nullptr;
+      bool path_left;
+      const Expr* path = ComparedPath(c, &path_left);
       return path != nullptr && SamePath(path->path, index.path());
     }
     case Expr::Op::kIn: {
