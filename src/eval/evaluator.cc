@@ -526,13 +526,21 @@ Collection* Evaluator::UseCollection(const std::string& name, ResourceId* lock_n
 void Evaluator::EndTransaction(Transaction* t, bool committed) {
   engine_->locks().Release(&t->locks);
   if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
-  for (Selection* s : t->selections) {
-    if (!sel_index_.empty()) sel_index_.erase(s->name);
-    auto it = std::find_if(sels_.begin(), sels_.end(), [&](const auto& x) { return x.get() == s; });
-    RecycleSelection(std::move(*it));
-    *it = std::move(sels_.back());
-    sels_.pop_back();
+  if (!sel_index_.empty()) {
+    for (Selection* s : t->selections) sel_index_.erase(s->name);
   }
+  // One pass, not a search per selection: a bulk load's transaction has
+  // one selection per created document (a search each made it quadratic).
+  size_t keep = 0;
+  for (size_t i = 0; i < sels_.size(); ++i) {
+    if (sels_[i]->txn == t) {
+      RecycleSelection(std::move(sels_[i]));
+      continue;
+    }
+    if (keep != i) sels_[keep] = std::move(sels_[i]);
+    ++keep;
+  }
+  sels_.resize(keep);
   if (sels_.size() <= 8 && !sel_index_.empty()) sel_index_.clear();  // clear() touches every bucket
   if (pending_txn_ == t) {
     pending_.reset();
