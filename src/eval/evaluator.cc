@@ -599,6 +599,8 @@ void Evaluator::RecycleSelection(std::unique_ptr<Selection> s) {
   s->whole_collection = false;
   s->hits.clear();
   s->hit_changes.clear();
+  s->redo = Selection::Redo::kNone;
+  s->missed.clear();
   if (free_sels_.size() < 64) free_sels_.push_back(std::move(s));
 }
 
@@ -800,6 +802,7 @@ void Evaluator::FinishAcquire(Transaction* t) {
     if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
     t->has_snapshot = false;
     ++t->attempts;
+    RedoPredictions(t);
     return RequestLocks(t);
   }
   t->stage = Transaction::Stage::kAcquired;

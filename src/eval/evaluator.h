@@ -133,6 +133,8 @@ class Evaluator {
   void PlanAccess(Selection* s);
   void RequestLocks(Transaction* t);
   Status BindIndexed(Transaction* t, Selection* s, uint64_t ts, bool* retry);
+  // After a missed prediction, with the locks let go: predicts again.
+  void RedoPredictions(Transaction* t);
   void OrderAndLimit(Selection* s);
   // A document's keys in each index of c (empty: no indexes, or no doc).
   static std::vector<std::string> IndexKeys(const Collection* c, const Value* doc);

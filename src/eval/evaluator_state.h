@@ -96,6 +96,10 @@ struct Evaluator::Selection {
   // instead of searching the indexes again.
   std::vector<Index::Hit> hits;
   std::vector<uint64_t> hit_changes;
+  // Set by a bind whose prediction missed: what to do once the locks are
+  // let go (never before — the lock manager points into range_locks).
+  enum class Redo : uint8_t { kNone, kPredict, kPlan } redo = Redo::kNone;
+  std::vector<DocId> missed;  // kPredict: documents found beyond the prediction
 
   bool writable() const { return created || lock != LockKind::kRead; }
   bool by_index() const { return !by_ids && plan.by_index && !whole_collection; }

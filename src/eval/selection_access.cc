@@ -274,7 +274,7 @@ Status Evaluator::BindIndexed(Transaction* t, Selection* s, uint64_t ts, bool* r
   bool missed = false;
   for (const IndexScan& scan : s->plan.scans) missed = missed || scan.index->dropped();
   if (missed) {
-    PlanAccess(s);  // the index went away while we waited: plan again
+    s->redo = Selection::Redo::kPlan;  // the index went away while we waited
     *retry = true;
     return Status::Ok();
   }
@@ -285,8 +285,8 @@ Status Evaluator::BindIndexed(Transaction* t, Selection* s, uint64_t ts, bool* r
   }
   if (s->plan.walk_in_order && !Covers(s->range_locks[0].range, NeededRange(*s, f))) missed = true;
   if (missed) {
-    if (t->attempts + 1 >= kMaxAttempts) s->whole_collection = true;
-    Predict(s, f.in_ranges);
+    s->redo = Selection::Redo::kPredict;
+    s->missed = std::move(f.in_ranges);
     *retry = true;
     return Status::Ok();
   }
@@ -294,6 +294,21 @@ Status Evaluator::BindIndexed(Transaction* t, Selection* s, uint64_t ts, bool* r
   for (Found& m : f.matches) s->docs.push_back(Selection::Bound{std::move(m.id), std::move(m.doc)});
   if (!s->plan.walk_in_order) OrderAndLimit(s);
   return Status::Ok();
+}
+
+void Evaluator::RedoPredictions(Transaction* t) {
+  for (Selection* s : t->selections) {
+    switch (s->redo) {
+      case Selection::Redo::kNone: continue;
+      case Selection::Redo::kPlan: PlanAccess(s); break;
+      case Selection::Redo::kPredict:
+        if (t->attempts >= kMaxAttempts) s->whole_collection = true;
+        Predict(s, s->missed);
+        break;
+    }
+    s->redo = Selection::Redo::kNone;
+    s->missed.clear();
+  }
 }
 
 void Evaluator::OrderAndLimit(Selection* s) {
