@@ -89,15 +89,24 @@ int64_t RunAndKill(Child child_loop, int64_t last_acked, std::mt19937* rng) {
     child_loop(last_acked + 1, fds[1]);
   }
   close(fds[1]);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(5 + (*rng)() % 60);
+  // One kill in four lands at a random moment from the start (while the
+  // child opens and recovers, too); the others once the child has
+  // committed something — within 2 s, so a slow build (the sanitizers)
+  // still commits — and a random while after.
   int64_t acked = last_acked;
-  while (std::chrono::steady_clock::now() < deadline) {
+  auto read_acks = [&](int timeout_ms) {
     pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, 2) > 0) {
+    if (poll(&p, 1, timeout_ms) > 0) {
       int64_t k;
       if (read(fds[0], &k, sizeof k) == sizeof k) acked = k;
     }
+  };
+  if ((*rng)() % 4 != 0) {
+    auto first_ack = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (acked == last_acked && std::chrono::steady_clock::now() < first_ack) read_acks(10);
   }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(5 + (*rng)() % 60);
+  while (std::chrono::steady_clock::now() < deadline) read_acks(2);
   kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
