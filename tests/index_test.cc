@@ -286,10 +286,10 @@ TEST_SUITE("index") {
       field("x", std::to_string(pick(5)));
       return d + "}";
     };
-    const char* paths[] = {"(f a)", "(f b c)", "(f t 0)", "(f x)"};
+    const char* paths[] = {"(f a)", "(f b c)", "(f t 0)", "(f x)", "(f _id)"};  // the last: the _id index
     auto comparison = [&]() {
       const char* ops[] = {"=", "<", "<=", ">", ">="};
-      std::string p = paths[pick(4)];
+      std::string p = paths[pick(5)];
       std::string op = ops[pick(5)];
       return pick(4) == 0 ? "(" + op + " " + literal() + " " + p + ")" : "(" + op + " " + p + " " + literal() + ")";
     };
@@ -297,7 +297,7 @@ TEST_SUITE("index") {
       switch (depth > 2 ? pick(3) : pick(8)) {
         case 0:
         case 1: return comparison();
-        case 2: return "(in " + std::string(paths[pick(4)]) + " " + literal() + " " + literal() + " " + literal() + ")";
+        case 2: return "(in " + std::string(paths[pick(5)]) + " " + literal() + " " + literal() + " " + literal() + ")";
         case 3: return "(& " + condition(depth + 1) + " " + condition(depth + 1) + ")";
         case 4: return "(| " + condition(depth + 1) + " " + condition(depth + 1) + ")";
         case 5: return "(! " + condition(depth + 1) + ")";
@@ -316,11 +316,16 @@ TEST_SUITE("index") {
       return a;
     };
     both("(mkcoll d)");
-    for (const char* p : paths) CHECK(One(*si, "(mkindex d " + std::string(p) + ")") == "(ok mkindex)");
+    for (int i = 0; i < 4; ++i) CHECK(One(*si, "(mkindex d " + std::string(paths[i]) + ")") == "(ok mkindex)");
     int used_index = 0, queries = 0;
     for (int round = 0; round < 40; ++round) {
       std::string w = "(open t)(acquire t)";
-      for (int i = 0; i < 8; ++i) w += "(create c" + std::to_string(i) + " t (coll d)) " + document();
+      for (int i = 0; i < 8; ++i) {
+        std::string doc = document();
+        // Some string _ids, so _id ranges meet both kinds.
+        if (pick(6) == 0) doc = "{\"_id\": \"" + std::string(1, static_cast<char>('a' + pick(5))) + std::to_string(round) + "\"," + doc.substr(1);
+        w += "(create c" + std::to_string(i) + " t (coll d)) " + doc;
+      }
       both(w + "(commit t)");
       // Writes through selections: moved keys, deletes, replaced documents.
       for (int i = 0; i < 3; ++i) {
@@ -342,7 +347,7 @@ TEST_SUITE("index") {
       }
       for (int q = 0; q < 25; ++q) {
         std::string clauses;
-        if (pick(2) == 0) clauses += " (order " + std::string(paths[pick(4)]) + (pick(2) ? " asc)" : " desc)");
+        if (pick(2) == 0) clauses += " (order " + std::string(paths[pick(5)]) + (pick(2) ? " asc)" : " desc)");
         if (pick(3) == 0) clauses += " (limit " + std::to_string(pick(6)) + ")";
         std::string kind = pick(4) == 0 ? "select" : "selects";
         std::string lock = pick(2) == 0 ? "r" : "wn";
@@ -404,6 +409,46 @@ TEST_SUITE("index") {
     CHECK(Lines(*c, "(commit t)").back() == "(ok committed)");
     CHECK(Lines(*d, "(open t)(select x t wn (coll acc) (= (f _id) 12))(acquire t 0)(update x (f n) 100)(commit t)")
               .back() == "(ok committed)");
+  }
+
+  TEST_CASE("_id ranges lock their keys, not the collection") {
+    auto db = MemoryDb();
+    auto s = db->NewSession();
+    std::string w = "(mkcoll c)(open t)(acquire t)";
+    for (int i = 1; i <= 30; ++i) w += "(create d" + std::to_string(i) + " t (coll c)) {\"v\": " + std::to_string(i) + "}";
+    REQUIRE(Lines(*s, w + "(commit t)").back() == "(ok committed)");
+    auto a = db->NewSession();
+    auto b = db->NewSession();
+    CHECK(Lines(*a, "(open t)(selects x t wn (coll c) (& (>= (f _id) 10) (< (f _id) 20)))(explain x)(acquire t 0)(read x)")
+              .back() == R"([{"_id":10},{"_id":11},{"_id":12},{"_id":13},{"_id":14},{"_id":15},{"_id":16},{"_id":17},{"_id":18},{"_id":19}])");
+    CHECK(Lines(*a, "(explain x)")[0] == R"({"index":["_id"],"access":"index","locks":"keys","ranges":1,"documents_locked":10})");
+    // A disjoint _id range, _id lookups and creates outside: no wait.
+    CHECK(Lines(*b, "(open t)(selects x t wn (coll c) (> (f _id) 25))(select y t wn (coll c) (= (f _id) 3))(acquire t 0)"
+                    "(update x (f v) 0)(create n t (coll c)) {\"_id\": 100}(create m t (coll c)) {\"_id\": 50}(commit t)")
+              .back() == "(ok committed)");
+    // Inside: a create conflicts, an _id lookup waits.
+    CHECK(IsError(Lines(*b, "(open t)(acquire t)(create n t (coll c)) {\"_id\": 15.5}").back(), "bad-document"));
+    CHECK(Lines(*b, "(open t)(acquire t)(create n t (coll c)) {\"_id\": \"x\"}(create m t (coll c)) {\"_id\": 0}(commit t)")
+              .back() == "(ok committed)");  // a string _id, and 0: outside [10, 20)
+    CHECK(IsError(Lines(*b, "(open t)(acquire t)(create n t (coll c)) {\"_id\": 15}").back(), "conflict"));
+    CHECK(IsError(Lines(*b, "(open t)(select y t wn (coll c) (= (f _id) 12))(acquire t 0)").back(), "lock-timeout"));
+    CHECK(Lines(*a, "(delete x)(commit t)").back() == "(ok committed)");
+    // The range's documents are gone; now a create there goes through.
+    CHECK(Lines(*b, "(open t)(acquire t)(create n t (coll c)) {\"_id\": 15}(commit t)").back() == "(ok committed)");
+  }
+
+  TEST_CASE("a create into a held _id range conflicts") {
+    auto db = MemoryDb();
+    auto s = db->NewSession();
+    REQUIRE(Lines(*s, "(mkcoll c)(open t)(acquire t)(create a t (coll c)) {\"_id\": 10}(create b t (coll c)) {\"_id\": 20}(commit t)")
+                .back() == "(ok committed)");
+    auto a = db->NewSession();
+    CHECK(Lines(*a, "(open t)(selects x t r (coll c) (< (f _id) 15))(select w t wn (coll c) (= (f _id) 20))(acquire t 0)(read x)")
+              .back() == R"([{"_id":10}])");
+    CHECK(IsError(Lines(*s, "(open t)(acquire t)(create n t (coll c)) {\"_id\": 12}").back(), "conflict"));
+    CHECK(Lines(*s, "(open t)(acquire t)(create n t (coll c)) {}(create m t (coll c)) {\"_id\": 16}(commit t)").back() ==
+          "(ok committed)");  // the next auto _id (21) and 16: outside (, 15)
+    CHECK(Lines(*a, "(commit t)").back() == "(ok committed)");
   }
 
   TEST_CASE("an ordered limit locks up to the last document it binds") {

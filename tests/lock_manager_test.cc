@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <deque>
 #include <future>
 #include <map>
 #include <shared_mutex>
@@ -81,6 +83,69 @@ TEST_SUITE("lockmgr") {
     CHECK(Compatible(X, true, XB, true));
     CHECK_FALSE(Compatible(S, false, X, true));  // a predicate read blocks writers below
     CHECK(Compatible(RS, false, X, true));       // but a snapshot reader does not
+  }
+
+  TEST_CASE("key ranges: overlap decides, _id ranges meet only keyed intentions, many keys widen safely") {
+    LockManager lm;
+    auto key = [](int i) {
+      char b[8];
+      std::snprintf(b, sizeof b, "k%03d", i);
+      return std::string(b);
+    };
+    auto range = [&](int lo, int hi) {
+      KeyRange r;
+      r.lo = key(lo);
+      r.hi = key(hi);
+      return r;
+    };
+    ResourceId coll = Name("c"), index = Name("c/index");
+    LockManager::Txn a(1), b(2), c(3);
+    KeyRange ab = range(10, 20), other = range(21, 30), inside = KeyRange::Point(key(15));
+    std::vector<LockTarget> t{LockTarget{index, LockMode::kExclusive, coll, &ab}};
+    CHECK(lm.TryAcquire(&a, t));
+    t = {LockTarget{index, LockMode::kExclusive, coll, &other}};
+    CHECK(lm.TryAcquire(&b, t));  // disjoint: both hold
+    t = {LockTarget{index, LockMode::kExclusive, coll, &inside}};
+    CHECK_FALSE(lm.TryAcquire(&c, t));
+    // _id keys: a range on the collection's stripes meets a create's key,
+    // not a document lock without one.
+    KeyRange ids = range(40, 50), new_id = KeyRange::Point(key(45)), far_id = KeyRange::Point(key(60));
+    t = {LockTarget{coll, LockMode::kShared, 0, &ids}};
+    CHECK(lm.TryAcquire(&a, t));
+    t = {LockTarget{Name("c/existing"), LockMode::kExclusive, coll}};
+    CHECK(lm.TryAcquire(&c, t));
+    t = {LockTarget{Name("c/45"), LockMode::kExclusive, coll, nullptr, &new_id}};
+    CHECK_FALSE(lm.TryAcquire(&c, t));
+    t = {LockTarget{Name("c/60"), LockMode::kExclusive, coll, nullptr, &far_id}};
+    CHECK(lm.TryAcquire(&c, t));
+    t = {LockTarget{coll, LockMode::kExclusive, 0}};  // the whole collection: meets everything
+    CHECK_FALSE(lm.TryAcquire(&b, t));
+    lm.Release(&a);
+    lm.Release(&b);
+    lm.Release(&c);
+    // Many keys of one transaction widen into a span, but never over a key
+    // another transaction holds.
+    std::deque<KeyRange> points;
+    KeyRange held = KeyRange::Point(key(110));
+    t = {LockTarget{index, LockMode::kExclusive, coll, &held}};
+    REQUIRE(lm.TryAcquire(&b, t));
+    for (int i = 100; i < 120; ++i) {
+      if (i == 110) continue;
+      points.push_back(KeyRange::Point(key(i)));
+      t = {LockTarget{index, LockMode::kExclusive, coll, &points.back()}};
+      CHECK_MESSAGE(lm.TryAcquire(&a, t), i);
+    }
+    KeyRange gap = KeyRange::Point(key(105) + "x");  // between two of a's keys: inside its span
+    t = {LockTarget{index, LockMode::kExclusive, coll, &gap}};
+    CHECK_FALSE(lm.TryAcquire(&c, t));
+    KeyRange beyond = KeyRange::Point(key(121));
+    t = {LockTarget{index, LockMode::kExclusive, coll, &beyond}};
+    CHECK(lm.TryAcquire(&c, t));
+    lm.Release(&a);
+    t = {LockTarget{index, LockMode::kExclusive, coll, &gap}};
+    CHECK(lm.TryAcquire(&c, t));  // a's span went with it
+    lm.Release(&b);
+    lm.Release(&c);
   }
 
   TEST_CASE("grant at once, wait, and grant on release") {

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "doc/json.h"
+#include "index/key.h"
 
 namespace parendb {
 
@@ -887,7 +888,11 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
     given_id = Value(id.i);
   }
 
-  std::vector<LockTarget> targets{LockTarget{DocumentResource(coll, id), LockMode::kExclusive, coll}};
+  // The new _id's key goes with the lock: a live transaction holding a
+  // range of _ids around it meets it (no phantom).
+  Value id_value = id.ToValue();
+  const KeyRange* id_point = &t->write_ranges.emplace_back(KeyRange::Point(KeyOf(&id_value)));
+  std::vector<LockTarget> targets{LockTarget{DocumentResource(coll, id), LockMode::kExclusive, coll, nullptr, id_point}};
   if (!engine_->locks().TryAcquire(&t->locks, targets)) {
     return Fail(Error(ErrorCode::kConflict, "cannot create _id " + id.ToString() + " in " + stmt_->collection +
                                                 ": another live transaction holds a conflicting lock"),

@@ -86,6 +86,7 @@ struct Evaluator::Selection {
   // that keep missing, lock the whole collection instead.
   struct RangeLock {
     ResourceId index;
+    bool id_keys;  // keys of _id (the collection's stripes), not of an index
     KeyRange range;
   };
   std::vector<RangeLock> range_locks;

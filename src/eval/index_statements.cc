@@ -83,7 +83,9 @@ void Evaluator::Explain() {
     plan = s->plan;
   } else if (!s->by_ids && !s->created) {
     if (s->collection->dropped()) s->collection = UseCollection(s->collection_name, &s->lock_name);
-    if (s->collection != nullptr) plan = PlanSelection(s->condition, s->collection->indexes(), s->order);
+    if (s->collection != nullptr) {
+      plan = PlanSelection(s->condition, parendb::Indexes{s->collection->indexes(), &s->collection->id_index()}, s->order);
+    }
   }
   bool whole = acquired && s->whole_collection;
   bool by_index = plan.by_index && !s->by_ids && !whole;

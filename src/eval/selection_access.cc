@@ -96,15 +96,21 @@ void Find(const Evaluator::Selection& s, uint64_t ts, bool reuse, Findings* f) {
   if (s.plan.walk_in_order) {
     const Index& index = *s.plan.scans[0].index;
     const KeyRange& range = s.plan.scans[0].ranges[0];
+    DocId hits_after;
     size_t want = Wanted(s);
     if (want == 0) {
       f->stopped = true;  // binds nothing: needs no key at all
       return;
     }
+    bool by_id = &index == c.id_index().get();
     std::string resume;
     while (true) {
       hits.clear();
-      index.Collect(range, s.order.desc, kWalkBatch, &hits, resume);
+      if (by_id) {
+        c.CollectIds(range, s.order.desc, kWalkBatch, &hits, resume.empty() ? nullptr : &hits_after);
+      } else {
+        index.Collect(range, s.order.desc, kWalkBatch, &hits, resume);
+      }
       for (const Index::Hit& h : hits) {
         // Enough: stop at the first key after the last one bound (its
         // ties are all read, so the first N by key and _id are known).
@@ -118,6 +124,7 @@ void Find(const Evaluator::Selection& s, uint64_t ts, bool reuse, Findings* f) {
       if (f->stopped || hits.size() < kWalkBatch) break;
       resume = hits.back().key;
       AppendEntryId(hits.back().id, &resume);
+      hits_after = hits.back().id;
     }
     std::stable_sort(f->matches.begin(), f->matches.end(),
                      [&](const Found& a, const Found& b) { return Sooner(a, b, s.order.desc); });
@@ -133,7 +140,12 @@ void Find(const Evaluator::Selection& s, uint64_t ts, bool reuse, Findings* f) {
       for (size_t r = 0; r < scan.ranges.size(); ++r) {
         size_t first = f->hits.size();
         uint64_t now = 0;
-        scan.index->Collect(scan.ranges[r], false, 0, &f->hits, {}, &now);
+        if (scan.index == c.id_index()) {
+          c.CollectIds(scan.ranges[r], false, 0, &f->hits);
+          now = UINT64_MAX;  // the _ids have no change count: never reused
+        } else {
+          scan.index->Collect(scan.ranges[r], false, 0, &f->hits, {}, &now);
+        }
         // Ranges read at different moments: keep the earliest count, so a
         // change between them shows as a change.
         if (r == 0) changes = now;
@@ -217,17 +229,20 @@ static void Predict(Evaluator::Selection* s, const std::vector<DocId>& also) {
     return;
   }
   if (s->plan.walk_in_order) {
-    s->range_locks.push_back({s->plan.scans[0].index->lock_name(), NeededRange(*s, f)});
+    const Index* index = s->plan.scans[0].index.get();
+    s->range_locks.push_back({index->lock_name(), index == s->collection->id_index().get(), NeededRange(*s, f)});
     return;
   }
   for (const IndexScan& scan : s->plan.scans) {
-    for (const KeyRange& r : scan.ranges) s->range_locks.push_back({scan.index->lock_name(), r});
+    bool ids = scan.index == s->collection->id_index();
+    for (const KeyRange& r : scan.ranges) s->range_locks.push_back({scan.index->lock_name(), ids, r});
   }
 }
 
 void Evaluator::PlanAccess(Selection* s) {
   s->whole_collection = false;
-  s->plan = s->by_ids ? Plan() : PlanSelection(s->condition, s->collection->indexes(), s->order);
+  s->plan = s->by_ids ? Plan()
+                      : PlanSelection(s->condition, parendb::Indexes{s->collection->indexes(), &s->collection->id_index()}, s->order);
   Predict(s, {});
 }
 
@@ -240,7 +255,10 @@ void Evaluator::RequestLocks(Transaction* t) {
     if (s->by_ids) {
       for (const DocId& id : s->ids) targets.push_back(LockTarget{DocumentResource(coll, id), mode, coll});
     } else if (s->by_index()) {
-      for (const Selection::RangeLock& r : s->range_locks) targets.push_back(LockTarget{r.index, mode, coll, &r.range});
+      for (const Selection::RangeLock& r : s->range_locks) {
+        // _id keys: the collection's stripes, meeting creates' keys.
+        targets.push_back(r.id_keys ? LockTarget{coll, mode, 0, &r.range} : LockTarget{r.index, mode, coll, &r.range});
+      }
       for (const DocId& id : s->predicted) targets.push_back(LockTarget{DocumentResource(coll, id), mode, coll});
     } else {
       targets.push_back(LockTarget{coll, mode});

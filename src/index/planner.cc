@@ -65,7 +65,7 @@ bool AllPoints(const IndexScan& s) {
   return true;
 }
 
-std::optional<Scans> Ranges(const Expr& c, const IndexList& indexes) {
+std::optional<Scans> Ranges(const Expr& c, const Indexes& indexes) {
   switch (c.op) {
     case Expr::Op::kFalse:
       return Scans{};
@@ -77,7 +77,7 @@ std::optional<Scans> Ranges(const Expr& c, const IndexList& indexes) {
       bool path_left;
       const Expr* path = ComparedPath(c, &path_left);
       if (path == nullptr) return std::nullopt;
-      const std::shared_ptr<Index>* index = FindIndex(indexes, path->path);
+      const std::shared_ptr<Index>* index = indexes.Find(path->path);
       if (index == nullptr) return std::nullopt;
       const Expr& lit = c.args[path_left ? 1 : 0];
       Scans out;
@@ -86,7 +86,7 @@ std::optional<Scans> Ranges(const Expr& c, const IndexList& indexes) {
     }
     case Expr::Op::kIn: {
       if (c.args[0].op != Expr::Op::kPath) return std::nullopt;
-      const std::shared_ptr<Index>* index = FindIndex(indexes, c.args[0].path);
+      const std::shared_ptr<Index>* index = indexes.Find(c.args[0].path);
       if (index == nullptr) return std::nullopt;
       std::vector<KeyRange> points;
       for (size_t i = 1; i < c.args.size(); ++i) {
@@ -235,10 +235,15 @@ static bool Exact(const Expr& c, const Index& index) {
   }
 }
 
-Plan PlanSelection(const Expr& cond, const IndexList& indexes, const OrderSpec& order) {
+const std::shared_ptr<Index>* Indexes::Find(const Path& path) const {
+  if (id != nullptr && SamePath(path, (*id)->path())) return id;
+  return FindIndex(list, path);
+}
+
+Plan PlanSelection(const Expr& cond, const Indexes& indexes, const OrderSpec& order) {
   Plan plan;
-  std::optional<Scans> scans = indexes.empty() ? std::nullopt : Ranges(cond, indexes);
-  const std::shared_ptr<Index>* by_order = order.ordered ? FindIndex(indexes, order.path) : nullptr;
+  std::optional<Scans> scans = Ranges(cond, indexes);
+  const std::shared_ptr<Index>* by_order = order.ordered ? indexes.Find(order.path) : nullptr;
   if (by_order != nullptr) {
     bool one_range_here = scans && scans->size() == 1 && (*scans)[0].index == *by_order && (*scans)[0].ranges.size() == 1;
     if (one_range_here || !scans) {

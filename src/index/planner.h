@@ -48,8 +48,16 @@ struct Plan {
   bool exact = false;
 };
 
+// The indexes a plan may use: a collection's, and its _id index (which
+// answers ranges of _id; =/in of _id are decided before planning).
+struct Indexes {
+  const IndexList& list;
+  const std::shared_ptr<Index>* id = nullptr;
+  const std::shared_ptr<Index>* Find(const Path& path) const;
+};
+
 // The plan for a condition over a collection with these indexes.
-Plan PlanSelection(const Expr& cond, const IndexList& indexes, const OrderSpec& order);
+Plan PlanSelection(const Expr& cond, const Indexes& indexes, const OrderSpec& order);
 
 // The index on exactly this path, or null.
 const std::shared_ptr<Index>* FindIndex(const IndexList& indexes, const Path& path);

@@ -46,6 +46,28 @@ struct KeyRange {
   }
 };
 
+// The smallest range holding both.
+inline KeyRange Span(const KeyRange& a, const KeyRange& b) {
+  KeyRange r;
+  if (a.lo_unbounded || b.lo_unbounded) {
+    r.lo_unbounded = true;
+  } else {
+    int c = a.lo.compare(b.lo);
+    const KeyRange& x = c < 0 ? a : b;
+    r.lo = x.lo;
+    r.lo_open = c == 0 ? (a.lo_open && b.lo_open) : x.lo_open;
+  }
+  if (a.hi_unbounded || b.hi_unbounded) {
+    r.hi_unbounded = true;
+  } else {
+    int c = a.hi.compare(b.hi);
+    const KeyRange& x = c > 0 ? a : b;
+    r.hi = x.hi;
+    r.hi_open = c == 0 ? (a.hi_open && b.hi_open) : x.hi_open;
+  }
+  return r;
+}
+
 // Whether some key lies in both.
 inline bool Overlap(const KeyRange& a, const KeyRange& b) {
   // a ends before b starts?

@@ -91,9 +91,10 @@ void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Wa
   wants->clear();
   for (const LockTarget& t : targets) {
     if (t.collection == 0) {
+      // The whole collection, or (with a range) its _id keys in the range.
       for (int s = 0; s < kStripes; ++s) {
         ResourceId stripe = StripeOf(t.resource, s);
-        wants->push_back(Want{nullptr, stripe, t.mode, false, true, nullptr});
+        wants->push_back(Want{nullptr, stripe, t.mode, false, true, t.range});
       }
     } else {
       ResourceId stripe = StripeOf(t.collection, static_cast<int>(ThreadStripe()));
@@ -101,7 +102,7 @@ void LockManager::Resolve(const std::vector<LockTarget>& targets, std::vector<Wa
       // it 1 here too, so one resource never comes as two wants (whose
       // latch would then be taken twice).
       wants->push_back(Want{nullptr, t.resource == 0 ? 1 : t.resource, t.mode, false, t.range != nullptr, t.range});
-      wants->push_back(Want{nullptr, stripe, t.mode, true, true, nullptr});
+      wants->push_back(Want{nullptr, stripe, t.mode, true, true, t.range == nullptr ? t.id_point : nullptr});
     }
   }
   // One want per resource, with the strongest mode asked for it, in id
@@ -176,6 +177,42 @@ void LockManager::RemoveHolder(Resource* r, const Txn* txn) {
   h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
 }
 
+// A transaction that takes many keys of one resource — a bulk load's
+// creates, one key per document and index — would otherwise pile up one
+// holder per key, and every later request on the resource would look at
+// them all (quadratic). Past a few, its next key widens one of its holders
+// to span both, if nothing else holds or waits for a key in between (a lock
+// may cover more than needed, never less).
+bool LockManager::Widen(Txn* txn, const Want& w) {
+  constexpr int kKeysBeforeWidening = 8;
+  auto& holders = w.resource->holders;
+  Holder* widest = nullptr;
+  int mine = 0;
+  for (Holder& h : holders) {
+    if (h.txn != txn || h.range == nullptr || h.intention != w.intention) continue;
+    ++mine;
+    if (widest == nullptr || h.widened) widest = &h;
+  }
+  if (mine < kKeysBeforeWidening) return false;
+  KeyRange span = Span(*widest->range, *w.range);
+  LockMode mode = static_cast<int>(widest->mode) >= static_cast<int>(w.mode) ? widest->mode : w.mode;
+  for (const Holder& h : holders) {
+    if (h.txn != txn && !CompatibleRanges(h.mode, h.intention, h.range, mode, w.intention, &span)) return false;
+  }
+  for (const Queued& q : w.resource->queue) {
+    if (q.waiter->txn != txn && !CompatibleRanges(q.mode, q.intention, q.range, mode, w.intention, &span)) return false;
+  }
+  if (widest->widened) {
+    // Ours alone; readers of holders hold this resource's latch or the gate, as we do.
+    *const_cast<KeyRange*>(widest->range) = std::move(span);
+  } else {
+    widest->range = &txn->widened_.emplace_back(std::move(span));
+    widest->widened = true;
+  }
+  widest->mode = mode;
+  return true;
+}
+
 void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
   for (const Want& w : wants) {
     auto& holders = w.resource->holders;
@@ -183,6 +220,7 @@ void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
     if (mine == holders.end() || w.range != nullptr) {
       // A range is a holder of its own; held_ names each resource once.
       if (mine == holders.end()) txn->held_.push_back(w.resource);
+      if (mine != holders.end() && Widen(txn, w)) continue;
       holders.push_back(Holder{txn, w.mode, w.intention, w.range});
     } else {
       mine->mode = Stronger(mine->mode, w.mode);
@@ -378,6 +416,7 @@ void LockManager::Release(Txn* txn) {
         r->latch.unlock();
       }
       held.clear();
+      txn->widened_.clear();
       return;
     }
     for (Resource* r : held) r->latch.unlock();
@@ -402,6 +441,7 @@ void LockManager::ReleaseGlobal(Txn* txn, Ready* ready) {
     if (!r->queue.empty()) touched.push_back(r);
   }
   txn->held_.clear();
+  txn->widened_.clear();
   WakeLocked(touched, ready);
 }
 

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,22 +66,35 @@ using ResourceId = uint64_t;
 // With `range` set, `resource` is an index of that collection (see
 // IndexResource in engine.h) and the lock covers only the keys in *range:
 // two locks on one index conflict only when their modes do and their
-// ranges overlap. A transaction may hold many ranges of one index. The
-// range is the caller's, and must stay alive and unchanged until Release.
+// ranges overlap. A transaction may hold many ranges of one index.
+//
+// With `range` set and `collection` zero, the lock covers the _id keys in
+// *range of the collection `resource`: every stripe, like a whole-collection
+// lock, but meeting only the document locks whose `id_point` (the _id's
+// key, given by creates) lies in the range. A document lock without one is
+// on an existing document, which an _id range's holder locks one by one.
+//
+// Ranges and points are the caller's, and must stay alive and unchanged
+// until Release.
 struct LockTarget {
   ResourceId resource = 0;
   LockMode mode = LockMode::kShared;
   ResourceId collection = 0;
   const KeyRange* range = nullptr;
+  const KeyRange* id_point = nullptr;
 };
 
 // Whether a lock held by one transaction lets another's be granted.
 bool Compatible(LockMode held, bool held_intention, LockMode wanted, bool wanted_intention);
 // The same for two locks on one resource that may carry key ranges.
+// A range meets an intention only through the intention's key (see
+// LockTarget's id_point): one without a key is decided by the document's
+// own lock.
 inline bool CompatibleRanges(LockMode held, bool held_intention, const KeyRange* held_range, LockMode wanted,
                              bool wanted_intention, const KeyRange* wanted_range) {
-  return Compatible(held, held_intention, wanted, wanted_intention) ||
-         (held_range != nullptr && wanted_range != nullptr && !Overlap(*held_range, *wanted_range));
+  if (Compatible(held, held_intention, wanted, wanted_intention)) return true;
+  if (held_range != nullptr && wanted_range != nullptr) return !Overlap(*held_range, *wanted_range);
+  return (held_range != nullptr && wanted_intention) || (wanted_range != nullptr && held_intention);
 }
 
 using OwnerId = uint64_t;  // a session: its transactions run one statement at a time
@@ -127,6 +141,9 @@ class LockManager {
     // without (only its own Acquire sets it).
     std::atomic<Waiter*> waiting_{nullptr};
     std::vector<Want> scratch_;  // Acquire's resolved wants, reused
+    // Ranges this transaction's holders widened to cover many of its keys
+    // at once (see Grant); a deque, as holders point into it.
+    std::deque<KeyRange> widened_;
   };
 
   LockManager();
@@ -159,6 +176,7 @@ class LockManager {
     LockMode mode;
     bool intention;
     const KeyRange* range;
+    bool widened = false;  // range is the transaction's own (widened_)
   };
   struct Queued {
     Waiter* waiter;
@@ -209,6 +227,9 @@ class LockManager {
   bool CanGrant(const Txn* txn, const Want& w, const Waiter* self) const;
   bool CanGrantAll(const Txn* txn, const std::vector<Want>& wants) const;
   void Grant(Txn* txn, const std::vector<Want>& wants);
+  // Grant's step for a range: widens one of txn's holders when that is
+  // safe and txn already holds many ranges there.
+  bool Widen(Txn* txn, const Want& w);
   static void RemoveHolder(Resource* r, const Txn* txn);
   // The slow paths: the gate held exclusively.
   Outcome AcquireGlobal(Txn* txn, std::vector<LockTarget>& targets, std::chrono::milliseconds timeout,

@@ -1,11 +1,14 @@
 #include "mvcc/collection.h"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
 
 #include "doc/json.h"
+#include "index/key.h"
 
 namespace parendb {
 
@@ -215,6 +218,87 @@ void Collection::ScanVersions(const std::function<void(const DocId&, const DocRe
     std::shared_lock latch(e->latch);
     for (const Version& v : e->chain) {
       if (v.doc != nullptr) fn(id, v.doc);
+    }
+  }
+}
+
+namespace {
+
+// An _id near where key lies among the _ids' keys (integer ids key as
+// numbers, string ids as strings): at or before every _id whose key is at
+// least key (upper: at or after every _id whose key is at most key). A
+// walk starts there and skips what lies outside its range.
+DocId IdNear(std::string_view key, bool upper) {
+  auto tag = key.empty() ? 0 : static_cast<uint8_t>(key[0]);
+  if (tag < static_cast<uint8_t>(KeyTag::kNumber)) return DocId::Int(INT64_MIN);
+  if (tag == static_cast<uint8_t>(KeyTag::kNumber) && key.size() < 9) {
+    return DocId::Int(upper ? INT64_MAX : INT64_MIN);  // a kind's bound (KindRange): every integer
+  }
+  if (tag < static_cast<uint8_t>(KeyTag::kString) && tag > static_cast<uint8_t>(KeyTag::kNumber)) {
+    return upper ? DocId::Int(INT64_MAX) : DocId::Str("");  // between the integers and the strings
+  }
+  if (tag == static_cast<uint8_t>(KeyTag::kNumber)) {
+    uint64_t bits = 0;
+    for (int i = 1; i <= 8; ++i) bits = (bits << 8) | static_cast<uint8_t>(key[i]);
+    bits = (bits & (uint64_t{1} << 63)) != 0 ? bits & ~(uint64_t{1} << 63) : ~bits;
+    double d = std::bit_cast<double>(bits);
+    // The key's exact remainder is at most 1024 either way: a margin.
+    if (!(d > -9.2e18)) return DocId::Int(upper ? INT64_MIN + 4096 : INT64_MIN);
+    if (d >= 9.2e18) return DocId::Int(upper ? INT64_MAX : INT64_MAX - 4096);
+    auto i = static_cast<int64_t>(std::floor(d));
+    return DocId::Int(upper ? i + 2048 : i - 2048);
+  }
+  if (tag == static_cast<uint8_t>(KeyTag::kString)) {
+    // Undo the string key's escapes (00 ff is a zero byte; 00 01 ends it).
+    std::string s;
+    for (size_t i = 1; i < key.size(); ++i) {
+      if (key[i] != '\0') {
+        s.push_back(key[i]);
+      } else if (i + 1 < key.size() && key[i + 1] == '\xff') {
+        s.push_back('\0');
+        ++i;
+      } else {
+        break;
+      }
+    }
+    return DocId::Str(std::move(s));
+  }
+  return DocId::Str(std::string(upper ? 64 : 1, '\xff'));  // arrays, objects: above every _id
+}
+
+}  // namespace
+
+void Collection::CollectIds(const KeyRange& range, bool desc, size_t max, std::vector<Index::Hit>* out,
+                            const DocId* after) const {
+  if (range.empty()) return;
+  std::shared_lock ids(ids_lock_);
+  size_t n = 0;
+  auto take = [&](const DocId& id) {  // false: stop
+    Value v = id.ToValue();
+    std::string key = KeyOf(&v);
+    if (!range.Contains(key)) {
+      // Past the range's end in the walk's direction: stop; short of its start: skip.
+      bool past = desc ? (!range.lo_unbounded && key.compare(range.lo) <= 0)
+                       : (!range.hi_unbounded && key.compare(range.hi) >= 0);
+      return !past;
+    }
+    out->push_back(Index::Hit{std::move(key), id, 0});
+    return max == 0 || ++n < max;
+  };
+  if (!desc) {
+    auto it = after != nullptr        ? docs_.upper_bound(*after)
+              : range.lo_unbounded ? docs_.begin()
+                                   : docs_.lower_bound(IdNear(range.lo, false));
+    for (; it != docs_.end(); ++it) {
+      if (!take(it->first)) return;
+    }
+  } else {
+    auto it = after != nullptr        ? docs_.lower_bound(*after)
+              : range.hi_unbounded ? docs_.end()
+                                   : docs_.upper_bound(IdNear(range.hi, true));
+    while (it != docs_.begin()) {
+      --it;
+      if (!take(it->first)) return;
     }
   }
 }

@@ -99,6 +99,16 @@ class Collection {
   const IndexList& indexes() const { return *indexes_.load(std::memory_order_acquire); }
   void SetIndexes(IndexList list);
 
+  // The _id index as the planner sees it: an Index on (f _id) without
+  // entries of its own, whose lookups CollectIds answers from the set of
+  // _ids.
+  const std::shared_ptr<Index>& id_index() const { return id_index_; }
+  // Index::Collect for the _id index: the _ids (of documents live or kept
+  // for a snapshot) whose keys lie in range, in order (desc: reversed),
+  // at most max (0: all), after `after` in that order when given.
+  void CollectIds(const KeyRange& range, bool desc, size_t max, std::vector<Index::Hit>* out,
+                  const DocId* after = nullptr) const;
+
   // Set once the collection is dropped: holders of a pointer to it learn so
   // without a catalog lookup.
   void MarkDropped() { dropped_.store(true, std::memory_order_release); }
@@ -143,6 +153,7 @@ class Collection {
   std::atomic<bool> dropped_{false};
   std::vector<std::unique_ptr<IndexList>> index_lists_{1};  // every list published
   std::atomic<const IndexList*> indexes_{nullptr};
+  std::shared_ptr<Index> id_index_ = std::make_shared<Index>(Path{PathStep{false, 0, "_id"}}, true, 0);
 };
 
 }  // namespace parendb
