@@ -88,7 +88,7 @@ TEST_SUITE("lockmgr") {
   TEST_CASE("key ranges: overlap decides, _id ranges meet only keyed intentions, many keys widen safely") {
     LockManager lm;
     auto key = [](int i) {
-      char b[8];
+      char b[16];
       std::snprintf(b, sizeof b, "k%03d", i);
       return std::string(b);
     };

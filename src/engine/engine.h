@@ -55,7 +55,7 @@ class EngineCounters {
 // One committed write of a transaction. The committer keeps the collection
 // alive until the commit's done has run.
 struct Write {
-  Collection* collection;
+  Collection* collection = nullptr;
   DocId id;
   DocRef doc;  // null: delete
   // Filled by CommitAsync when the collection has indexes: the keys of doc

@@ -1117,8 +1117,11 @@ void Evaluator::Commit() {
     if (e.deleted && e.created) continue;  // never existed outside this transaction
     // A new document keeps only its text (see StoredDoc::FromValue).
     DocRef doc = e.deleted ? nullptr : e.rendered ? std::move(e.rendered) : MakeStoredDoc(std::move(e.value), !e.created);
-    writes.push_back(Write{e.collection, key.id, std::move(doc)});
-    writes.back().keys_unchanged = !e.keys_moved && !e.created && !e.deleted;
+    Write& w = writes.emplace_back();
+    w.collection = e.collection;
+    w.id = key.id;
+    w.doc = std::move(doc);
+    w.keys_unchanged = !e.keys_moved && !e.created && !e.deleted;
   }
   if (writes.empty()) return FinishCommit(t, Status::Ok());  // nothing to make durable
   // The log completes the commit once it is durable — at once in memory,
