@@ -121,14 +121,4 @@ DocId EntryId(std::string_view entry, size_t key_len) {
   return DocId::Str(std::string(rest));
 }
 
-std::string KeyToHex(std::string_view key) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (char c : key) {
-    out.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
-    out.push_back(kHex[static_cast<uint8_t>(c) & 15]);
-  }
-  return out;
-}
-
 }  // namespace parendb

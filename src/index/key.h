@@ -58,8 +58,4 @@ DocId EntryId(std::string_view entry, size_t key_len);
 // by this sorts after all of the key's entries and before the next key's.
 inline constexpr char kAfterEntries = '\xff';
 
-// A key in a readable form, for messages: the JSON of a value with that key
-// is not recoverable in general, so this is hex.
-std::string KeyToHex(std::string_view key);
-
 }  // namespace parendb
