@@ -130,8 +130,7 @@ void Find(const Evaluator::Selection& s, uint64_t ts, bool reuse, Findings* f) {
                      [&](const Found& a, const Found& b) { return Sooner(a, b, s.order.desc); });
     if (f->matches.size() > want) f->matches.resize(want);
   } else if (reuse) {
-    // s.hits hold each scan's entries in turn; a scan's index is known
-    // by where its entries start.
+    // s.hits hold every scan's entries, each marked with its scan.
     for (const Index::Hit& h : s.hits) consider(*s.plan.scans[h.scan].index, h);
   } else {
     for (size_t i = 0; i < s.plan.scans.size(); ++i) {
