@@ -64,6 +64,52 @@ std::vector<std::string> ReadAll(std::string_view text, size_t chunk, ReaderLimi
   return out;
 }
 
+// Reads statements and the JSON document after each create/updateall, as
+// a connection does, feeding text cut at the given offsets (ascending).
+std::vector<std::string> ReadStream(std::string_view text, const std::vector<size_t>& cuts) {
+  Reader r;
+  DatumTree tree;
+  std::vector<std::string> out;
+  bool document = false, fatal = false;
+  size_t from = 0;
+  for (size_t k = 0; k <= cuts.size() && !fatal; ++k) {
+    size_t to = k < cuts.size() ? cuts[k] : text.size();
+    r.Append(text.substr(from, to - from));
+    from = to;
+    while (!fatal) {
+      Status err;
+      Reader::Result res;
+      if (document) {
+        const char* data;
+        size_t len, cap;
+        res = r.NextDocument(&data, &len, &cap, &err);
+        if (res == Reader::Result::kNeedMore) break;
+        document = false;
+        if (res == Reader::Result::kItem) out.push_back("doc:" + std::string(data, len));
+        if (res == Reader::Result::kNotDocument) out.push_back("no document");
+      } else {
+        res = r.NextStatement(&tree, &err);
+        if (res == Reader::Result::kNeedMore) break;
+        if (res == Reader::Result::kItem) {
+          out.push_back(Render(tree, 0));
+          document = out.back().rfind("(sym:create ", 0) == 0 || out.back().rfind("(sym:updateall ", 0) == 0;
+        }
+      }
+      if (res == Reader::Result::kError || res == Reader::Result::kFatal) {
+        out.push_back("ERR " + std::string(err.code_name()) + " " + err.message());
+      }
+      fatal = res == Reader::Result::kFatal;
+    }
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + " | ";
+  return s;
+}
+
 std::string ReadOne(std::string_view text) {
   auto v = ReadAll(text, text.size() + 1);
   return v.size() == 1 ? v[0] : "<" + std::to_string(v.size()) + " items>";
@@ -148,26 +194,31 @@ TEST_SUITE("reader") {
     }
   }
 
-  TEST_CASE("size and depth limits") {
+  TEST_CASE("size and depth limits: crossing one is fatal at once, however the input is split") {
     ReaderLimits small{64, 4};
-    auto v = ReadAll("(a (b (c (d (e)))))(ping)", 3, small);
-    REQUIRE(v.size() == 2);
-    CHECK(v[0].rfind("ERR limit statement nested 5 levels deep", 0) == 0);
-    CHECK(v[1] == "(sym:ping)");
-    v = ReadAll("(a \"" + std::string(100, 'x') + "\")(ping)", 1000, small);
-    REQUIRE(v.size() == 2);
-    CHECK(v[0].rfind("ERR limit statement of 106 bytes", 0) == 0);
-    CHECK(v[1] == "(sym:ping)");
-    v = ReadAll("(a " + std::string(100, 'x'), 10, small);
-    REQUIRE(v.size() == 1);
-    CHECK(v[0].rfind("ERR limit statement exceeds the size limit", 0) == 0);
-    // Deep nesting at the default limit does not recurse or crash.
-    std::string deep(100000, '(');
-    deep += std::string(100000, ')');
-    v = ReadAll(deep + "(ping)", 4096);
-    REQUIRE(v.size() == 2);
-    CHECK(v[0].rfind("ERR limit", 0) == 0);
-    CHECK(v[1] == "(sym:ping)");
+    for (size_t chunk : {size_t{1}, size_t{3}, size_t{1000}}) {
+      CAPTURE(chunk);
+      auto v = ReadAll("(a (b (c (d (e)))))(ping)", chunk, small);
+      REQUIRE(v.size() == 1);
+      CHECK(v[0] == "ERR limit statement nested deeper than the limit of 4 levels; its end is not looked for at 1:13");
+      v = ReadAll("(a \"" + std::string(100, 'x') + "\")(ping)", chunk, small);
+      REQUIRE(v.size() == 1);
+      CHECK(v[0] == "ERR limit statement exceeds the size limit of 64 bytes; its end is not looked for");
+      // Exactly at the limit is fine.
+      v = ReadAll("(a " + std::string(60, 'x') + ")(ping)", chunk, small);
+      REQUIRE(v.size() == 2);
+      CHECK(v[1] == "(sym:ping)");
+      v = ReadAll("(a " + std::string(61, 'x') + ")(ping)", chunk, small);
+      REQUIRE(v.size() == 1);
+      CHECK(v[0].rfind("ERR limit statement exceeds", 0) == 0);
+    }
+    // A run of '(' is answered as soon as it is too deep, without waiting
+    // for an end that will not come; deep nesting never recurses.
+    for (size_t n : {size_t{300}, size_t{100000}}) {
+      auto v = ReadAll(std::string(n, '(') + "\n(ping)\n", 4096);
+      REQUIRE(v.size() == 1);
+      CHECK(v[0].rfind("ERR limit statement nested deeper than the limit of 256 levels", 0) == 0);
+    }
   }
 
   TEST_CASE("documents after a statement") {
@@ -185,6 +236,50 @@ TEST_SUITE("reader") {
     CHECK(Render(tree, 0) == "(sym:ping)");
     r.Append("(ping)");
     CHECK(r.NextDocument(&data, &len, &cap, &err) == Reader::Result::kNotDocument);
+  }
+
+  TEST_CASE("whatever follows create is consumed with it: values that are not objects, unmatched brackets") {
+    using V = std::vector<std::string>;
+    const std::string create = "(create n t (coll c))";
+    const std::string made = "(sym:create sym:n sym:t (sym:coll sym:c))";
+    struct Case {
+      std::string after;
+      V want;
+    };
+    std::vector<Case> cases = {
+        {" [1,2]\n(ping)\n", {made, "ERR bad-document the statement must be followed by a JSON object, found an array at 1:23", "(sym:ping)"}},
+        {" \"x)(\"(ping)", {made, "ERR bad-document the statement must be followed by a JSON object, found a string at 1:23", "(sym:ping)"}},
+        {"\n42 (ping)", {made, "ERR bad-document the statement must be followed by a JSON object, found a number at 2:1", "(sym:ping)"}},
+        {" null(ping)", {made, "ERR bad-document the statement must be followed by a JSON object, found null at 1:23", "(sym:ping)"}},
+        {" true\n(ping)", {made, "ERR bad-document the statement must be followed by a JSON object, found a boolean at 1:23", "(sym:ping)"}},
+        {" [] (ping)", {made, "ERR bad-document the statement must be followed by a JSON object, found an array at 1:23", "(sym:ping)"}},
+        {" [{\"a\": \"]\"}] (ping)", {made, "ERR bad-document the statement must be followed by a JSON object, found an array at 1:23", "(sym:ping)"}},
+        {" ; a comment\n{\"a\":1}(ping)", {made, "doc:{\"a\":1}", "(sym:ping)"}},
+        {" (ping)", {made, "no document", "(sym:ping)"}},
+        {" {\"a\":[1,2}\n(ping)\n", {made, "ERR bad-document '}' where ']' closes the JSON document's innermost array at 1:32", "(sym:ping)"}},
+        {" {\"a\":[1,2}} (dropped)\n(ping)", {made, "ERR bad-document '}' where ']' closes the JSON document's innermost array at 1:32", "(sym:ping)"}},
+        {" [1,2}\n(ping)", {made, "ERR bad-document '}' where ']' closes the JSON document's innermost array at 1:27", "(sym:ping)"}},
+    };
+    for (const Case& c : cases) {
+      std::string text = create + c.after;
+      CAPTURE(text);
+      CHECK(Join(ReadStream(text, {})) == Join(c.want));
+      for (size_t cut = 1; cut < text.size(); ++cut) {
+        CAPTURE(cut);
+        CHECK(Join(ReadStream(text, {cut})) == Join(c.want));
+      }
+      std::vector<size_t> every;
+      for (size_t i = 1; i < text.size(); ++i) every.push_back(i);
+      CHECK(Join(ReadStream(text, every)) == Join(c.want));
+    }
+  }
+
+  TEST_CASE("a document over the depth or size limit is fatal at once") {
+    std::string deep = "(create n t (coll c)) {\"a\":" + std::string(300, '[') + "\n(ping)\n";
+    auto v = ReadStream(deep, {});
+    REQUIRE(v.size() == 2);
+    CHECK(v[1].rfind("ERR limit document nested deeper than the limit of 256 levels", 0) == 0);
+    CHECK(ReadStream(deep, {40, 41, 200}) == v);
   }
 
   TEST_CASE("a document's end is found past long strings, escapes at every offset, and any split") {

@@ -146,14 +146,24 @@ void Evaluator::WaitAndResume() {
 
 void Evaluator::FinishInput() {
   if (pending_) return;
-  if (awaiting_document_) {
+  if (input_lost_) {
+    // An item crossed a limit: the rest of this input was not read. An
+    // embedded session goes on with the next call's input.
+    input_lost_ = must_close_ = false;
+  } else if (awaiting_document_) {
     awaiting_document_ = false;
-    Status st = pending_error_.ok() ? Error(ErrorCode::kBadDocument, "the statement must be followed by a JSON object")
-                                    : std::move(pending_error_);
+    Status st = std::move(pending_error_);
     pending_error_ = Status::Ok();
+    if (st.ok()) {
+      LineCol lc = reader_.position();
+      st = reader_.OnlyBlankLeft()
+               ? Error(ErrorCode::kBadDocument, "the statement must be followed by a JSON object")
+               : Error(ErrorCode::kBadDocument, "unexpected end of input: the JSON value starting at " +
+                                                    std::to_string(lc.line) + ":" + std::to_string(lc.column) +
+                                                    " is not closed");
+    }
     FailNamed(std::move(st), named_);
-  }
-  if (!reader_.OnlyBlankLeft()) {
+  } else if (!reader_.OnlyBlankLeft()) {
     LineCol lc = reader_.position();
     RespondError(Error(ErrorCode::kSyntax, "unexpected end of input: the statement starting at " +
                                                std::to_string(lc.line) + ":" + std::to_string(lc.column) +
@@ -188,8 +198,8 @@ void Evaluator::Pump() {
                     named_);
           break;
         case Reader::Result::kFatal:
-          RespondError(err);
-          must_close_ = true;
+          FailNamed(std::move(err), named_);
+          must_close_ = input_lost_ = true;
           return;
         default:
           FailNamed(failed.ok() ? std::move(err) : std::move(failed), named_);
@@ -204,7 +214,7 @@ void Evaluator::Pump() {
         return;
       case Reader::Result::kFatal:
         RespondError(err);
-        must_close_ = true;
+        must_close_ = input_lost_ = true;
         return;
       case Reader::Result::kError:
         RespondError(err);

@@ -224,6 +224,7 @@ class Evaluator {
   Status pending_error_;       // a failed create/updateall waiting to discard its document
   bool awaiting_document_ = false;
   bool must_close_ = false;
+  bool input_lost_ = false;  // must_close_ because an item crossed a limit
   size_t output_limit_ = 0;
   bool authenticated_ = true;
   std::string password_;

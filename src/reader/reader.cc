@@ -484,8 +484,12 @@ LineCol Reader::PositionAt(size_t abs_offset) const {
 }
 
 Status Reader::SyntaxAt(size_t abs_offset, std::string_view what) const {
+  return ErrorAt(ErrorCode::kSyntax, abs_offset, what);
+}
+
+Status Reader::ErrorAt(ErrorCode code, size_t abs_offset, std::string_view what) const {
   LineCol lc = PositionAt(abs_offset);
-  return Syntax(std::string(what) + " at " + std::to_string(lc.line) + ":" + std::to_string(lc.column));
+  return Status(code, std::string(what) + " at " + std::to_string(lc.line) + ":" + std::to_string(lc.column));
 }
 
 void Reader::DiscardThroughLineOf(size_t abs_offset) {
@@ -496,6 +500,18 @@ void Reader::DiscardThroughLineOf(size_t abs_offset) {
   } else {
     Consume(nl + 1 - pos_);
   }
+}
+
+bool Reader::FinishDiscard() {
+  if (!discarding_) return true;
+  size_t nl = buf_.find('\n', pos_);
+  if (nl == std::string::npos) {
+    Consume(buf_.size() - pos_);
+    return false;
+  }
+  Consume(nl + 1 - pos_);
+  discarding_ = false;
+  return true;
 }
 
 void Reader::SkipBlank(bool allow_comments) {
@@ -595,26 +611,43 @@ bool ScanSimpleStatement(const char* p, size_t n, SimpleStatement* out) {
 
 bool Reader::OnlyBlankLeft() {
   if (state_ != ScanState::kIdle) return false;
-  if (discarding_) {
-    size_t nl = buf_.find('\n', pos_);
-    if (nl == std::string::npos) return true;
-    Consume(nl + 1 - pos_);
-    discarding_ = false;
-  }
+  if (!FinishDiscard()) return true;
   SkipBlank(true);
   return pos_ == buf_.size();
 }
 
-bool Reader::ScanList(Status* error, size_t* error_at) {
+void Reader::StartScan(ScanState state) {
+  state_ = state;
+  scan_ = pos_;
+  depth_ = deepest_ = 0;
+  in_string_ = escape_ = in_comment_ = false;
+  closers_.clear();
+}
+
+Reader::Scan Reader::TooLong(std::string_view item, Status* error) {
+  *error = Status(ErrorCode::kLimit, std::string(item) + " exceeds the size limit of " +
+                                         std::to_string(limits_.max_bytes) + " bytes; its end is not looked for");
+  return Scan::kFatal;
+}
+
+Reader::Scan Reader::TooDeep(std::string_view item, size_t at, Status* error) {
+  *error = ErrorAt(ErrorCode::kLimit, at,
+                   std::string(item) + " nested deeper than the limit of " + std::to_string(limits_.max_depth) +
+                       " levels; its end is not looked for");
+  return Scan::kFatal;
+}
+
+Reader::Scan Reader::ScanList(Status* error, size_t* error_at) {
   const char* p = buf_.data();
-  size_t n = buf_.size();
+  // The end is looked for within the first max_bytes bytes only.
+  size_t limit = pos_ + std::min(limits_.max_bytes, buf_.size() - pos_);
   size_t i = scan_;
-  while (i < n) {
+  while (i < limit) {
     unsigned char c = p[i];
     if (in_comment_) {
-      const void* nl = std::memchr(p + i, '\n', n - i);
+      const void* nl = std::memchr(p + i, '\n', limit - i);
       if (nl == nullptr) {
-        i = n;
+        i = limit;
         break;
       }
       i = static_cast<const char*>(nl) - p + 1;
@@ -623,12 +656,12 @@ bool Reader::ScanList(Status* error, size_t* error_at) {
     }
     if (in_string_) {
       // Fast path over ordinary string bytes.
-      while (i < n && !escape_) {
+      while (i < limit && !escape_) {
         c = p[i];
         if (c == '"' || c == '\\' || c < 0x20) break;
         ++i;
       }
-      if (i >= n) break;
+      if (i >= limit) break;
       if (escape_) {
         escape_ = false;
       } else if (c == '\\') {
@@ -640,20 +673,21 @@ bool Reader::ScanList(Status* error, size_t* error_at) {
                                       : "control character " + Describe(c) + " inside a string");
         *error_at = i;
         scan_ = i;
-        return false;
+        return Scan::kError;
       }
       ++i;
       continue;
     }
     switch (c) {
       case '(':
-        if (++depth_ > deepest_) deepest_ = depth_;
+        if (++depth_ > limits_.max_depth) return TooDeep("statement", i, error);
+        if (depth_ > deepest_) deepest_ = depth_;
         break;
       case ')':
         if (--depth_ == 0) {
           item_end_ = i + 1;
           scan_ = i + 1;
-          return true;
+          return Scan::kFound;
         }
         break;
       case '"':
@@ -668,19 +702,20 @@ bool Reader::ScanList(Status* error, size_t* error_at) {
     ++i;
   }
   scan_ = i;
-  return false;
+  if (i - pos_ >= limits_.max_bytes) return TooLong("statement", error);
+  return Scan::kNeedMore;
 }
 
-bool Reader::ScanDocument(Status* error, size_t* error_at) {
+Reader::Scan Reader::ScanDocument(Status* error, size_t* error_at) {
   const char* p = buf_.data();
-  size_t n = buf_.size();
+  size_t limit = pos_ + std::min(limits_.max_bytes, buf_.size() - pos_);
   size_t i = scan_;
-  while (i < n) {
+  while (i < limit) {
     unsigned char c = p[i];
     if (in_string_) {
       if (!escape_) {
-        i = SkipStringBody(p, i, n);
-        if (i >= n) break;
+        i = SkipStringBody(p, i, limit);
+        if (i >= limit) break;
         c = p[i];
       }
       if (escape_) {
@@ -689,24 +724,37 @@ bool Reader::ScanDocument(Status* error, size_t* error_at) {
         escape_ = true;
       } else if (c == '"') {
         in_string_ = false;
+        if (depth_ == 0) {  // a string on its own (not a document)
+          item_end_ = scan_ = i + 1;
+          return Scan::kFound;
+        }
       } else {
-        LineCol lc = PositionAt(i);
-        *error = Status(ErrorCode::kBadDocument, "control character " + Describe(c) + " inside a JSON string at " +
-                                                     std::to_string(lc.line) + ":" + std::to_string(lc.column));
+        *error = ErrorAt(ErrorCode::kBadDocument, i, "control character " + Describe(c) + " inside a JSON string");
         *error_at = i;
         scan_ = i;
-        return false;
+        return Scan::kError;
       }
       ++i;
       continue;
     }
     if (c == '{' || c == '[') {
-      if (++depth_ > deepest_) deepest_ = depth_;
+      if (++depth_ > limits_.max_depth) return TooDeep("document", i, error);
+      if (depth_ > deepest_) deepest_ = depth_;
+      closers_.push_back(c == '{' ? '}' : ']');
     } else if (c == '}' || c == ']') {
+      if (closers_.back() != static_cast<char>(c)) {
+        *error = ErrorAt(ErrorCode::kBadDocument, i,
+                         "'" + std::string(1, static_cast<char>(c)) + "' where '" + closers_.back() +
+                             "' closes the JSON document's innermost " + (closers_.back() == '}' ? "object" : "array"));
+        *error_at = i;
+        scan_ = i;
+        return Scan::kError;
+      }
+      closers_.pop_back();
       if (--depth_ == 0) {
         item_end_ = i + 1;
         scan_ = i + 1;
-        return true;
+        return Scan::kFound;
       }
     } else if (c == '"') {
       in_string_ = true;
@@ -714,21 +762,33 @@ bool Reader::ScanDocument(Status* error, size_t* error_at) {
     ++i;
   }
   scan_ = i;
-  return false;
+  if (i - pos_ >= limits_.max_bytes) return TooLong("document", error);
+  return Scan::kNeedMore;
+}
+
+// A bare JSON scalar (42, true, null …) or other run of text where a
+// document should be: it ends at a blank, a parenthesis or a comment.
+Reader::Scan Reader::ScanToken() {
+  const char* p = buf_.data();
+  size_t limit = pos_ + std::min(limits_.max_bytes, buf_.size() - pos_);
+  size_t i = scan_;
+  while (i < limit) {
+    uint8_t cls = kClass[static_cast<unsigned char>(p[i])];
+    if (cls == kBlank || cls == kOpen || cls == kClose || cls == kSemi) break;
+    ++i;
+  }
+  scan_ = i;
+  if (i < limit) {
+    item_end_ = i;
+    return Scan::kFound;
+  }
+  return i - pos_ >= limits_.max_bytes ? Scan::kFatal : Scan::kNeedMore;
 }
 
 Reader::Result Reader::NextStatement(DatumTree* tree, Status* error) {
   *error = Status::Ok();
   if (state_ == ScanState::kIdle) {
-    if (discarding_) {
-      size_t nl = buf_.find('\n', pos_);
-      if (nl == std::string::npos) {
-        Consume(buf_.size() - pos_);
-        return Result::kNeedMore;
-      }
-      Consume(nl + 1 - pos_);
-      discarding_ = false;
-    }
+    if (!FinishDiscard()) return Result::kNeedMore;
     SkipBlank(true);
     if (pos_ == buf_.size()) return Result::kNeedMore;
     unsigned char c = buf_[pos_];
@@ -743,48 +803,30 @@ Reader::Result Reader::NextStatement(DatumTree* tree, Status* error) {
     // through the resumable scan, which finds the statement's end first.
     size_t end = 0;
     Status parse_error;
-    std::string_view rest(buf_.data() + pos_, std::min(buf_.size() - pos_, limits_.max_bytes + 1));
+    std::string_view rest(buf_.data() + pos_, std::min(buf_.size() - pos_, limits_.max_bytes));
     if (StatementParser::ParsePrefix(rest, limits_.max_depth, tree, &end, &parse_error) ==
         StatementParser::Outcome::kComplete) {
-      if (end <= limits_.max_bytes) {
-        Consume(end);
-        return Result::kItem;
-      }
+      Consume(end);
+      return Result::kItem;
     }
-    state_ = ScanState::kList;
-    scan_ = pos_;
-    depth_ = deepest_ = 0;
-    in_string_ = escape_ = in_comment_ = false;
+    StartScan(ScanState::kList);
   }
   size_t error_at = 0;
-  if (!ScanList(error, &error_at)) {
-    if (!error->ok()) {
+  switch (ScanList(error, &error_at)) {
+    case Scan::kNeedMore:
+      return Result::kNeedMore;
+    case Scan::kFatal:
+      ResetScan();
+      return Result::kFatal;
+    case Scan::kError:
       ResetScan();
       DiscardThroughLineOf(error_at);
       return Result::kError;
-    }
-    if (scan_ - pos_ > limits_.max_bytes) {
-      ResetScan();
-      *error = Status(ErrorCode::kLimit, "statement exceeds the size limit of " + std::to_string(limits_.max_bytes) +
-                                             " bytes and its end cannot be found");
-      return Result::kFatal;
-    }
-    return Result::kNeedMore;
+    case Scan::kFound:
+      break;
   }
   ResetScan();
   size_t len = item_end_ - pos_;
-  if (len > limits_.max_bytes) {
-    Consume(len);
-    *error = Status(ErrorCode::kLimit, "statement of " + std::to_string(len) + " bytes exceeds the size limit of " +
-                                           std::to_string(limits_.max_bytes) + " bytes");
-    return Result::kError;
-  }
-  if (deepest_ > limits_.max_depth) {
-    Consume(len);
-    *error = Status(ErrorCode::kLimit, "statement nested " + std::to_string(deepest_) +
-                                           " levels deep exceeds the limit of " + std::to_string(limits_.max_depth));
-    return Result::kError;
-  }
   std::string_view text(buf_.data() + pos_, len);
   size_t off = 0;
   Status st = StatementParser::Parse(text, tree, &off);
@@ -797,44 +839,57 @@ Reader::Result Reader::NextStatement(DatumTree* tree, Status* error) {
   return Result::kItem;
 }
 
+namespace {
+
+const char* ValueKind(char first) {
+  switch (first) {
+    case '[': return "an array";
+    case '"': return "a string";
+    case 't':
+    case 'f': return "a boolean";
+    case 'n': return "null";
+    default: return (first == '-' || (first >= '0' && first <= '9')) ? "a number" : "text";
+  }
+}
+
+}  // namespace
+
 Reader::Result Reader::NextDocument(const char** data, size_t* len, size_t* capacity, Status* error) {
   *error = Status::Ok();
   if (state_ == ScanState::kIdle) {
-    SkipBlank(false);
+    if (!FinishDiscard()) return Result::kNeedMore;
+    SkipBlank(true);
     if (pos_ == buf_.size()) return Result::kNeedMore;
-    if (buf_[pos_] != '{') return Result::kNotDocument;
-    state_ = ScanState::kDocument;
-    scan_ = pos_;
-    depth_ = deepest_ = 0;
-    in_string_ = escape_ = in_comment_ = false;
+    char first = buf_[pos_];
+    if (first == '(' || first == ')') return Result::kNotDocument;
+    bool bracketed = first == '{' || first == '[' || first == '"';
+    StartScan(bracketed ? ScanState::kDocument : ScanState::kToken);
+    in_string_ = first == '"';
+    if (in_string_) ++scan_;
   }
+  char first = buf_[pos_];
   size_t error_at = 0;
-  if (!ScanDocument(error, &error_at)) {
-    if (!error->ok()) {
+  Scan scan = state_ == ScanState::kToken ? ScanToken() : ScanDocument(error, &error_at);
+  switch (scan) {
+    case Scan::kNeedMore:
+      return Result::kNeedMore;
+    case Scan::kFatal:
+      ResetScan();
+      if (error->ok()) TooLong("the text where a JSON object should be", error);
+      return Result::kFatal;
+    case Scan::kError:
       ResetScan();
       DiscardThroughLineOf(error_at);
       return Result::kError;
-    }
-    if (scan_ - pos_ > limits_.max_bytes) {
-      ResetScan();
-      *error = Status(ErrorCode::kLimit, "document exceeds the size limit of " + std::to_string(limits_.max_bytes) +
-                                             " bytes and its end cannot be found");
-      return Result::kFatal;
-    }
-    return Result::kNeedMore;
+    case Scan::kFound:
+      break;
   }
   ResetScan();
   size_t n = item_end_ - pos_;
-  if (n > limits_.max_bytes) {
+  if (first != '{') {
+    *error = ErrorAt(ErrorCode::kBadDocument, pos_,
+                     std::string("the statement must be followed by a JSON object, found ") + ValueKind(first));
     Consume(n);
-    *error = Status(ErrorCode::kLimit, "document of " + std::to_string(n) + " bytes exceeds the size limit of " +
-                                           std::to_string(limits_.max_bytes) + " bytes");
-    return Result::kError;
-  }
-  if (deepest_ > limits_.max_depth) {
-    Consume(n);
-    *error = Status(ErrorCode::kLimit, "document nested " + std::to_string(deepest_) +
-                                           " levels deep exceeds the limit of " + std::to_string(limits_.max_depth));
     return Result::kError;
   }
   *data = buf_.data() + pos_;

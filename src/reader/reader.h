@@ -51,8 +51,9 @@ class Reader {
     kNeedMore,     // no complete item yet; Append() more
     kItem,         // a statement (tree filled) or a document (span filled)
     kError,        // a bad item was consumed; *error says why; go on reading
-    kNotDocument,  // NextDocument: the next text is not a JSON object; nothing consumed
-    kFatal,        // an item exceeds the size limit and its end cannot be found
+    kNotDocument,  // NextDocument: a statement comes next, not a document; nothing consumed
+    kFatal,        // an item crossed the size or depth limit: its end is not
+                   // looked for, so the stream cannot go on (close it)
   };
 
   explicit Reader(ReaderLimits limits = {}) : limits_(limits) {}
@@ -65,7 +66,17 @@ class Reader {
 
   // Reads the JSON object that must follow create/updateall. On kItem,
   // [*data, *data+*len) holds it and *capacity bytes from *data are readable
-  // (padding for simdjson).
+  // (padding for simdjson). Any other JSON value there (an array, a string,
+  // a number, a constant) is consumed whole and answered kError
+  // (bad-document), so it is never read as a statement; a '(' or ')' means
+  // the document is missing (kNotDocument, nothing consumed). Brackets that
+  // do not match are kError, the input discarded to the end of that line.
+  //
+  // Limits, for statements and documents alike: the end of an item is
+  // looked for within max_bytes bytes and max_depth levels of nesting.
+  // Crossing either is kFatal at once, whatever follows and however the
+  // input was split: the reader never buffers more than the limit for one
+  // item, and a run of '(' gets its answer without waiting for more.
   Result NextDocument(const char** data, size_t* len, size_t* capacity, Status* error);
 
   // When the next statement is complete and simple — no string, comment or
@@ -93,16 +104,27 @@ class Reader {
   size_t buffered() const { return buf_.size() - pos_; }
 
  private:
-  enum class ScanState : uint8_t { kIdle, kList, kDocument };
+  enum class ScanState : uint8_t { kIdle, kList, kDocument, kToken };
+  enum class Scan : uint8_t { kFound, kNeedMore, kError, kFatal };
 
   void SkipBlank(bool allow_comments);
+  // Drops input through the newline that ends a discard (after an error or
+  // in a comment split across packets); false while that newline is to come.
+  bool FinishDiscard();
   void Consume(size_t n);
   void DiscardThroughLineOf(size_t abs_offset);
   LineCol PositionAt(size_t abs_offset) const;
   Status SyntaxAt(size_t abs_offset, std::string_view what) const;
-  // Advances the resumable scan; returns true when the item's end is found.
-  bool ScanList(Status* error, size_t* error_at);
-  bool ScanDocument(Status* error, size_t* error_at);
+  Status ErrorAt(ErrorCode code, size_t abs_offset, std::string_view what) const;
+  void StartScan(ScanState state);
+  // Advance the resumable scan of the item at pos_ (at most max_bytes of
+  // it). kError/kFatal set *error; kError also *error_at, where the
+  // damaged input's line is.
+  Scan ScanList(Status* error, size_t* error_at);
+  Scan ScanDocument(Status* error, size_t* error_at);
+  Scan ScanToken();
+  Scan TooLong(std::string_view item, Status* error);
+  Scan TooDeep(std::string_view item, size_t at, Status* error);
   void ResetScan() { state_ = ScanState::kIdle; }
 
   ReaderLimits limits_;
@@ -121,6 +143,7 @@ class Reader {
   bool in_string_ = false;
   bool escape_ = false;
   bool in_comment_ = false;
+  std::string closers_;   // a document's open brackets: the '}' or ']' each needs
   size_t item_end_ = 0;   // one past the item, once found
 };
 
