@@ -12,6 +12,8 @@ namespace parendb {
 
 class ResponseCounter {
  public:
+  explicit ResponseCounter(ReaderLimits limits = {}) : reader_(limits) {}
+
   // Adds text; returns how many more responses it completes.
   size_t Feed(std::string_view text);
   // Whether a statement or its document is unfinished.

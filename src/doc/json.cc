@@ -1,5 +1,6 @@
 #include "doc/json.h"
 
+#include <charconv>
 #include <unordered_set>
 
 // RapidJSON copies runs of characters that need no escaping 16 bytes at a
@@ -8,8 +9,6 @@
 #if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
 #define RAPIDJSON_SSE2
 #endif
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -113,51 +112,121 @@ Status FromDom(simdjson::dom::element e, int depth, int max_depth, bool check_ke
   return BadDocument("malformed JSON value");
 }
 
-// RapidJSON, for the rare document simdjson refuses over a number: integers
-// wider than 64 bits are doubles to RapidJSON (and to the contract), while
-// numbers beyond a double's range stay errors.
-Status FromRapidJson(const rapidjson::Value& v, int depth, int max_depth, Value* out) {
-  if (depth > max_depth) return LimitError(max_depth);
-  if (v.IsObject()) {
-    Object members;
-    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
-      members.push_back(Member{std::string(it->name.GetString(), it->name.GetStringLength()), Value()});
-      Status st = FromRapidJson(it->value, depth + 1, max_depth, &members.back().value);
-      if (!st.ok()) return st;
-    }
-    Status st = CheckUniqueKeys(members);
-    if (!st.ok()) return st;
-    *out = Value(std::move(members));
-  } else if (v.IsArray()) {
-    Array items;
-    for (const rapidjson::Value& item : v.GetArray()) {
-      items.emplace_back();
-      Status st = FromRapidJson(item, depth + 1, max_depth, &items.back());
-      if (!st.ok()) return st;
-    }
-    *out = Value(std::move(items));
-  } else if (v.IsString()) {
-    *out = Value(std::string(v.GetString(), v.GetStringLength()));
-  } else if (v.IsInt64()) {
-    *out = Value(v.GetInt64());
-  } else if (v.IsNumber()) {
-    *out = Value(v.GetDouble());
-  } else if (v.IsBool()) {
-    *out = Value(v.GetBool());
-  } else {
-    *out = Value();
+// simdjson's On-Demand API, for the rare document its DOM refuses over a
+// number: integers wider than 64 bits are doubles to On-Demand (and to the
+// contract), while numbers beyond a double's range stay errors. (This was
+// RapidJSON until fuzzing found undefined behaviour in its full-precision
+// number parsing, e.g. a zero significand with a large exponent: 0e300.)
+// V: an ondemand value or document. The number is read (consumed) either
+// way, so the document can tell whether anything follows it.
+template <typename V>
+Status NumberFromOndemand(V& v, Value* out) {
+  std::string_view token = v.raw_json_token();
+  int64_t i;
+  auto r = std::from_chars(token.data(), token.data() + token.size(), i);
+  if (r.ec == std::errc() && (r.ptr == token.data() + token.size() || (*r.ptr != '.' && *r.ptr != 'e' && *r.ptr != 'E')) &&
+      v.get_int64().get(i) == simdjson::SUCCESS) {
+    *out = Value(i);
+    return Status::Ok();
   }
+  double d;
+  if (v.get_double().get(d) != simdjson::SUCCESS) {
+    return BadDocument("number " + std::string(token.substr(0, std::min<size_t>(token.find_first_of(" \t\r\n,]}"), 40))) +
+                       " is beyond the range of a double");
+  }
+  *out = Value(d);
   return Status::Ok();
 }
 
-Status ParseWithRapidJson(const char* data, size_t len, int max_depth, Value* out) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseStopWhenDoneFlag>(data, len);
-  if (doc.HasParseError()) {
-    return BadDocument(std::string("malformed JSON document: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                       " at byte " + std::to_string(doc.GetErrorOffset()));
+Status FromOndemand(simdjson::ondemand::value v, int depth, int max_depth, Value* out);
+
+Status ObjectFromOndemand(simdjson::ondemand::object obj, int depth, int max_depth, Value* out) {
+  Object members;
+  for (auto field : obj) {
+    std::string_view key;
+    simdjson::ondemand::value value;
+    if (auto e = field.unescaped_key().get(key); e) return FromSimdjson(e, max_depth);
+    if (auto e = field.value().get(value); e) return FromSimdjson(e, max_depth);
+    members.push_back(Member{std::string(key), Value()});
+    Status st = FromOndemand(value, depth + 1, max_depth, &members.back().value);
+    if (!st.ok()) return st;
   }
-  return FromRapidJson(doc, 1, max_depth, out);
+  Status st = CheckUniqueKeys(members);
+  if (!st.ok()) return st;
+  *out = Value(std::move(members));
+  return Status::Ok();
+}
+
+Status ArrayFromOndemand(simdjson::ondemand::array arr, int depth, int max_depth, Value* out) {
+  Array items;
+  for (auto item : arr) {
+    simdjson::ondemand::value value;
+    if (auto e = item.get(value); e) return FromSimdjson(e, max_depth);
+    Status st = FromOndemand(value, depth + 1, max_depth, &items.emplace_back());
+    if (!st.ok()) return st;
+  }
+  *out = Value(std::move(items));
+  return Status::Ok();
+}
+
+// V: an ondemand value or the document itself (for a top-level scalar).
+template <typename V>
+Status ScalarOrContainer(V& v, simdjson::ondemand::json_type type, int depth, int max_depth, Value* out) {
+  using T = simdjson::ondemand::json_type;
+  if (depth > max_depth) return LimitError(max_depth);
+  switch (type) {
+    case T::object: {
+      simdjson::ondemand::object obj;
+      if (auto e = v.get_object().get(obj); e) return FromSimdjson(e, max_depth);
+      return ObjectFromOndemand(obj, depth, max_depth, out);
+    }
+    case T::array: {
+      simdjson::ondemand::array arr;
+      if (auto e = v.get_array().get(arr); e) return FromSimdjson(e, max_depth);
+      return ArrayFromOndemand(arr, depth, max_depth, out);
+    }
+    case T::number:
+      return NumberFromOndemand(v, out);
+    case T::string: {
+      std::string_view sv;
+      if (auto e = v.get_string().get(sv); e) return FromSimdjson(e, max_depth);
+      *out = Value(std::string(sv));
+      return Status::Ok();
+    }
+    case T::boolean: {
+      bool b;
+      if (auto e = v.get_bool().get(b); e) return FromSimdjson(e, max_depth);
+      *out = Value(b);
+      return Status::Ok();
+    }
+    case T::null: {
+      bool is_null = false;
+      if (auto e = v.is_null().get(is_null); e || !is_null) return BadDocument("malformed JSON document: bad null");
+      *out = Value();
+      return Status::Ok();
+    }
+  }
+  return BadDocument("malformed JSON value");
+}
+
+Status FromOndemand(simdjson::ondemand::value v, int depth, int max_depth, Value* out) {
+  simdjson::ondemand::json_type type;
+  if (auto e = v.type().get(type); e) return FromSimdjson(e, max_depth);
+  return ScalarOrContainer(v, type, depth, max_depth, out);
+}
+
+Status ParseWithOndemand(const char* data, size_t len, int max_depth, Value* out) {
+  simdjson::padded_string padded(data, len);
+  thread_local simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  if (auto e = parser.iterate(padded).get(doc); e) return FromSimdjson(e, max_depth);
+  simdjson::ondemand::json_type type;
+  if (auto e = doc.type().get(type); e) return FromSimdjson(e, max_depth);
+  Status st = ScalarOrContainer(doc, type, 1, max_depth, out);
+  if (!st.ok()) return st;
+  const char* rest;
+  if (doc.current_location().get(rest) == simdjson::SUCCESS) return BadDocument("malformed JSON document: text after the value");
+  return Status::Ok();
 }
 
 template <typename Writer>
@@ -249,7 +318,7 @@ Status Parse(const char* data, size_t len, bool padded, int max_depth, bool obje
   simdjson::dom::element root;
   auto error = ThreadParser().parse(data, len, !padded).get(root);
   if (error == simdjson::NUMBER_ERROR) {
-    Status st = ParseWithRapidJson(data, len, max_depth, out);
+    Status st = ParseWithOndemand(data, len, max_depth, out);
     if (st.ok() && object_only && !out->is_object()) return BadDocument("a document must be a JSON object");
     return st;
   }

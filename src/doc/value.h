@@ -24,13 +24,15 @@ class Value {
  public:
   enum class Kind : uint8_t { kNull, kBool, kInt, kDouble, kString, kArray, kObject };
 
-  Value() = default;
-  explicit Value(bool b) : v_(b) {}
-  explicit Value(int64_t i) : v_(i) {}
-  explicit Value(double d) : v_(d) {}
-  explicit Value(std::string s) : v_(std::move(s)) {}
-  explicit Value(Array a) : v_(std::move(a)) {}
-  explicit Value(Object o) : v_(std::move(o)) {}
+  // Defined after Member: the variant's constructors need Object (a vector
+  // of Member) complete, which clang insists on where they are declared.
+  Value();
+  explicit Value(bool b);
+  explicit Value(int64_t i);
+  explicit Value(double d);
+  explicit Value(std::string s);
+  explicit Value(Array a);
+  explicit Value(Object o);
 
   Kind kind() const { return static_cast<Kind>(v_.index()); }
   bool is_null() const { return kind() == Kind::kNull; }
@@ -53,8 +55,8 @@ class Value {
 
   // Turn this value into an empty object/array in place and return it, so
   // builders fill containers without temporaries.
-  Object& make_object() { return v_.emplace<Object>(); }
-  Array& make_array() { return v_.emplace<Array>(); }
+  Object& make_object();
+  Array& make_array();
 
   // Object member lookup; nullptr when absent or when this is not an object.
   const Value* find(std::string_view key) const;
@@ -68,6 +70,16 @@ struct Member {
   std::string key;
   Value value;
 };
+
+inline Value::Value() = default;
+inline Value::Value(bool b) : v_(b) {}
+inline Value::Value(int64_t i) : v_(i) {}
+inline Value::Value(double d) : v_(d) {}
+inline Value::Value(std::string s) : v_(std::move(s)) {}
+inline Value::Value(Array a) : v_(std::move(a)) {}
+inline Value::Value(Object o) : v_(std::move(o)) {}
+inline Object& Value::make_object() { return v_.emplace<Object>(); }
+inline Array& Value::make_array() { return v_.emplace<Array>(); }
 
 // Deep equality of the contract: numbers numerically (1 = 1.0), objects by
 // members regardless of order, arrays element by element.

@@ -272,7 +272,7 @@ Status DataDir::Open(const DataDirOptions& options, std::unique_ptr<DataDir>* ou
   FileSystem* fs = options.fs;
   Status st = fs->MakeDir(options.dir);
   if (!st.ok()) return st;
-  st = DirLock::Acquire(options.dir, &d->lock_);
+  st = fs->LockDir(options.dir, &d->lock_);
   if (!st.ok()) return st;
   d->engine_ = std::make_unique<Engine>(options.engine, nullptr);
   RecoveryReport local;
@@ -488,7 +488,7 @@ int RunDoctor(const std::string& dir, bool salvage, FileSystem* fs, std::string*
   }
   std::unique_ptr<DirLock> lock;
   if (salvage) {
-    st = DirLock::Acquire(dir, &lock);
+    st = fs->LockDir(dir, &lock);
     if (!st.ok()) {
       *out += st.message() + "\n";
       return 1;

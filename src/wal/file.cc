@@ -242,6 +242,8 @@ Status FaultyFileSystem::OpenWritable(const std::string& path, bool append, std:
   return Status::Ok();
 }
 
+Status FileSystem::LockDir(const std::string& dir, std::unique_ptr<DirLock>* out) { return DirLock::Acquire(dir, out); }
+
 Status DirLock::Acquire(const std::string& dir, std::unique_ptr<DirLock>* out) {
   std::string path = dir + "/LOCK";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -47,6 +47,9 @@ class FileSystem {
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status MakeDir(const std::string& dir) = 0;
+  // Takes the directory's exclusive lock for the caller's lifetime (*out
+  // may stay null where there is nothing to lock, as in memory).
+  virtual Status LockDir(const std::string& dir, std::unique_ptr<class DirLock>* out);
 
   static FileSystem* Default();  // the real POSIX one
 };
@@ -72,6 +75,7 @@ class FaultyFileSystem : public FileSystem {
   Status Truncate(const std::string& path, uint64_t size) override { return base_->Truncate(path, size); }
   Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
   Status MakeDir(const std::string& dir) override { return base_->MakeDir(dir); }
+  Status LockDir(const std::string& dir, std::unique_ptr<DirLock>* out) override { return base_->LockDir(dir, out); }
 
   // Whether the next operation of a kind may succeed (counts it down).
   bool Allow(std::atomic<int64_t>& budget);
