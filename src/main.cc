@@ -68,6 +68,9 @@ void Usage(std::FILE* out) {
                "  --max-connections N       (default 4096)\n"
                "  --max-output-mb N  unsent responses per connection before it stops reading\n"
                "                     (default 16)\n"
+               "  --max-input-mb N   unfinished input buffered across all connections; past it\n"
+               "                     the connections holding the most are answered (error\n"
+               "                     limit ...) and closed, largest first (default 1024)\n"
                "  --idle-timeout S   close connections idle for S seconds (default 0: never)\n"
                "  --log-level L      trace, debug, info (default), warn, error\n"
                "  --config FILE      read options from FILE: one \"name value\" per line, names\n"
@@ -195,6 +198,8 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->server.max_connections = static_cast<size_t>(number(1, 1000000));
     } else if (a == "--max-output-mb") {
       s->server.max_output_bytes = static_cast<size_t>(number(1, 1 << 20)) << 20;
+    } else if (a == "--max-input-mb") {
+      s->server.max_input_bytes = static_cast<size_t>(number(1, 1 << 24)) << 20;
     } else if (a == "--idle-timeout") {
       s->server.idle_timeout = std::chrono::seconds(number(0, INT32_MAX));
     } else if (a == "--log-level") {

@@ -77,6 +77,15 @@ class Client {
     setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     Close();
   }
+  // Sends what the peer takes; false once it has closed (a reset).
+  bool TrySend(std::string_view text) {
+    while (!text.empty()) {
+      ssize_t n = send(fd_, text.data(), text.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      text.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
   void Send(std::string_view text) {
     while (!text.empty()) {
       ssize_t n = send(fd_, text.data(), text.size(), MSG_NOSIGNAL);

@@ -116,6 +116,13 @@ void Evaluator::RequirePassword(std::string password) {
 void Evaluator::Feed(std::string_view bytes) {
   reader_.Append(bytes);
   if (!pending_) Pump();
+  reader_.ReleaseIfEmpty();
+}
+
+void Evaluator::Abandon(const Status& why) {
+  if (must_close_) return;
+  RespondError(why);
+  must_close_ = true;
 }
 
 void Evaluator::Resume() {

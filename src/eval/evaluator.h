@@ -74,6 +74,10 @@ class Evaluator {
   // True once the stream cannot go on (an oversized item whose end cannot
   // be found, or too many failed auth attempts); the owner drops it.
   bool must_close() const { return must_close_; }
+  // Answers `why` (an error) and stops: the owner drops the stream after
+  // sending it (the server, when a connection must go, e.g. its unfinished
+  // input is the largest when the server's input budget is exceeded).
+  void Abandon(const Status& why);
 
   std::string& output() { return out_; }
   std::vector<ResponseMark>& marks() { return marks_; }

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <algorithm>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -40,6 +41,14 @@ struct Shared {
   std::set<std::shared_ptr<Connection>> live;
   std::atomic<bool> stopping{false};
   std::function<void()> on_empty;  // called when stopping and the last connection is gone
+  // The input budget (ServerOptions::max_input_bytes).
+  std::atomic<size_t> input_bytes{0};
+  std::atomic<size_t> peak_input_bytes{0};
+  std::atomic<uint64_t> evicted{0};
+
+  // Closes the connections holding the most input until `total` would be
+  // back under the budget. From any connection's handler.
+  void EvictLargest(size_t total);
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -82,6 +91,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Post([this] { Close("server shutting down"); });
   }
 
+  const std::string& peer() const { return peer_; }
+  // Unfinished input this connection holds (read from any thread).
+  size_t held_input() const { return held_.load(std::memory_order_relaxed); }
+  // From any thread, once: answer (error limit …) and close, to bring the
+  // server back under its input budget. False if already chosen.
+  bool Evict() {
+    if (evicting_.exchange(true)) return false;
+    Post([this] {
+      if (closed_) return;
+      evaluator_->Abandon(Status(ErrorCode::kLimit,
+                                 "the server's buffers for unfinished input are full (limit " +
+                                     std::to_string(shared_->options.max_input_bytes) + " bytes) and this connection's " +
+                                     std::to_string(held_input()) + " bytes are among the largest; closing it"));
+      AfterWork();
+    });
+    return true;
+  }
+
  private:
   // Runs fn as a handler of this connection, later, on an I/O thread.
   template <typename Fn>
@@ -112,7 +139,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec) return Close(ec == asio::error::eof ? "closed by client" : ec.message());
     NoteActivity();
     evaluator_->Feed(std::string_view(in_.data(), n));
+    AccountInput();
     AfterWork();
+  }
+
+  // Keeps the server's total of unfinished input current; over the budget,
+  // the largest holders go.
+  void AccountInput() {
+    size_t now = evaluator_ ? evaluator_->reader().memory() : 0;
+    size_t before = held_.exchange(now, std::memory_order_relaxed);
+    if (now == before) return;
+    size_t total = shared_->input_bytes.fetch_add(now - before, std::memory_order_relaxed) + (now - before);
+    if (now < before) return;
+    size_t peak = shared_->peak_input_bytes.load(std::memory_order_relaxed);
+    while (total > peak && !shared_->peak_input_bytes.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
+    }
+    if (total > shared_->options.max_input_bytes) shared_->EvictLargest(total);
   }
 
   void OnWakeup() {
@@ -189,7 +231,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // reading goes on (it may have paused for output).
   void Continue() {
     if (closed_) return;
-    if (HeldBack()) evaluator_->Feed({});
+    if (HeldBack()) {
+      evaluator_->Feed({});
+      AccountInput();
+    }
     AfterWork();
   }
 
@@ -240,6 +285,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Closing the evaluator closes the connection's transactions and frees
     // their locks (waiting for a commit in flight to finish first).
     evaluator_.reset();
+    shared_->input_bytes.fetch_sub(held_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
     std::shared_ptr<Connection> self = shared_from_this();
     std::function<void()> notify;
     {
@@ -265,7 +311,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool closing_after_write_ = false;
   bool closed_ = false;
+  std::atomic<size_t> held_{0};       // input buffered, as counted in Shared
+  std::atomic<bool> evicting_{false};
 };
+
+void Shared::EvictLargest(size_t total) {
+  std::vector<std::pair<size_t, std::shared_ptr<Connection>>> by_size;
+  {
+    std::lock_guard lock(mu);
+    by_size.reserve(live.size());
+    for (const auto& c : live) {
+      if (size_t held = c->held_input(); held > 0) by_size.emplace_back(held, c);
+    }
+  }
+  std::sort(by_size.begin(), by_size.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  size_t excess = total - options.max_input_bytes;
+  size_t freed = 0;
+  for (auto& [held, c] : by_size) {
+    if (freed >= excess) break;
+    freed += held;
+    if (!c->Evict()) continue;  // already going: its bytes are about to be freed
+    evicted.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("input budget of {} bytes exceeded ({} buffered): closing {} ({} bytes unfinished)",
+                 options.max_input_bytes, total, c->peer(), held);
+  }
+}
 
 }  // namespace
 
@@ -405,6 +475,14 @@ void Server::Shutdown() {
     if (all.empty()) impl_->Finish();
     for (auto& c : all) c->Stop();
   });
+}
+
+Server::InputStats Server::input_stats() const {
+  InputStats st;
+  st.buffered = impl_->shared.input_bytes.load();
+  st.peak = impl_->shared.peak_input_bytes.load();
+  st.evicted = impl_->shared.evicted.load();
+  return st;
 }
 
 size_t Server::connections() const {

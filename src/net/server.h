@@ -27,6 +27,11 @@ struct ServerOptions {
   std::string password;  // empty: no authentication
   size_t max_connections = 4096;
   size_t max_output_bytes = 16u << 20;  // unsent responses before reading pauses
+  // Unfinished input buffered across all connections (each connection's
+  // reader buffer, allocated bytes). Past it, the connections holding the
+  // most are answered (error limit …) and closed, largest first, until the
+  // total is back under it; well-behaved clients hold next to nothing.
+  size_t max_input_bytes = size_t{1} << 30;
   std::chrono::milliseconds idle_timeout{0};  // 0: never
   // SIGINT/SIGTERM: the first shuts down cleanly, a second exits at once.
   bool handle_signals = false;
@@ -47,6 +52,14 @@ class Server {
   void Shutdown();
 
   size_t connections() const;
+
+  // What the input budget has seen (tests, operators).
+  struct InputStats {
+    size_t buffered = 0;  // unfinished input held now, all connections
+    size_t peak = 0;      // the most it has been
+    uint64_t evicted = 0; // connections closed to get back under the budget
+  };
+  InputStats input_stats() const;
 
  private:
   struct Impl;

@@ -467,6 +467,15 @@ void Reader::Append(std::string_view bytes) {
   buf_.append(bytes);
 }
 
+void Reader::ReleaseIfEmpty() {
+  constexpr size_t kKeep = 64 << 10;
+  if (pos_ != buf_.size() || buf_.capacity() <= kKeep || state_ != ScanState::kIdle) return;
+  lc_ = PositionAt(pos_);
+  lc_at_ = 0;
+  std::string().swap(buf_);
+  pos_ = scan_ = item_end_ = 0;
+}
+
 void Reader::Reset() {
   buf_.clear();
   pos_ = 0;

@@ -102,6 +102,11 @@ class Reader {
     lc_at_ = pos_;
   }
   size_t buffered() const { return buf_.size() - pos_; }
+  // Bytes the buffer holds allocated (what a connection's input costs).
+  size_t memory() const { return buf_.capacity(); }
+  // Gives a large buffer back once everything in it has been read, so a
+  // connection that once sent a big statement does not keep its memory.
+  void ReleaseIfEmpty();
 
  private:
   enum class ScanState : uint8_t { kIdle, kList, kDocument, kToken };
