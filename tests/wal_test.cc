@@ -14,6 +14,7 @@
 #include "wal/data_dir.h"
 #include "wal/file.h"
 #include "wal/log_format.h"
+#include "wal/mem_file_system.h"
 
 using namespace parendb;
 using namespace parendb::test;
@@ -283,6 +284,46 @@ TEST_SUITE("wal") {
     auto db = OpenDir(dir.str(), &error);
     REQUIRE_MESSAGE(db, error);
     CHECK(Markers(*db->NewSession()) == R"([{"_id":1,"marker":2},{"_id":2,"marker":2},{"_id":3,"marker":2}])");
+  }
+
+  TEST_CASE("a data directory in memory: segments, a checkpoint, reopening, and a torn tail") {
+    MemFileSystem fs;
+    Options o;
+    o.data_dir = "/mem";
+    o.log_segment_bytes = 1024;
+    o.checkpoint_on_close = false;
+    std::string error;
+    auto db = Database::Open(o, &fs, &error);
+    REQUIRE_MESSAGE(db, error);
+    auto s = db->NewSession();
+    s->Execute("(mkcoll c)");
+    for (int i = 0; i < 30; ++i) {
+      REQUIRE(Lines(*s, "(open t)(acquire t)(create d t (coll c)) {\"i\": " + std::to_string(i) + "}(commit t)").back() ==
+              "(ok committed)");
+      if (i == 10) CHECK(One(*s, "(checkpoint)").rfind("(ok checkpoint", 0) == 0);
+    }
+    s.reset();
+    db.reset();
+    auto files = fs.Files();
+    size_t segments = 0, checkpoints = 0;
+    for (const auto& [path, contents] : files) {
+      segments += path.find("/wal-") != std::string::npos;
+      checkpoints += path.find(".ckpt") != std::string::npos;
+    }
+    CHECK(segments > 1);
+    CHECK(checkpoints == 1);
+    // A torn tail: the newest segment cut mid-record. The commit in it is
+    // lost, nothing before it.
+    std::string newest = files.rbegin()->first;
+    REQUIRE(newest.find("/wal-") != std::string::npos);
+    fs.Truncate(newest, files.rbegin()->second.size() - 3);
+    db = Database::Open(o, &fs, &error);
+    REQUIRE_MESSAGE(db, error);
+    s = db->NewSession();
+    auto out = Lines(*s, "(open q)(selects a q r (coll c) true)(acquire q)(read a (f i))(close q)");
+    CHECK(out[3].find("{\"_id\":29,\"i\":28}") != std::string::npos);
+    CHECK(out[3].find("\"i\":29") == std::string::npos);
+    CHECK(fs.ReadFile("/mem/none", &newest).code() == ErrorCode::kIo);
   }
 
   TEST_CASE("a second process cannot open the directory") {
