@@ -72,6 +72,9 @@ void Usage(std::FILE* out) {
                "                     the connections holding the most are answered (error\n"
                "                     limit ...) and closed, largest first (default 1024)\n"
                "  --idle-timeout S   close connections idle for S seconds (default 0: never)\n"
+               "  --input-timeout S  an unfinished statement must arrive whole within S seconds\n"
+               "                     of its first byte, or (error limit ...) and a close (a\n"
+               "                     client trickling bytes is never idle; default 0: no limit)\n"
                "  --log-level L      trace, debug, info (default), warn, error\n"
                "  --config FILE      read options from FILE: one \"name value\" per line, names\n"
                "                     as above without the dashes (--port 7420 is \"port 7420\");\n"
@@ -200,6 +203,8 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->server.max_output_bytes = static_cast<size_t>(number(1, 1 << 20)) << 20;
     } else if (a == "--max-input-mb") {
       s->server.max_input_bytes = static_cast<size_t>(number(1, 1 << 24)) << 20;
+    } else if (a == "--input-timeout") {
+      s->server.input_timeout = std::chrono::seconds(number(0, INT32_MAX));
     } else if (a == "--idle-timeout") {
       s->server.idle_timeout = std::chrono::seconds(number(0, INT32_MAX));
     } else if (a == "--log-level") {
@@ -267,10 +272,11 @@ int Serve(const Settings& s) {
   int threads = so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   spdlog::info(
       "ParenDB {} listening on {}:{} data={} (opened in {:.2f}s) sync={} threads={} auth={} max-connections={} "
-      "lock-timeout={}ms max-statement-bytes={} max-depth={}",
+      "lock-timeout={}ms max-statement-bytes={} max-depth={} max-input-mb={} input-timeout={}s",
       PARENDB_VERSION, so.bind, server.port(), s.db.data_dir.empty() ? "memory" : s.db.data_dir, open_s,
       s.db.sync_mode, threads, so.password.empty() ? "off" : "on", so.max_connections, s.db.lock_timeout_ms,
-      s.db.max_statement_bytes, s.db.max_depth);
+      s.db.max_statement_bytes, s.db.max_depth, so.max_input_bytes >> 20,
+      std::chrono::duration_cast<std::chrono::seconds>(so.input_timeout).count());
   server.Run();
   spdlog::info("all connections closed; writing a checkpoint and exiting");
   db.reset();

@@ -240,4 +240,22 @@ TEST_SUITE("hostile") {
     CHECK(trickle.Lines(5) == std::vector<std::string>{"(ok mkcoll)", "(ok opened)", "(ok acquired)", "(ok created)",
                                                        "(ok committed)"});
   }
+
+  TEST_CASE("with an input timeout, a statement that does not arrive whole in time is answered and closed") {
+    ServerOptions so;
+    so.input_timeout = std::chrono::milliseconds(200);
+    TestServer ts(so);
+    Client trickle(ts.port()), good(ts.port());
+    trickle.Send("(open t)(create d t (coll c)) {\"never\": ");
+    CHECK(trickle.Line() == "(ok opened)");
+    // Answered once the time is up (completion, whatever the time), while
+    // the other connection goes on; whole statements never time out.
+    good.Send("(ping)");
+    CHECK(good.Line() == "(ok pong)");
+    std::string line = trickle.Line();
+    CHECK(line.rfind("(error limit \"an unfinished statement did not arrive whole within 200 ms", 0) == 0);
+    CHECK(trickle.Line() == "<closed>");
+    good.Send("(ping)");
+    CHECK(good.Line() == "(ok pong)");
+  }
 }

@@ -58,6 +58,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         io_(socket_.get_executor()),
         serial_(serialize),
         idle_(io_),
+        input_timer_(io_),
         shared_(shared),
         evaluator_(std::make_unique<Evaluator>(shared->engine)) {
     // A client that sends faster than it reads: statements wait in the
@@ -140,6 +141,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
     NoteActivity();
     evaluator_->Feed(std::string_view(in_.data(), n));
     AccountInput();
+    NotePartialInput();
+    AfterWork();
+  }
+
+  // With an input timeout: an unfinished item must arrive whole within it
+  // of its first byte. The timer is armed when one begins, not per read.
+  void NotePartialInput() {
+    auto limit = shared_->options.input_timeout;
+    if (limit.count() == 0 || !evaluator_) return;
+    bool partial = evaluator_->HasBufferedInput() && !evaluator_->blocked() &&
+                   evaluator_->output().size() < shared_->options.max_output_bytes;  // not held back for output
+    if (!partial) {
+      partial_ = false;
+      return;
+    }
+    if (partial_) return;
+    partial_ = true;
+    partial_since_ = std::chrono::steady_clock::now();
+    if (input_waiting_) return;  // it fires at an older deadline and re-arms for this one
+    input_waiting_ = true;
+    input_timer_.expires_at(partial_since_ + limit);
+    input_timer_.async_wait(Serially(&Connection::OnInputTimer));
+  }
+
+  void OnInputTimer(boost::system::error_code ec) {
+    input_waiting_ = false;
+    if (ec || closed_ || !partial_) return;
+    auto deadline = partial_since_ + shared_->options.input_timeout;
+    if (deadline > std::chrono::steady_clock::now()) {
+      input_waiting_ = true;
+      input_timer_.expires_at(deadline);
+      input_timer_.async_wait(Serially(&Connection::OnInputTimer));
+      return;
+    }
+    evaluator_->Abandon(Status(ErrorCode::kLimit, "an unfinished statement did not arrive whole within " +
+                                                      std::to_string(shared_->options.input_timeout.count()) +
+                                                      " ms of its first byte; closing the connection"));
     AfterWork();
   }
 
@@ -234,6 +272,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (HeldBack()) {
       evaluator_->Feed({});
       AccountInput();
+      NotePartialInput();
     }
     AfterWork();
   }
@@ -280,6 +319,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     boost::system::error_code ec;
     idle_.cancel();
+    input_timer_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     // Closing the evaluator closes the connection's transactions and frees
@@ -299,7 +339,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Socket socket_;
   Executor io_;
   Serializer serial_;
-  asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor> idle_;
+  using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
+  Timer idle_;
+  Timer input_timer_;  // ServerOptions::input_timeout
   Shared* shared_;
   std::unique_ptr<Evaluator> evaluator_;
   std::string peer_;
@@ -312,6 +354,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_after_write_ = false;
   bool closed_ = false;
   std::atomic<size_t> held_{0};       // input buffered, as counted in Shared
+  bool partial_ = false;              // an unfinished item is buffered ...
+  std::chrono::steady_clock::time_point partial_since_;  // ... since its first read
+  bool input_waiting_ = false;        // input_timer_ is armed
   std::atomic<bool> evicting_{false};
 };
 

@@ -33,6 +33,11 @@ struct ServerOptions {
   // total is back under it; well-behaved clients hold next to nothing.
   size_t max_input_bytes = size_t{1} << 30;
   std::chrono::milliseconds idle_timeout{0};  // 0: never
+  // How long an unfinished statement (or its document) may take to arrive
+  // whole, from its first byte: a client trickling a byte at a time keeps
+  // a connection busy, never idle. Past it: (error limit …) and a close.
+  // 0: no limit.
+  std::chrono::milliseconds input_timeout{0};
   // SIGINT/SIGTERM: the first shuts down cleanly, a second exits at once.
   bool handle_signals = false;
 };
