@@ -281,6 +281,7 @@ int64_t CheckMarkers(const std::string& dir, int64_t acked, int64_t last_acked) 
   for (size_t q = 0; (q = logs[3].find("\"_id\"", q)) != std::string::npos; ++q) ++docs;
   CHECK(static_cast<int64_t>(docs) == marker);
   // What doctor says agrees: the directory opens.
+  s.reset();
   db.reset();
   std::string report;
   CHECK_MESSAGE(RunDoctor(dir, false, FileSystem::Default(), &report) == 0, report);

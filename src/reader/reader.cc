@@ -628,7 +628,7 @@ bool Reader::OnlyBlankLeft() {
 void Reader::StartScan(ScanState state) {
   state_ = state;
   scan_ = pos_;
-  depth_ = deepest_ = 0;
+  depth_ = 0;
   in_string_ = escape_ = in_comment_ = false;
   closers_.clear();
 }
@@ -690,7 +690,6 @@ Reader::Scan Reader::ScanList(Status* error, size_t* error_at) {
     switch (c) {
       case '(':
         if (++depth_ > limits_.max_depth) return TooDeep("statement", i, error);
-        if (depth_ > deepest_) deepest_ = depth_;
         break;
       case ')':
         if (--depth_ == 0) {
@@ -748,7 +747,6 @@ Reader::Scan Reader::ScanDocument(Status* error, size_t* error_at) {
     }
     if (c == '{' || c == '[') {
       if (++depth_ > limits_.max_depth) return TooDeep("document", i, error);
-      if (depth_ > deepest_) deepest_ = depth_;
       closers_.push_back(c == '{' ? '}' : ']');
     } else if (c == '}' || c == ']') {
       if (closers_.back() != static_cast<char>(c)) {

@@ -144,7 +144,6 @@ class Reader {
   ScanState state_ = ScanState::kIdle;
   size_t scan_ = 0;       // next byte to scan (absolute index in buf_)
   int depth_ = 0;
-  int deepest_ = 0;
   bool in_string_ = false;
   bool escape_ = false;
   bool in_comment_ = false;
