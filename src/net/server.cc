@@ -1,5 +1,6 @@
 #include "net/server.h"
 
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <algorithm>
@@ -49,12 +50,40 @@ struct Shared {
   // Closes the connections holding the most input until `total` would be
   // back under the budget. From any connection's handler.
   void EvictLargest(size_t total);
+
+  // Connection objects in existence. A lock grant decided on another
+  // thread briefly holds its connection and may be the last to let go;
+  // the server waits for none to be left before its io_context (whose
+  // services the connections' timers use) is destroyed.
+  std::mutex objects_mu;
+  std::condition_variable objects_cv;
+  size_t objects = 0;
+};
+
+// Counts a Connection from its first member's construction to its last
+// member's destruction (so after its timers are gone).
+class ObjectCount {
+ public:
+  explicit ObjectCount(Shared* s) : s_(s) {
+    std::lock_guard lock(s_->objects_mu);
+    ++s_->objects;
+  }
+  ~ObjectCount() {
+    std::lock_guard lock(s_->objects_mu);
+    if (--s_->objects == 0) s_->objects_cv.notify_all();
+  }
+  ObjectCount(const ObjectCount&) = delete;
+  ObjectCount& operator=(const ObjectCount&) = delete;
+
+ private:
+  Shared* s_;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Socket socket, Shared* shared, bool serialize)
-      : socket_(std::move(socket)),
+      : counted_(shared),
+        socket_(std::move(socket)),
         io_(socket_.get_executor()),
         serial_(serialize),
         idle_(io_),
@@ -336,6 +365,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (notify) notify();
   }
 
+  ObjectCount counted_;  // first: destroyed last
   Socket socket_;
   Executor io_;
   Serializer serial_;
@@ -464,7 +494,25 @@ Server::Server(Engine* engine, ServerOptions options) : impl_(std::make_unique<I
   impl_->shared.options = std::move(options);
 }
 
-Server::~Server() = default;
+Server::~Server() {
+  // Let go of what the registry holds, run what is queued (handlers that
+  // hold connections), and wait out a lock grant's brief hold on one, so
+  // no connection outlives the io_context. Bounded: a connection still
+  // open (no Shutdown) cannot be waited for.
+  Shared& sh = impl_->shared;
+  {
+    std::lock_guard lock(sh.mu);
+    sh.live.clear();
+  }
+  std::unique_lock lock(sh.objects_mu);
+  for (int i = 0; i < 1000 && sh.objects > 0; ++i) {
+    lock.unlock();
+    impl_->io.restart();
+    impl_->io.poll();
+    lock.lock();
+    sh.objects_cv.wait_for(lock, std::chrono::milliseconds(1), [&] { return sh.objects == 0; });
+  }
+}
 
 bool Server::Start(std::string* error) {
   boost::system::error_code ec;
