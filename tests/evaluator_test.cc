@@ -241,6 +241,13 @@ TEST_SUITE("evaluator") {
     REQUIRE(out.size() == 5);
     CHECK(out[1] == R"((error syntax "unknown escape \\q in string at 2:43"))");
     CHECK(out[4] == "(ok closed)");
+    // Bytes that are not UTF-8, quoted back in an error, stay a valid JSON
+    // string (a fuzz finding: the escape's byte was copied raw).
+    out = Lines(*s, "(bad \"\\\xcfq\")\n(\xff\xfe)\n(ping)");
+    REQUIRE(out.size() == 3);
+    CHECK(out[0] == R"((error syntax "unknown escape \\\\xcf in string at 1:7"))");
+    CHECK(out[1] == R"((error syntax "invalid UTF-8 at 2:2"))");
+    CHECK(out[2] == "(ok pong)");
     out = Lines(*s, "(ping");
     CHECK(out[0] == R"((error syntax "unexpected end of input: the statement starting at 1:1 is not closed"))");
   }

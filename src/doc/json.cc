@@ -1,6 +1,7 @@
 #include "doc/json.h"
 
 #include <charconv>
+#include <cstdio>
 #include <unordered_set>
 
 // RapidJSON copies runs of characters that need no escaping 16 bytes at a
@@ -378,6 +379,25 @@ Status ParseJson(std::string_view text, int max_depth, Value* out) {
 }
 
 void AppendJson(const Value& v, std::string* out) { AppendJson(v, out, 0); }
+
+std::string ToValidUtf8(std::string text) {
+  if (simdjson::validate_utf8(text.data(), text.size())) return text;
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = text[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len != 0 && i + len <= text.size() && simdjson::validate_utf8(text.data() + i, len)) {
+      out.append(text, i, len);
+      i += len;
+      continue;
+    }
+    char hex[5];
+    std::snprintf(hex, sizeof hex, "\\x%02x", c);
+    out += hex;
+    ++i;
+  }
+  return out;
+}
 
 void AppendJson(const Value& v, std::string* out, size_t spare) {
   // RapidJSON's own buffer takes its unchecked fast path per character; a

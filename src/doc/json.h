@@ -46,4 +46,9 @@ void AppendJson(const Value& v, std::string* out, size_t spare);
 // Appends v as indented multi-line JSON (the console's pretty mode).
 void AppendJsonPretty(const Value& v, std::string* out);
 
+// text made valid UTF-8: each byte that breaks it becomes the four
+// characters \xNN. For messages that quote client input (an error must be
+// a JSON string, whatever the client sent).
+std::string ToValidUtf8(std::string text);
+
 }  // namespace parendb

@@ -678,7 +678,7 @@ void Evaluator::RespondError(const Status& st) {
   out_ += "(error ";
   out_ += st.code_name();
   out_ += ' ';
-  AppendJson(Value(st.message()), &out_);
+  AppendJson(Value(ToValidUtf8(st.message())), &out_);  // messages may quote what the client sent
   out_ += ')';
   EndResponse(ResponseKind::kError, st.code());
 }
