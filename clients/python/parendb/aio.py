@@ -1,0 +1,420 @@
+"""The asyncio client. Same API as the blocking one, with ``await``; one
+connection carries many transactions at once (pipelining): each sends its
+statements in one write and their answers come back in order.
+
+    import asyncio, parendb.aio
+    from parendb import F
+
+    async def main():
+        conn = await parendb.aio.connect("127.0.0.1", 7420)
+        tx = conn.transaction()
+        a = tx.select("acc", F("_id") == 1, "wn")
+        tx.update(a, {"balance": F("balance") + 5})
+        await tx.commit()
+        await conn.close()
+
+Transactions in flight on one connection are run by the server one after
+another, in the order sent; a lock wait holds up the ones behind it, and a
+transaction that would wait for another of the same connection gets
+DeadlockError at once. Use an AsyncConnectionPool for work that contends.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, TypeVar
+
+from . import _wire, errors
+from ._tx import Backoff, RETRYABLE, Selection, Stmt, TxBuilder, batch_text, has_commit, settle
+from .client import DEFAULT_PORT, _as_path, _BatchBase, _Lost, settle_lost
+from .expr import F
+
+T = TypeVar("T")
+
+
+class _Waiter:
+    __slots__ = ("n", "lines", "future", "commit")
+
+    def __init__(self, n: int, future: "asyncio.Future[List[str]]", commit: bool) -> None:
+        self.n = n
+        self.lines: List[str] = []
+        self.future = future
+        self.commit = commit
+
+
+async def connect(host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, password: Optional[str] = None,
+                  connect_timeout: Optional[float] = 10.0, timeout: Optional[float] = None) -> "AsyncConnection":
+    """Connects (and authenticates when given a password)."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=1 << 30), connect_timeout)
+    except (OSError, asyncio.TimeoutError) as e:
+        raise errors.OperationalError(f"cannot connect to ParenDB at {host}:{port}: {e!r}") from e
+    conn = AsyncConnection(reader, writer, host, port, timeout)
+    if password is not None:
+        try:
+            await conn._round_trip([(f"(auth {_wire.string(password)})", "ok", None)])
+        except BaseException:
+            await conn.close()
+            raise
+    return conn
+
+
+class AsyncConnection:
+    """One connection; make it with :func:`connect`."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int,
+                 timeout: Optional[float]) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._reader = reader
+        self._writer: Optional[asyncio.StreamWriter] = writer
+        self._waiting: Deque[_Waiter] = collections.deque()
+        self._tx_count = 0
+        self.live_transactions = 0
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            import socket
+
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._read_task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    @property
+    def closed(self) -> bool:
+        return self._writer is None
+
+    async def close(self) -> None:
+        self._fail(errors.InterfaceError("the connection was closed"), errors.InterfaceError("the connection was closed"))
+        self._read_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._read_task
+
+    async def __aenter__(self) -> "AsyncConnection":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def _fail(self, error: Exception, commit_error: Exception) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+        while self._waiting:
+            w = self._waiting.popleft()
+            if not w.future.done():
+                w.future.set_exception(commit_error if w.commit else error)
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                line = await self._reader.readuntil(b"\n")
+                if not self._waiting:
+                    raise errors.ProtocolError(f"an answer nobody asked for: {line[:200]!r}")
+                w = self._waiting[0]
+                w.lines.append(line[:-1].decode("utf-8"))
+                if len(w.lines) == w.n:
+                    self._waiting.popleft()
+                    if not w.future.done():
+                        w.future.set_result(w.lines)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # EOF, reset, a bad line: the connection is over
+            what = f"connection to {self.host}:{self.port} lost ({e!r})"
+            self._fail(errors.OperationalError(what),
+                       errors.OutcomeUnknownError(what + " after a commit was sent: it may or may not have committed"))
+
+    async def _exchange(self, data: bytes, n: int, commit: bool) -> List[Any]:
+        if self._writer is None:
+            raise errors.InterfaceError("the connection is closed")
+        w = _Waiter(n, asyncio.get_running_loop().create_future(), commit)
+        self._waiting.append(w)
+        self._writer.write(data)  # with the append, atomic: answers come in this order
+        try:
+            if self.timeout is None:
+                lines = await w.future
+            else:
+                try:
+                    lines = await asyncio.wait_for(asyncio.shield(w.future), self.timeout)
+                except asyncio.TimeoutError:
+                    # The stream is out of step with the answers now: end it.
+                    what = f"no answer from {self.host}:{self.port} within {self.timeout} s"
+                    self._fail(errors.OperationalError(what),
+                               errors.OutcomeUnknownError(what + " to a commit: it may or may not have committed"))
+                    lines = await w.future  # raises what _fail set
+        except errors.OperationalError as e:
+            raise _Lost([_wire.parse_line(ln) for ln in w.lines], e) from None
+        return [_wire.parse_line(ln) for ln in lines]
+
+    async def _round_trip(self, stmts: Sequence[Stmt]) -> List[Any]:
+        data = batch_text(stmts)
+        try:
+            replies = await self._exchange(data, len(stmts), has_commit(stmts))
+        except _Lost as lost:
+            settle_lost(stmts, lost)
+        return settle(stmts, replies)
+
+    async def execute_raw(self, text: str, responses: int = 1) -> List[Any]:
+        """As :meth:`parendb.Connection.execute_raw`: never with user data."""
+        try:
+            return await self._exchange(_wire.encode(text + "\n"), responses, "(commit" in text)
+        except _Lost as lost:
+            raise lost.error from None
+
+    def _next_name(self) -> str:
+        self._tx_count += 1
+        return f"_t{self._tx_count}"
+
+    async def ping(self) -> None:
+        await self._round_trip([("(ping)", "ok", None)])
+
+    async def colls(self) -> List[str]:
+        return (await self._round_trip([("(colls)", "json", None)]))[0]
+
+    async def mkcoll(self, name: str, exist_ok: bool = False) -> bool:
+        try:
+            await self._round_trip([(f"(mkcoll {_wire.check_name(name, 'collection')})", "ok", None)])
+            return True
+        except errors.CollectionExistsError:
+            if exist_ok:
+                return False
+            raise
+
+    async def rmcoll(self, name: str, missing_ok: bool = False) -> bool:
+        try:
+            await self._round_trip([(f"(rmcoll {_wire.check_name(name, 'collection')})", "ok", None)])
+            return True
+        except errors.UnknownCollectionError:
+            if missing_ok:
+                return False
+            raise
+
+    async def stats(self) -> Dict[str, Any]:
+        return (await self._round_trip([("(stats)", "json", None)]))[0]
+
+    async def checkpoint(self) -> None:
+        await self._round_trip([("(checkpoint)", "ok", None)])
+
+    async def mkindex(self, coll: str, field: F, unique: bool = False) -> None:
+        await self._round_trip([(_wire.index("mkindex", coll, _as_path(field).text, unique), "ok", None)])
+
+    async def rmindex(self, coll: str, field: F) -> None:
+        await self._round_trip([(_wire.index("rmindex", coll, _as_path(field).text), "ok", None)])
+
+    async def indexes(self, coll: str) -> List[Dict[str, Any]]:
+        return (await self._round_trip([(f"(indexes {_wire.check_name(coll, 'collection')})", "json", None)]))[0]
+
+    def transaction(self) -> "AsyncTransaction":
+        return AsyncTransaction(self)
+
+    def begin(self) -> "AsyncInteractiveTransaction":
+        return AsyncInteractiveTransaction(self)
+
+    async def run_transaction(self, fn: Callable[["AsyncTransaction"], Awaitable[T]], *, retries: int = 10,
+                              backoff: float = 0.002, max_backoff: float = 0.2) -> T:
+        """As :meth:`parendb.Connection.run_transaction`, with an async fn."""
+        async def attempt() -> T:
+            tx = self.transaction()
+            result = await fn(tx)
+            if tx.live:
+                await tx.commit()
+            return result
+
+        return await _retry(attempt, Backoff(retries, backoff, max_backoff))
+
+
+async def _retry(attempt: Callable[[], Awaitable[T]], policy: Backoff) -> T:
+    for n in range(policy.retries + 1):
+        try:
+            return await attempt()
+        except RETRYABLE:
+            if n == policy.retries:
+                raise
+        await asyncio.sleep(policy.delay(n))
+    raise AssertionError("unreachable")
+
+
+class AsyncTransaction(_BatchBase):
+    """As :class:`parendb.Transaction`: built without I/O, sent whole by
+    ``await tx.commit()`` or ``await tx.close()``."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn._next_name())
+        self._conn = conn
+
+    async def commit(self) -> None:
+        await self._conn._round_trip(self._finish(True))
+
+    async def close(self) -> None:
+        await self._conn._round_trip(self._finish(False))
+
+
+class AsyncInteractiveTransaction(TxBuilder):
+    """As :class:`parendb.InteractiveTransaction`, with ``async with`` and
+    ``await`` on every call that answers."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn._next_name())
+        self._conn = conn
+        self._queued: List[Stmt] = [self.open_stmt()]
+        conn.live_transactions += 1
+
+    async def __aenter__(self) -> "AsyncInteractiveTransaction":
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.live and not self._conn.closed:
+            try:
+                await self.close()
+            except errors.ParenDBError:
+                if exc_type is None:
+                    raise
+
+    def _ended(self) -> None:
+        if self.live:
+            self.live = False
+            self._conn.live_transactions -= 1
+
+    async def _send(self, stmt: Stmt) -> Any:
+        if not self.live:
+            raise errors.InterfaceError(f"transaction {self.name} has ended")
+        stmts, self._queued = self._queued + [stmt], []
+        try:
+            return (await self._conn._round_trip(stmts))[-1]
+        except (errors.ServerError, errors.OperationalError):
+            self._ended()
+            raise
+
+    def _acquired(self) -> None:
+        if not self.acquired:
+            raise errors.InterfaceError("call acquire() first: the locks are taken there")
+
+    def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
+               descending: bool = False, limit: Optional[int] = None) -> Selection:
+        stmt, sel = self.select_stmt(coll, where, lock, False, order, descending, limit)
+        self._queued.append(stmt)
+        return sel
+
+    def selects(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
+                descending: bool = False, limit: Optional[int] = None) -> Selection:
+        stmt, sel = self.select_stmt(coll, where, lock, True, order, descending, limit)
+        self._queued.append(stmt)
+        return sel
+
+    async def acquire(self, timeout_ms: Optional[int] = None) -> None:
+        await self._send(self.acquire_stmt(timeout_ms))
+
+    async def create(self, coll: str, doc: dict) -> Selection:
+        self._acquired()
+        stmt, sel = self.create_stmt(coll, doc)
+        await self._send(stmt)
+        return sel
+
+    async def readall(self, sel: Selection) -> Any:
+        self._acquired()
+        return await self._send(self.readall_stmt(sel, None))
+
+    async def read(self, sel: Selection, *fields: Any) -> Any:
+        self._acquired()
+        return await self._send(self.read_stmt(sel, fields, None))
+
+    async def update(self, sel: Selection, changes: Optional[Dict[Any, Any]] = None, **fields: Any) -> int:
+        self._acquired()
+        return await self._send(self.update_stmt(sel, changes, fields, None))
+
+    async def replace(self, sel: Selection, doc: dict) -> int:
+        self._acquired()
+        return await self._send(self.replace_stmt(sel, doc, None))
+
+    async def delete(self, sel: Selection) -> int:
+        self._acquired()
+        return await self._send(self.delete_stmt(sel, None))
+
+    async def check(self, sel: Selection, condition: Any) -> None:
+        self._acquired()
+        await self._send(self.check_stmt(sel, condition))
+
+    async def commit(self) -> None:
+        self._acquired()
+        stmt = self.end_stmt(True)
+        self.live = True
+        try:
+            await self._send(stmt)
+        finally:
+            self._ended()
+
+    async def close(self) -> None:
+        if not self.live:
+            return
+        if not self.acquired:
+            self._queued = []
+            self._ended()
+            return
+        stmt = self.end_stmt(False)
+        self.live = True
+        try:
+            await self._send(stmt)
+        finally:
+            self._ended()
+
+
+class AsyncConnectionPool:
+    """Up to `max_size` AsyncConnections shared by tasks; as
+    :class:`parendb.ConnectionPool`, with ``async with pool.connection()``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, max_size: int = 10,
+                 wait_timeout: Optional[float] = 30.0, **connect_kwargs: Any) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        self._connect = lambda: connect(host, port, **connect_kwargs)
+        self.max_size = max_size
+        self.wait_timeout = wait_timeout
+        self._idle: List[AsyncConnection] = []
+        self._free = asyncio.Semaphore(max_size)
+        self._closed = False
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        if self._closed:
+            raise errors.InterfaceError("the pool is closed")
+        try:
+            await asyncio.wait_for(self._free.acquire(), self.wait_timeout)
+        except asyncio.TimeoutError:
+            from .pool import PoolTimeout
+
+            raise PoolTimeout(f"no connection free within {self.wait_timeout} s (max_size {self.max_size})") from None
+        conn: Optional[AsyncConnection] = None
+        try:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            yield conn
+        finally:
+            if conn is not None:
+                if conn.closed or conn.live_transactions or self._closed:
+                    await conn.close()
+                else:
+                    self._idle.append(conn)
+            self._free.release()
+
+    async def run_transaction(self, fn: Callable[[AsyncTransaction], Awaitable[T]], *, retries: int = 10,
+                              backoff: float = 0.002, max_backoff: float = 0.2) -> T:
+        async def attempt() -> T:
+            async with self.connection() as conn:
+                tx = conn.transaction()
+                result = await fn(tx)
+                if tx.live:
+                    await tx.commit()
+                return result
+
+        return await _retry(attempt, Backoff(retries, backoff, max_backoff))
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for c in idle:
+            await c.close()
+
+    async def __aenter__(self) -> "AsyncConnectionPool":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()

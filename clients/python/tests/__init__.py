@@ -1,0 +1,1 @@
+"""Tests of the Python client (run with clients/python/run-tests)."""
