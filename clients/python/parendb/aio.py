@@ -71,6 +71,7 @@ class AsyncConnection:
         self._reader = reader
         self._writer: Optional[asyncio.StreamWriter] = writer
         self._waiting: Deque[_Waiter] = collections.deque()
+        self._closed_error: Exception = errors.InterfaceError("the connection is closed")
         self._tx_count = 0
         self.live_transactions = 0
         sock = writer.get_extra_info("socket")
@@ -97,6 +98,8 @@ class AsyncConnection:
         await self.close()
 
     def _fail(self, error: Exception, commit_error: Exception) -> None:
+        if self._writer is not None:
+            self._closed_error = error  # what later calls say: closed, or lost
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
@@ -126,7 +129,7 @@ class AsyncConnection:
 
     async def _exchange(self, data: bytes, n: int, commit: bool) -> List[Any]:
         if self._writer is None:
-            raise errors.InterfaceError("the connection is closed")
+            raise self._closed_error
         w = _Waiter(n, asyncio.get_running_loop().create_future(), commit)
         self._waiting.append(w)
         self._writer.write(data)  # with the append, atomic: answers come in this order

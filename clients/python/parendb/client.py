@@ -43,6 +43,7 @@ class Connection:
         self._lines: List[str] = []
         self._tx_count = 0
         self.live_transactions = 0
+        self._closed_error: errors.ParenDBError = errors.InterfaceError("the connection is closed")
         try:
             self._sock: Optional[socket.socket] = socket.create_connection((host, port), timeout=connect_timeout)
         except OSError as e:
@@ -92,7 +93,7 @@ class Connection:
     def _exchange(self, data: bytes, n: int, commit_sent: bool) -> List[Any]:
         sock = self._sock
         if sock is None:
-            raise errors.InterfaceError("the connection is closed")
+            raise self._closed_error
         sent = False
         try:
             sock.sendall(data)
@@ -105,6 +106,7 @@ class Connection:
         except (OSError, UnicodeDecodeError) as e:
             self.close()
             what = f"connection to {self.host}:{self.port} lost ({e})"
+            self._closed_error = errors.OperationalError(what)  # what later calls say
             if commit_sent and (sent or not isinstance(e, ConnectionRefusedError)):
                 err: errors.OperationalError = errors.OutcomeUnknownError(
                     what + " after a commit was sent: it may or may not have committed")
@@ -262,6 +264,13 @@ class _BatchBase(TxBuilder):
         if not self.acquired:
             self._stmts.append(self.acquire_stmt())
 
+    def _add(self, stmt: Stmt) -> Any:
+        """A statement of the read/write stage, after the implied acquire
+        (built by the caller first: a bad value changes nothing)."""
+        self._need_acquired()
+        self._stmts.append(stmt)
+        return stmt[2]
+
     def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
                descending: bool = False, limit: Optional[int] = None) -> Selection:
         """``(select …)``: at most one document, the first matching (by _id,
@@ -284,58 +293,38 @@ class _BatchBase(TxBuilder):
 
     def create(self, coll: str, doc: dict) -> Selection:
         """Inserts doc (a dict); the result selects the new document."""
-        self._need_acquired()
         stmt, sel = self.create_stmt(coll, doc)
-        self._stmts.append(stmt)
+        self._add(stmt)
         return sel
 
     def readall(self, sel: Selection) -> Pending:
         """The selection's documents (``.value`` after the transaction ran):
         a dict or None for select, a list for selects."""
-        self._need_acquired()
-        p = Pending()
-        self._stmts.append(self.readall_stmt(sel, p))
-        return p
+        return self._add(self.readall_stmt(sel, Pending()))
 
     def read(self, sel: Selection, *fields: Any) -> Pending:
         """Like readall, with _id and only the named fields (F paths or names)."""
-        self._need_acquired()
-        p = Pending()
-        self._stmts.append(self.read_stmt(sel, fields, p))
-        return p
+        return self._add(self.read_stmt(sel, fields, Pending()))
 
     def update(self, sel: Selection, changes: Optional[Dict[Any, Any]] = None, **fields: Any) -> Pending:
         """Sets fields: ``tx.update(a, {"balance": F("balance") - 5})`` or
         ``tx.update(a, balance=0)``. ``.value``: how many documents."""
-        self._need_acquired()
-        p = Pending()
-        self._stmts.append(self.update_stmt(sel, changes, fields, p))
-        return p
+        return self._add(self.update_stmt(sel, changes, fields, Pending()))
 
     def replace(self, sel: Selection, doc: dict) -> Pending:
         """``(updateall …)``: replaces every field but _id."""
-        self._need_acquired()
-        p = Pending()
-        self._stmts.append(self.replace_stmt(sel, doc, p))
-        return p
+        return self._add(self.replace_stmt(sel, doc, Pending()))
 
     def delete(self, sel: Selection) -> Pending:
-        self._need_acquired()
-        p = Pending()
-        self._stmts.append(self.delete_stmt(sel, p))
-        return p
+        return self._add(self.delete_stmt(sel, Pending()))
 
     def check(self, sel: Selection, condition: Any) -> None:
         """Fails the transaction (CheckFailedError) unless every document of
         sel satisfies the condition."""
-        self._need_acquired()
-        self._stmts.append(self.check_stmt(sel, condition))
+        self._add(self.check_stmt(sel, condition))
 
     def explain(self, sel: Selection) -> Pending:
-        self._need_acquired()
-        p = Pending()
-        self._stmts.append(self.explain_stmt(sel, p))
-        return p
+        return self._add(self.explain_stmt(sel, Pending()))
 
     def _finish(self, commit: bool) -> List[Stmt]:
         self._need_acquired()

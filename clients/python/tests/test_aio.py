@@ -143,7 +143,7 @@ class Async(unittest.IsolatedAsyncioTestCase):
             await c.run_transaction(fn)
         self.assertEqual(len(attempts), 1)
         self.assertTrue(c.closed)
-        with self.assertRaises(errors.InterfaceError):
+        with self.assertRaisesRegex(errors.OperationalError, "lost"):
             await c.ping()
 
     async def test_timeout_ends_the_connection(self):

@@ -479,6 +479,8 @@ class BrokenConnections(WithServer):
             c.run_transaction(fn)
         self.assertEqual(len(attempts), 1)
         self.assertTrue(c.closed)
+        with self.assertRaisesRegex(errors.OperationalError, "lost"):
+            c.ping()
 
     def test_lost_before_commit_is_operational(self):
         setup = self.connect()
