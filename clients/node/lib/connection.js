@@ -6,16 +6,16 @@
 const net = require('node:net');
 const wire = require('./wire');
 const errors = require('./errors');
-const { Pending, TxBuilder, batchText, hasCommit, settle, retry, pathText } = require('./transaction');
+const { Pending, TxBuilder, batchText, hasCommit, hasError, settle, retry, pathText } = require('./transaction');
 const { f } = require('./expr');
 
 const DEFAULT_PORT = 7420;
 
 // The connection ended before every answer of a request came.
 class Lost extends Error {
-  constructor(replies, error) {
+  constructor(lines, error) {
     super(error.message);
-    this.replies = replies;
+    this.lines = lines;
     this.error = error;
   }
 }
@@ -103,15 +103,7 @@ class Connection {
     if (this._closed) return Promise.reject(this._closedError);
     return new Promise((resolve, reject) => {
       const w = { n, lines: [], resolve, commit, timer: null, reject: null };
-      w.reject = (err) => {
-        let replies;
-        try {
-          replies = w.lines.map(wire.parseLine);
-        } catch {
-          replies = [];
-        }
-        reject(new Lost(replies, err));
-      };
+      w.reject = (err) => reject(new Lost(w.lines, err));
       this._waiting.push(w);
       this._socket.write(text);
       if (this.timeout > 0) {
@@ -132,10 +124,10 @@ class Connection {
       if (!(e instanceof Lost)) throw e;
       // The server may answer an error and then close (a limit it cannot
       // recover from): that error is the outcome, not 'connection lost'.
-      if (e.replies.some((r) => r instanceof errors.ServerError)) settle(stmts.slice(0, e.replies.length), e.replies);
+      if (hasError(e.lines)) settle(stmts.slice(0, e.lines.length), e.lines);
       throw e.error;
     }
-    return settle(stmts, lines.map(wire.parseLine));
+    return settle(stmts, lines);
   }
 
   // Sends statement text as written; resolves to its `responses` answers

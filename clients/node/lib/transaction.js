@@ -112,29 +112,33 @@ class TxBuilder {
 const batchText = (stmts) => stmts.map((s) => s.text).join('\n') + '\n';
 const hasCommit = (stmts) => stmts.some((s) => s.kind === 'commit');
 
-// Gives each statement its answer; throws the first error (the ones after
-// it are its consequences: the error closed the transaction).
-function settle(stmts, replies) {
+// Gives each statement its answer (from its response line); throws the
+// first error (the ones after it are its consequences: the error closed the
+// transaction).
+function settle(stmts, lines) {
   let first;
   const values = [];
-  for (let i = 0; i < replies.length; i++) {
+  for (let i = 0; i < lines.length; i++) {
     const { text, kind, pending } = stmts[i];
-    const reply = replies[i];
-    if (reply instanceof errors.ServerError) {
-      if (!first) {
-        reply.statement = text.length <= 200 ? text : text.slice(0, 200) + '…';
-        first = reply;
+    const line = lines[i];
+    let value;
+    if (kind !== 'json' && line.startsWith('(ok ') && line.endsWith(')')) {
+      // The common answer, read without building an Ok.
+      value = kind === 'count' ? Number(line.slice(line.lastIndexOf(' ') + 1, -1)) : undefined;
+    } else {
+      const reply = wire.parseLine(line);
+      if (reply instanceof errors.ServerError) {
+        if (!first) {
+          reply.statement = text.length <= 200 ? text : text.slice(0, 200) + '…';
+          first = reply;
+        }
+        values.push(reply);
+        continue;
       }
-      values.push(reply);
-      continue;
-    }
-    let value = reply;
-    if (kind === 'json') {
-      if (reply instanceof wire.Ok) throw new errors.ProtocolError(`expected a JSON answer to ${text.slice(0, 80)}`);
-    } else if (!(reply instanceof wire.Ok)) {
-      throw new errors.ProtocolError(`expected (ok …) to ${text.slice(0, 80)}`);
-    } else if (kind === 'count') {
-      value = Number(reply.words[1]);
+      if (kind !== 'json' || reply instanceof wire.Ok) {
+        throw new errors.ProtocolError(`unexpected answer to ${text.slice(0, 80)}: ${line.slice(0, 200)}`);
+      }
+      value = reply;
     }
     if (pending) pending.set(value);
     values.push(value);
@@ -142,6 +146,8 @@ function settle(stmts, replies) {
   if (first) throw first;
   return values;
 }
+
+const hasError = (lines) => lines.some((l) => l.startsWith('(error '));
 
 const RETRYABLE = [errors.DeadlockError, errors.LockTimeoutError, errors.ConflictError];
 const isRetryable = (e) => RETRYABLE.some((cls) => e instanceof cls);
@@ -161,4 +167,4 @@ async function retry(attempt, { retries = 10, backoff = 2, maxBackoff = 200 } = 
   }
 }
 
-module.exports = { Selection, Pending, TxBuilder, batchText, hasCommit, settle, retry, isRetryable, pathText };
+module.exports = { Selection, Pending, TxBuilder, batchText, hasCommit, hasError, settle, retry, isRetryable, pathText };

@@ -12,6 +12,7 @@ const json = require('./json');
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const ANY_SURROGATE = /[\ud800-\udfff]/; // cheap: most strings have none
 const LONE_SURROGATE = /\p{Surrogate}/u; // in u-mode a well-formed pair is one code point
 
 // Words that cannot name a transaction, selection or collection.
@@ -44,7 +45,7 @@ function checkName(name, what = 'name') {
 }
 
 function string(s) {
-  if (LONE_SURROGATE.test(s)) {
+  if (ANY_SURROGATE.test(s) && LONE_SURROGATE.test(s)) {
     throw new RangeError('a string holds a lone surrogate, which UTF-8 cannot carry; nothing was sent');
   }
   return JSON.stringify(s);
@@ -101,8 +102,22 @@ function describe(v) {
   return `a ${typeof v}`;
 }
 
+// The text of recently used one-step paths: f('_id') is written often.
+const oneStep = new Map();
+
 // A field path in its quoted form: (f "a" "b" 0).
 function path(steps) {
+  if (steps.length === 1 && typeof steps[0] === 'string') {
+    let text = oneStep.get(steps[0]);
+    if (text === undefined) {
+      text = `(f ${string(steps[0])})`;
+      if (steps[0].length <= 256) {
+        if (oneStep.size >= 4096) oneStep.clear();
+        oneStep.set(steps[0], text);
+      }
+    }
+    return text;
+  }
   if (steps.length === 0) throw new RangeError('a field path needs at least one step');
   let s = '(f';
   for (const step of steps) {

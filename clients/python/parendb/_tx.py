@@ -158,27 +158,26 @@ def batch_text(stmts: Sequence[Stmt]) -> bytes:
     return _wire.encode("\n".join(s[0] for s in stmts) + "\n")
 
 
-def settle(stmts: Sequence[Stmt], replies: Sequence[Any]) -> List[Any]:
-    """Gives each statement its answer; raises the first error (the ones
-    after it are its consequences: the error closed the transaction)."""
+def settle(stmts: Sequence[Stmt], lines: Sequence[str]) -> List[Any]:
+    """Gives each statement its answer (from its response line); raises the
+    first error (the ones after it are its consequences: the error closed
+    the transaction)."""
     first: Optional[errors.ServerError] = None
-    values = []
-    for (text, kind, pending), reply in zip(stmts, replies):
-        if isinstance(reply, errors.ServerError):
-            if first is None:
-                reply.statement = text if len(text) <= 200 else text[:200] + "…"
-                first = reply
-            values.append(reply)
-            continue
-        if kind == "json":
-            value = reply
-            if isinstance(reply, _wire.Ok):
-                raise errors.ProtocolError(f"expected a JSON answer to {text[:80]!r}, got {reply!r}")
-        elif not isinstance(reply, _wire.Ok):
-            raise errors.ProtocolError(f"expected (ok …) to {text[:80]!r}, got {reply!r}")
-        elif kind == "count":
-            value = _wire.ok_count(reply)
+    values: List[Any] = []
+    for (text, kind, pending), line in zip(stmts, lines):
+        if kind != "json" and line.startswith("(ok ") and line.endswith(")"):
+            # The common answer, read without building an Ok.
+            value: Any = int(line[line.rindex(" ") + 1 : -1]) if kind == "count" else None
         else:
+            reply = _wire.parse_line(line)
+            if isinstance(reply, errors.ServerError):
+                if first is None:
+                    reply.statement = text if len(text) <= 200 else text[:200] + "…"
+                    first = reply
+                values.append(reply)
+                continue
+            if kind != "json" or isinstance(reply, _wire.Ok):
+                raise errors.ProtocolError(f"unexpected answer to {text[:80]!r}: {line[:200]!r}")
             value = reply
         if pending is not None:
             pending._set(value)
@@ -186,6 +185,10 @@ def settle(stmts: Sequence[Stmt], replies: Sequence[Any]) -> List[Any]:
     if first is not None:
         raise first
     return values
+
+
+def has_error(lines: Sequence[str]) -> bool:
+    return any(line.startswith("(error ") for line in lines)
 
 
 def has_commit(stmts: Sequence[Stmt]) -> bool:

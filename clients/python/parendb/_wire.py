@@ -91,8 +91,28 @@ def literal(value: Scalar) -> str:
     )
 
 
+_PATHS: dict = {}  # the text of recently used short paths: F("_id") is written often
+
+
 def path(steps: Iterable[Union[str, int]]) -> str:
     """A field path in its quoted form: ``(f "a" "b" 0)``."""
+    # Only exact str and int steps are cached: True == 1 and 1.0 == 1 as
+    # keys, but they are not valid steps.
+    key = None
+    if isinstance(steps, tuple) and len(steps) <= 4 and all(type(s) is str or type(s) is int for s in steps):
+        key = steps
+        text = _PATHS.get(key)
+        if text is not None:
+            return text
+    text = _path(steps)
+    if key is not None and sum(len(s) if isinstance(s, str) else 1 for s in key) <= 256:
+        if len(_PATHS) >= 4096:
+            _PATHS.clear()
+        _PATHS[key] = text
+    return text
+
+
+def _path(steps: Iterable[Union[str, int]]) -> str:
     parts = ["(f"]
     for step in steps:
         if isinstance(step, bool) or not isinstance(step, (str, int)):

@@ -46,11 +46,12 @@ class _Waiter:
 async def connect(host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, password: Optional[str] = None,
                   connect_timeout: Optional[float] = 10.0, timeout: Optional[float] = None) -> "AsyncConnection":
     """Connects (and authenticates when given a password)."""
+    conn = AsyncConnection(host, port, timeout)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=1 << 30), connect_timeout)
+        await asyncio.wait_for(
+            asyncio.get_running_loop().create_connection(lambda: _Protocol(conn), host, port), connect_timeout)
     except (OSError, asyncio.TimeoutError) as e:
         raise errors.OperationalError(f"cannot connect to ParenDB at {host}:{port}: {e!r}") from e
-    conn = AsyncConnection(reader, writer, host, port, timeout)
     if password is not None:
         try:
             await conn._round_trip([(f"(auth {_wire.string(password)})", "ok", None)])
@@ -60,36 +61,55 @@ async def connect(host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, password
     return conn
 
 
+class _Protocol(asyncio.Protocol):
+    """Hands the connection's bytes to it as they arrive: answers are
+    dispatched from data_received, with no task or await per line."""
+
+    def __init__(self, conn: "AsyncConnection") -> None:
+        self.conn = conn
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.conn._made(transport)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        self.conn._on_data(data)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.conn._on_lost(exc)
+
+
 class AsyncConnection:
     """One connection; make it with :func:`connect`."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int,
-                 timeout: Optional[float]) -> None:
+    def __init__(self, host: str, port: int, timeout: Optional[float]) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
-        self._reader = reader
-        self._writer: Optional[asyncio.StreamWriter] = writer
+        self._transport: Optional[asyncio.Transport] = None
+        self._lost = asyncio.get_running_loop().create_future()
+        self._lines = _wire.LineReader()
         self._waiting: Deque[_Waiter] = collections.deque()
         self._closed_error: Exception = errors.InterfaceError("the connection is closed")
         self._tx_count = 0
         self.live_transactions = 0
-        sock = writer.get_extra_info("socket")
+
+    def _made(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
         if sock is not None:
             import socket
 
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._read_task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @property
     def closed(self) -> bool:
-        return self._writer is None
+        return self._transport is None
 
     async def close(self) -> None:
+        transport = self._transport
         self._fail(errors.InterfaceError("the connection was closed"), errors.InterfaceError("the connection was closed"))
-        self._read_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._read_task
+        if transport is not None:
+            await self._lost
 
     async def __aenter__(self) -> "AsyncConnection":
         return self
@@ -98,41 +118,48 @@ class AsyncConnection:
         await self.close()
 
     def _fail(self, error: Exception, commit_error: Exception) -> None:
-        if self._writer is not None:
+        if self._transport is not None:
             self._closed_error = error  # what later calls say: closed, or lost
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
         while self._waiting:
             w = self._waiting.popleft()
             if not w.future.done():
                 w.future.set_exception(commit_error if w.commit else error)
 
-    async def _read_loop(self) -> None:
+    def _lost_connection(self, why: str) -> None:
+        what = f"connection to {self.host}:{self.port} lost ({why})"
+        self._fail(errors.OperationalError(what),
+                   errors.OutcomeUnknownError(what + " after a commit was sent: it may or may not have committed"))
+
+    def _on_lost(self, exc: Optional[Exception]) -> None:
+        self._lost_connection(repr(exc) if exc else "the server closed the connection")
+        if not self._lost.done():
+            self._lost.set_result(None)
+
+    def _on_data(self, data: bytes) -> None:
         try:
-            while True:
-                line = await self._reader.readuntil(b"\n")
-                if not self._waiting:
-                    raise errors.ProtocolError(f"an answer nobody asked for: {line[:200]!r}")
-                w = self._waiting[0]
-                w.lines.append(line[:-1].decode("utf-8"))
-                if len(w.lines) == w.n:
-                    self._waiting.popleft()
-                    if not w.future.done():
-                        w.future.set_result(w.lines)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as e:  # EOF, reset, a bad line: the connection is over
-            what = f"connection to {self.host}:{self.port} lost ({e!r})"
-            self._fail(errors.OperationalError(what),
-                       errors.OutcomeUnknownError(what + " after a commit was sent: it may or may not have committed"))
+            lines = self._lines.feed(data)
+        except UnicodeDecodeError as e:
+            return self._lost_connection(repr(e))
+        waiting = self._waiting
+        for line in lines:
+            if not waiting:
+                return self._lost_connection(f"an answer nobody asked for: {line[:200]!r}")
+            w = waiting[0]
+            w.lines.append(line)
+            if len(w.lines) == w.n:
+                waiting.popleft()
+                if not w.future.done():
+                    w.future.set_result(w.lines)
 
     async def _exchange(self, data: bytes, n: int, commit: bool) -> List[Any]:
-        if self._writer is None:
+        if self._transport is None:
             raise self._closed_error
         w = _Waiter(n, asyncio.get_running_loop().create_future(), commit)
         self._waiting.append(w)
-        self._writer.write(data)  # with the append, atomic: answers come in this order
+        self._transport.write(data)  # with the append, atomic: answers come in this order
         try:
             if self.timeout is None:
                 lines = await w.future
@@ -146,8 +173,8 @@ class AsyncConnection:
                                errors.OutcomeUnknownError(what + " to a commit: it may or may not have committed"))
                     lines = await w.future  # raises what _fail set
         except errors.OperationalError as e:
-            raise _Lost([_wire.parse_line(ln) for ln in w.lines], e) from None
-        return [_wire.parse_line(ln) for ln in lines]
+            raise _Lost(w.lines, e) from None
+        return lines
 
     async def _round_trip(self, stmts: Sequence[Stmt]) -> List[Any]:
         data = batch_text(stmts)
@@ -160,7 +187,8 @@ class AsyncConnection:
     async def execute_raw(self, text: str, responses: int = 1) -> List[Any]:
         """As :meth:`parendb.Connection.execute_raw`: never with user data."""
         try:
-            return await self._exchange(_wire.encode(text + "\n"), responses, "(commit" in text)
+            lines = await self._exchange(_wire.encode(text + "\n"), responses, "(commit" in text)
+            return [_wire.parse_line(ln) for ln in lines]
         except _Lost as lost:
             raise lost.error from None
 

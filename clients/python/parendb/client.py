@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from . import _wire, errors
-from ._tx import Backoff, Pending, RETRYABLE, Selection, Stmt, TxBuilder, batch_text, has_commit, settle
+from ._tx import Backoff, Pending, RETRYABLE, Selection, Stmt, TxBuilder, batch_text, has_commit, has_error, settle
 from .expr import F
 
 T = TypeVar("T")
@@ -113,9 +113,9 @@ class Connection:
             else:
                 err = errors.OperationalError(what)
             err.__cause__ = e
-            raise _Lost([_wire.parse_line(ln) for ln in self._lines[:n]], err) from None
+            raise _Lost(self._lines[:n], err) from None
         lines, self._lines = self._lines[:n], self._lines[n:]
-        return [_wire.parse_line(ln) for ln in lines]
+        return lines
 
     def execute_raw(self, text: str, responses: int = 1) -> List[Any]:
         """Sends statement text as written and returns its `responses`
@@ -124,7 +124,8 @@ class Connection:
         build ``text`` from user data; use the methods that take values."""
         try:
             with self._lock:
-                return self._exchange(_wire.encode(text + "\n"), responses, "(commit" in text)
+                lines = self._exchange(_wire.encode(text + "\n"), responses, "(commit" in text)
+            return [_wire.parse_line(ln) for ln in lines]
         except _Lost as lost:
             raise lost.error from lost.error.__cause__
 
@@ -206,9 +207,9 @@ class Connection:
 class _Lost(Exception):
     """The connection ended before every answer of a batch came."""
 
-    def __init__(self, replies: List[Any], error: errors.OperationalError) -> None:
+    def __init__(self, lines: List[str], error: errors.OperationalError) -> None:
         super().__init__(str(error))
-        self.replies = replies
+        self.lines = lines
         self.error = error
 
 
@@ -216,9 +217,8 @@ def settle_lost(stmts: Sequence[Stmt], lost: _Lost) -> None:
     """The server may answer an error and then close (a limit it cannot
     recover from): that error is the outcome — it closed the transaction
     before any commit — so it is raised rather than 'connection lost'."""
-    replies = lost.replies
-    if any(isinstance(r, errors.ServerError) for r in replies):
-        settle(stmts[: len(replies)], replies)  # raises the first error
+    if has_error(lost.lines):
+        settle(stmts[: len(lost.lines)], lost.lines)  # raises the first error
     raise lost.error from lost.error.__cause__
 
 

@@ -61,6 +61,11 @@ class Paths(unittest.TestCase):
             F()
         with self.assertRaises(TypeError):
             F(True)
+        F(1)  # cached as text: True and 1.0 (equal keys to 1) must still be refused
+        with self.assertRaises(TypeError):
+            F(True)
+        with self.assertRaises(TypeError):
+            F(1.0)
 
 
 class Conditions(unittest.TestCase):
