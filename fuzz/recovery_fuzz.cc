@@ -121,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Mutate(data, size, &files);
 
   MemFileSystem fs;
-  fs.MakeDir(kDir);
+  if (!fs.MakeDir(kDir).ok()) Fail("mkdir", kDir);
   for (const auto& [path, contents] : files) fs.Put(path, contents);
   std::string report;
   int doctor = RunDoctor(kDir, false, &fs, &report);
