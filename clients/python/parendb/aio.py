@@ -404,37 +404,56 @@ class AsyncConnectionPool:
         self._free = asyncio.Semaphore(max_size)
         self._closed = False
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection]:
+    async def _get(self) -> AsyncConnection:
         if self._closed:
             raise errors.InterfaceError("the pool is closed")
-        try:
-            await asyncio.wait_for(self._free.acquire(), self.wait_timeout)
-        except asyncio.TimeoutError:
-            from .pool import PoolTimeout
+        if self._free.locked():  # wait_for costs a task: only when there is a wait
+            try:
+                await asyncio.wait_for(self._free.acquire(), self.wait_timeout)
+            except asyncio.TimeoutError:
+                from .pool import PoolTimeout
 
-            raise PoolTimeout(f"no connection free within {self.wait_timeout} s (max_size {self.max_size})") from None
-        conn: Optional[AsyncConnection] = None
+                raise PoolTimeout(f"no connection free within {self.wait_timeout} s (max_size {self.max_size})") from None
+        else:
+            await self._free.acquire()
         try:
-            conn = self._idle.pop() if self._idle else await self._connect()
+            return self._idle.pop() if self._idle else await self._connect()
+        except BaseException:
+            self._free.release()
+            raise
+
+    async def _put(self, conn: AsyncConnection) -> None:
+        try:
+            if conn.closed or conn.live_transactions or self._closed:
+                await conn.close()
+            else:
+                self._idle.append(conn)
+        finally:
+            self._free.release()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """Lends a connection for the ``async with`` block."""
+        conn = await self._get()
+        try:
             yield conn
         finally:
-            if conn is not None:
-                if conn.closed or conn.live_transactions or self._closed:
-                    await conn.close()
-                else:
-                    self._idle.append(conn)
-            self._free.release()
+            await self._put(conn)
 
     async def run_transaction(self, fn: Callable[[AsyncTransaction], Awaitable[T]], *, retries: int = 10,
                               backoff: float = 0.002, max_backoff: float = 0.2) -> T:
+        """AsyncConnection.run_transaction on a lent connection (a fresh
+        lending per attempt)."""
         async def attempt() -> T:
-            async with self.connection() as conn:
+            conn = await self._get()
+            try:
                 tx = conn.transaction()
                 result = await fn(tx)
                 if tx.live:
                     await tx.commit()
                 return result
+            finally:
+                await self._put(conn)
 
         return await _retry(attempt, Backoff(retries, backoff, max_backoff))
 

@@ -3,6 +3,7 @@ import asyncio
 import random
 import unittest
 
+import parendb
 import parendb.aio
 from parendb import F, errors
 
@@ -89,6 +90,20 @@ class Async(unittest.IsolatedAsyncioTestCase):
 
         await asyncio.gather(*(worker(i) for i in range(16)))
         self.assertEqual(sum(await self.balances(setup, coll)), 10_000)
+
+    async def test_pool_waits_times_out_and_drops_broken(self):
+        pool = parendb.aio.AsyncConnectionPool("127.0.0.1", self.server.port, max_size=1, wait_timeout=0.05)
+        self.addAsyncCleanup(pool.close)
+        async with pool.connection() as first:
+            with self.assertRaises(parendb.PoolTimeout):
+                async with pool.connection():
+                    pass
+        async with pool.connection() as again:
+            self.assertIs(again, first)
+            await again.begin().acquire()  # left live: closed, not reused
+        async with pool.connection() as third:
+            self.assertIsNot(third, first)
+            await third.ping()
 
     async def test_interactive(self):
         c = await self.connect()
