@@ -65,24 +65,26 @@ def run_threads(n, seconds, make_worker):
 
 
 # ------------------------------------------------------------------ ParenDB
+def parendb_transfer(tx, rnd):
+    """The contract's transfer, built on a one-round-trip transaction."""
+    from parendb import F
+
+    a, b = pair(rnd)
+    sa = tx.select("acc", F("_id") == a, "wn")
+    sb = tx.select("acc", F("_id") == b, "wn")
+    tx.check(sa, F("balance") >= 5)
+    tx.update(sa, {"balance": F("balance") - 5})
+    tx.update(sb, {"balance": F("balance") + 5})
+
+
 def parendb_threads(port, n, seconds):
     import parendb
-    from parendb import F
 
     pool = parendb.ConnectionPool("127.0.0.1", port, max_size=n)
 
     def make(i):
         rnd = random.Random(i)
-
-        def transfer(tx):
-            a, b = pair(rnd)
-            sa = tx.select("acc", F("_id") == a, "wn")
-            sb = tx.select("acc", F("_id") == b, "wn")
-            tx.check(sa, F("balance") >= 5)
-            tx.update(sa, {"balance": F("balance") - 5})
-            tx.update(sb, {"balance": F("balance") + 5})
-
-        return lambda: pool.run_transaction(transfer)
+        return lambda: pool.run_transaction(lambda tx: parendb_transfer(tx, rnd))
 
     return run_threads(n, seconds, make)
 
@@ -107,7 +109,6 @@ async def _async_loop(n, seconds, make):
 
 def parendb_asyncio(port, n, seconds):
     import parendb.aio
-    from parendb import F
 
     async def main():
         pool = parendb.aio.AsyncConnectionPool("127.0.0.1", port, max_size=n)
@@ -116,12 +117,7 @@ def parendb_asyncio(port, n, seconds):
             rnd = random.Random(i)
 
             async def transfer(tx):
-                a, b = pair(rnd)
-                sa = tx.select("acc", F("_id") == a, "wn")
-                sb = tx.select("acc", F("_id") == b, "wn")
-                tx.check(sa, F("balance") >= 5)
-                tx.update(sa, {"balance": F("balance") - 5})
-                tx.update(sb, {"balance": F("balance") + 5})
+                parendb_transfer(tx, rnd)
 
             return lambda: pool.run_transaction(transfer)
 

@@ -133,36 +133,28 @@ function isPlainObject(v) {
   return proto === Object.prototype || proto === null;
 }
 
-// A value of a document as JSON (BigInt and double() included).
+// A value of a document as JSON (BigInt and double() included): objects
+// and arrays here, scalars as literals.
 function jsonValue(v, depth) {
   if (depth > 10000) throw new RangeError('document nested too deeply');
-  if (v === null) return 'null';
-  switch (typeof v) {
-    case 'boolean':
-      return v ? 'true' : 'false';
-    case 'number':
-      return number(v);
-    case 'bigint':
-      return bigint(v);
-    case 'string':
-      return string(v);
-    case 'object':
-      if (v instanceof Double) return doubleText(v.value);
-      if (Array.isArray(v)) {
-        return '[' + v.map((e) => (e === undefined ? 'null' : jsonValue(e, depth + 1))).join(',') + ']';
-      }
-      if (isPlainObject(v)) {
-        const parts = [];
-        for (const k of Object.keys(v)) {
-          if (v[k] === undefined) continue; // as JSON.stringify does
-          parts.push(string(k) + ':' + jsonValue(v[k], depth + 1));
-        }
-        return '{' + parts.join(',') + '}';
-      }
-      throw new TypeError(`${describe(v)} cannot be stored in a document (plain objects, arrays and scalars can)`);
-    default:
+  if (v === null || typeof v !== 'object' || v instanceof Double) {
+    if (typeof v === 'function' || typeof v === 'symbol' || v === undefined) {
       throw new TypeError(`${describe(v)} cannot be stored in a document`);
+    }
+    return literal(v);
   }
+  if (Array.isArray(v)) {
+    return '[' + v.map((e) => (e === undefined ? 'null' : jsonValue(e, depth + 1))).join(',') + ']';
+  }
+  if (!isPlainObject(v)) {
+    throw new TypeError(`${describe(v)} cannot be stored in a document (plain objects, arrays and scalars can)`);
+  }
+  const parts = [];
+  for (const k of Object.keys(v)) {
+    if (v[k] === undefined) continue; // as JSON.stringify does
+    parts.push(string(k) + ':' + jsonValue(v[k], depth + 1));
+  }
+  return '{' + parts.join(',') + '}';
 }
 
 function document(doc) {

@@ -152,6 +152,55 @@ class TxBuilder:
         return (f"({'commit' if commit else 'close'} {self.name})", "commit" if commit else "ok", None)
 
 
+class InteractiveBase(TxBuilder):
+    """What the blocking and asyncio interactive transactions share: open
+    and the selections wait in a queue and travel with acquire."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(conn._next_name())
+        self._conn = conn
+        self._queued: List[Stmt] = [self.open_stmt()]
+        conn.live_transactions += 1
+
+    def _ended(self) -> None:
+        if self.live:
+            self.live = False
+            self._conn.live_transactions -= 1
+
+    def _acquired(self) -> None:
+        if not self.acquired:
+            raise errors.InterfaceError("call acquire() first: the locks are taken there")
+
+    def _end(self, commit: bool) -> Stmt:
+        """``(commit …)`` or ``(close …)``, to send; the transaction ends
+        whatever the answer (the caller calls _ended)."""
+        self._acquired()
+        return (f"({'commit' if commit else 'close'} {self.name})", "commit" if commit else "ok", None)
+
+    def _close_unsent(self) -> bool:
+        """Ends a transaction that never acquired: its open and selections
+        were never sent, so there is nothing to tell the server."""
+        if self.acquired:
+            return False
+        self._queued = []
+        self._ended()
+        return True
+
+    def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
+               descending: bool = False, limit: Optional[int] = None) -> Selection:
+        """``(select …)``, sent with acquire()."""
+        stmt, sel = self.select_stmt(coll, where, lock, False, order, descending, limit)
+        self._queued.append(stmt)
+        return sel
+
+    def selects(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
+                descending: bool = False, limit: Optional[int] = None) -> Selection:
+        """``(selects …)``, sent with acquire()."""
+        stmt, sel = self.select_stmt(coll, where, lock, True, order, descending, limit)
+        self._queued.append(stmt)
+        return sel
+
+
 def batch_text(stmts: Sequence[Stmt]) -> bytes:
     """One write for a batch: a statement per line, so that should one ever
     be unreadable, the server's discard-to-end-of-line takes nothing else."""

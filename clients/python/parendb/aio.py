@@ -26,7 +26,7 @@ import contextlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, TypeVar
 
 from . import _wire, errors
-from ._tx import Backoff, RETRYABLE, Selection, Stmt, TxBuilder, batch_text, has_commit, settle
+from ._tx import Backoff, InteractiveBase, RETRYABLE, Selection, Stmt, batch_text, has_commit, settle
 from .client import DEFAULT_PORT, _as_path, _BatchBase, _Lost, settle_lost
 from .expr import F
 
@@ -280,15 +280,9 @@ class AsyncTransaction(_BatchBase):
         await self._conn._round_trip(self._finish(False))
 
 
-class AsyncInteractiveTransaction(TxBuilder):
+class AsyncInteractiveTransaction(InteractiveBase):
     """As :class:`parendb.InteractiveTransaction`, with ``async with`` and
     ``await`` on every call that answers."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        super().__init__(conn._next_name())
-        self._conn = conn
-        self._queued: List[Stmt] = [self.open_stmt()]
-        conn.live_transactions += 1
 
     async def __aenter__(self) -> "AsyncInteractiveTransaction":
         return self
@@ -301,11 +295,6 @@ class AsyncInteractiveTransaction(TxBuilder):
                 if exc_type is None:
                     raise
 
-    def _ended(self) -> None:
-        if self.live:
-            self.live = False
-            self._conn.live_transactions -= 1
-
     async def _send(self, stmt: Stmt) -> Any:
         if not self.live:
             raise errors.InterfaceError(f"transaction {self.name} has ended")
@@ -315,22 +304,6 @@ class AsyncInteractiveTransaction(TxBuilder):
         except (errors.ServerError, errors.OperationalError):
             self._ended()
             raise
-
-    def _acquired(self) -> None:
-        if not self.acquired:
-            raise errors.InterfaceError("call acquire() first: the locks are taken there")
-
-    def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-               descending: bool = False, limit: Optional[int] = None) -> Selection:
-        stmt, sel = self.select_stmt(coll, where, lock, False, order, descending, limit)
-        self._queued.append(stmt)
-        return sel
-
-    def selects(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-                descending: bool = False, limit: Optional[int] = None) -> Selection:
-        stmt, sel = self.select_stmt(coll, where, lock, True, order, descending, limit)
-        self._queued.append(stmt)
-        return sel
 
     async def acquire(self, timeout_ms: Optional[int] = None) -> None:
         await self._send(self.acquire_stmt(timeout_ms))
@@ -366,23 +339,16 @@ class AsyncInteractiveTransaction(TxBuilder):
         await self._send(self.check_stmt(sel, condition))
 
     async def commit(self) -> None:
-        self._acquired()
-        stmt = self.end_stmt(True)
-        self.live = True
+        stmt = self._end(True)
         try:
             await self._send(stmt)
         finally:
             self._ended()
 
     async def close(self) -> None:
-        if not self.live:
+        if not self.live or self._close_unsent():
             return
-        if not self.acquired:
-            self._queued = []
-            self._ended()
-            return
-        stmt = self.end_stmt(False)
-        self.live = True
+        stmt = self._end(False)
         try:
             await self._send(stmt)
         finally:

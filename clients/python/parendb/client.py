@@ -7,7 +7,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from . import _wire, errors
-from ._tx import Backoff, Pending, RETRYABLE, Selection, Stmt, TxBuilder, batch_text, has_commit, has_error, settle
+from ._tx import (Backoff, InteractiveBase, Pending, RETRYABLE, Selection, Stmt, TxBuilder, batch_text, has_commit,
+                  has_error, settle)
 from .expr import F
 
 T = TypeVar("T")
@@ -363,7 +364,7 @@ class Transaction(_BatchBase):
         self._conn._round_trip(self._finish(False))
 
 
-class InteractiveTransaction(TxBuilder):
+class InteractiveTransaction(InteractiveBase):
     """A transaction driven step by step from application code::
 
         with conn.begin() as tx:
@@ -378,12 +379,6 @@ class InteractiveTransaction(TxBuilder):
     is one round trip. An error from the server raises its exception class
     and the server has closed the transaction.
     """
-
-    def __init__(self, conn: Connection) -> None:
-        super().__init__(conn._next_name())
-        self._conn = conn
-        self._queued: List[Stmt] = [self.open_stmt()]
-        conn.live_transactions += 1
 
     def __enter__(self) -> "InteractiveTransaction":
         return self
@@ -411,31 +406,10 @@ class InteractiveTransaction(TxBuilder):
             self._ended()
             raise
 
-    def _ended(self) -> None:
-        if self.live:
-            self.live = False
-            self._conn.live_transactions -= 1
-
-    def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-               descending: bool = False, limit: Optional[int] = None) -> Selection:
-        stmt, sel = self.select_stmt(coll, where, lock, False, order, descending, limit)
-        self._queued.append(stmt)
-        return sel
-
-    def selects(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-                descending: bool = False, limit: Optional[int] = None) -> Selection:
-        stmt, sel = self.select_stmt(coll, where, lock, True, order, descending, limit)
-        self._queued.append(stmt)
-        return sel
-
     def acquire(self, timeout_ms: Optional[int] = None) -> None:
         """Sends open, the selections and ``(acquire …)``; returns once the
         locks are granted (or raises LockTimeoutError, DeadlockError …)."""
         self._send(self.acquire_stmt(timeout_ms))
-
-    def _acquired(self) -> None:
-        if not self.acquired:
-            raise errors.InterfaceError("call acquire() first: the locks are taken there")
 
     def create(self, coll: str, doc: dict) -> Selection:
         self._acquired()
@@ -472,9 +446,7 @@ class InteractiveTransaction(TxBuilder):
 
     def commit(self) -> None:
         """``(commit …)``: returns once the commit is durable."""
-        self._acquired()
-        stmt = self.end_stmt(True)
-        self.live = True  # for _send; ends below either way
+        stmt = self._end(True)
         try:
             self._send(stmt)
         finally:
@@ -482,14 +454,9 @@ class InteractiveTransaction(TxBuilder):
 
     def close(self) -> None:
         """``(close …)``: ends the transaction, discarding its writes."""
-        if not self.live:
+        if not self.live or self._close_unsent():
             return
-        if not self.acquired:  # open and the selections were never sent
-            self._queued = []
-            self._ended()
-            return
-        stmt = self.end_stmt(False)
-        self.live = True
+        stmt = self._end(False)
         try:
             self._send(stmt)
         finally:

@@ -79,3 +79,19 @@ class Server:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ServerPerClass:
+    """Mixin for a TestCase: one server for the class, in cls.server."""
+
+    server: Server
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()  # type: ignore[misc]
+        cls.server = Server()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.cleanup()
+        super().tearDownClass()  # type: ignore[misc]

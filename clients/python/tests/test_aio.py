@@ -7,19 +7,11 @@ import parendb
 import parendb.aio
 from parendb import F, errors
 
-from .server import Server
+from .server import Server, ServerPerClass
 from .test_client import CutProxy
 
 
-class Async(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-
+class Async(ServerPerClass, unittest.IsolatedAsyncioTestCase):
     async def connect(self, **kw):
         conn = await parendb.aio.connect("127.0.0.1", self.server.port, **kw)
         self.addAsyncCleanup(conn.close)

@@ -6,20 +6,10 @@ import unittest
 import parendb
 from parendb import F, errors
 
-from .server import Server
+from .server import Server, ServerPerClass
 
 
-class WithServer(unittest.TestCase):
-    server: Server
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-
+class WithServer(ServerPerClass, unittest.TestCase):
     def connect(self, **kw):
         conn = parendb.connect("127.0.0.1", self.server.port, **kw)
         self.addCleanup(conn.close)
