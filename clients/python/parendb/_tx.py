@@ -59,7 +59,10 @@ def changes_text(changes: Optional[Dict[FieldKey, Any]], kwargs: Dict[str, Any])
     """The (path, expression) pairs of an update: keys are F paths, tuples
     of steps or member names; values are expressions or plain values."""
     pairs = []
-    for key, value in list((changes or {}).items()) + list(kwargs.items()):
+    items = changes.items() if changes else ()
+    if kwargs:
+        items = list(items) + list(kwargs.items())
+    for key, value in items:
         if isinstance(key, F):
             p = key.text
         elif isinstance(key, tuple):

@@ -35,8 +35,13 @@ LOCK_MODES = ("r", "wn", "wb")
 Scalar = Union[None, bool, int, float, str]
 
 
+_GOOD_NAMES: set = set()  # names already checked (collections recur in every statement)
+
+
 def check_name(name: str, what: str = "name") -> str:
     """Returns name if it is a valid name, else raises ValueError."""
+    if type(name) is str and name in _GOOD_NAMES:
+        return name
     if not isinstance(name, str):
         raise TypeError(f"a {what} must be a str, not {type(name).__name__}")
     if not _NAME.match(name) or name in RESERVED:
@@ -44,6 +49,9 @@ def check_name(name: str, what: str = "name") -> str:
             f"{what} {name!r} is not a valid name: names match "
             "[A-Za-z_][A-Za-z0-9_-]* and are not reserved words"
         )
+    if len(_GOOD_NAMES) >= 4096:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
     return name
 
 
@@ -91,25 +99,23 @@ def literal(value: Scalar) -> str:
     )
 
 
-_PATHS: dict = {}  # the text of recently used short paths: F("_id") is written often
+_ONE_STEP: dict = {}  # the text of recently used one-member paths: F("_id") is written often
 
 
 def path(steps: Iterable[Union[str, int]]) -> str:
     """A field path in its quoted form: ``(f "a" "b" 0)``."""
-    # Only exact str and int steps are cached: True == 1 and 1.0 == 1 as
-    # keys, but they are not valid steps.
-    key = None
-    if isinstance(steps, tuple) and len(steps) <= 4 and all(type(s) is str or type(s) is int for s in steps):
-        key = steps
-        text = _PATHS.get(key)
-        if text is not None:
-            return text
-    text = _path(steps)
-    if key is not None and sum(len(s) if isinstance(s, str) else 1 for s in key) <= 256:
-        if len(_PATHS) >= 4096:
-            _PATHS.clear()
-        _PATHS[key] = text
-    return text
+    # Only an exact str step is cached: True == 1 and 1.0 == 1 as keys, but
+    # they are not valid steps.
+    if type(steps) is tuple and len(steps) == 1 and type(steps[0]) is str:
+        text = _ONE_STEP.get(steps[0])
+        if text is None:
+            text = _path(steps)
+            if len(steps[0]) <= 256:
+                if len(_ONE_STEP) >= 4096:
+                    _ONE_STEP.clear()
+                _ONE_STEP[steps[0]] = text
+        return text
+    return _path(steps)
 
 
 def _path(steps: Iterable[Union[str, int]]) -> str:
@@ -220,11 +226,15 @@ class LineReader:
 
     def feed(self, data: bytes) -> List[str]:
         self._buf += data
-        if b"\n" not in data:
+        end = data.rfind(b"\n")
+        if end < 0:
             return []
-        *lines, rest = self._buf.split(b"\n")
-        self._buf = bytearray(rest)
-        return [ln.decode("utf-8") for ln in lines]
+        end += len(self._buf) - len(data)
+        # A character never straddles a newline: everything before the last
+        # one decodes whole, in one call.
+        text = self._buf[:end].decode("utf-8")
+        del self._buf[: end + 1]
+        return text.split("\n")
 
 
 # --------------------------------------------------------------- statements
