@@ -188,7 +188,7 @@ test('lock-timeout, deadlock and conflict', async () => {
     const tx = b.transaction();
     tx.create(coll, { email: 'same@x' });
     const err = await tx.commit().then(() => null, (e) => e);
-    assert.ok(err && err.retryable, String(err));
+    assert.ok(err instanceof errors.ConflictError && err.retryable, String(err));
   });
   assert.equal(a.liveTransactions, 0);
 });
