@@ -14,6 +14,8 @@ The blocking client is :class:`Connection` (and :class:`ConnectionPool`);
 the asyncio client is in :mod:`parendb.aio`; exceptions, one class per
 error code of the contract, are in :mod:`parendb.errors`.
 """
+from typing import Any
+
 from . import errors
 from ._tx import Pending, Selection
 from ._wire import Ok
@@ -31,6 +33,6 @@ __all__ = [
 ]
 
 
-def connect(host: str = "127.0.0.1", port: int = 7420, **kwargs) -> Connection:
+def connect(host: str = "127.0.0.1", port: int = 7420, **kwargs: Any) -> Connection:
     """``Connection(host, port, **kwargs)``: password, connect_timeout, timeout."""
     return Connection(host, port, **kwargs)

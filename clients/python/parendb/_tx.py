@@ -123,7 +123,7 @@ class TxBuilder:
         self.acquired = True
         return (_wire.acquire(self.name, timeout_ms), "ok", None)
 
-    def create_stmt(self, coll: str, doc: dict) -> Tuple[Stmt, Selection]:
+    def create_stmt(self, coll: str, doc: Dict[str, Any]) -> Tuple[Stmt, Selection]:
         sel = Selection(f"{self.name}s{self._selections}", False, self)
         self._selections += 1
         return (_wire.create(sel.name, self.name, coll, doc), "ok", None), sel
@@ -138,7 +138,7 @@ class TxBuilder:
     def update_stmt(self, sel: Selection, changes: Any, kwargs: Dict[str, Any], pending: Optional[Pending]) -> Stmt:
         return (_wire.update(self._own(sel), changes_text(changes, kwargs)), "count", pending)
 
-    def replace_stmt(self, sel: Selection, doc: dict, pending: Optional[Pending]) -> Stmt:
+    def replace_stmt(self, sel: Selection, doc: Dict[str, Any], pending: Optional[Pending]) -> Stmt:
         return (_wire.updateall(self._own(sel), doc), "count", pending)
 
     def delete_stmt(self, sel: Selection, pending: Optional[Pending]) -> Stmt:

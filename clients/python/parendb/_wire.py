@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterable, List, Tuple, Union
+from typing import Any, Dict, Iterable, List, Set, Tuple, Union
 
 from . import errors
 
@@ -35,7 +35,7 @@ LOCK_MODES = ("r", "wn", "wb")
 Scalar = Union[None, bool, int, float, str]
 
 
-_GOOD_NAMES: set = set()  # names already checked (collections recur in every statement)
+_GOOD_NAMES: Set[str] = set()  # names already checked (collections recur in every statement)
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -99,7 +99,7 @@ def literal(value: Scalar) -> str:
     )
 
 
-_ONE_STEP: dict = {}  # the text of recently used one-member paths: F("_id") is written often
+_ONE_STEP: Dict[str, str] = {}  # the text of recently used one-member paths: F("_id") is written often
 
 
 def path(steps: Iterable[Union[str, int]]) -> str:
@@ -154,7 +154,7 @@ def _check_document_value(value: Any) -> None:
         raise TypeError(f"a {type(value).__name__} cannot be stored in a document")
 
 
-def document(doc: dict) -> str:
+def document(doc: Dict[str, Any]) -> str:
     """A document as one line of JSON (an object; checked first)."""
     if not isinstance(doc, dict):
         raise TypeError(f"a document is a dict, not {type(doc).__name__}")
@@ -178,7 +178,7 @@ def encode(text: str) -> bytes:
 # ---------------------------------------------------------------- responses
 
 
-class Ok(tuple):
+class Ok(Tuple[str, ...]):
     """An ``(ok WORD …)`` response, as its words: ``(ok updated 3)`` is
     ``Ok(("updated", "3"))``."""
 
@@ -265,7 +265,7 @@ def acquire(tx: str, timeout_ms: "int | None") -> str:
     return f"(acquire {tx} {timeout_ms})"
 
 
-def create(sel: str, tx: str, coll: str, doc: dict) -> str:
+def create(sel: str, tx: str, coll: str, doc: Dict[str, Any]) -> str:
     return f"(create {sel} {tx} (coll {check_name(coll, 'collection')})) {document(doc)}"
 
 
@@ -279,7 +279,7 @@ def update(sel: str, pairs: List[Tuple[str, str]]) -> str:
     return f"(update {sel} " + " ".join(f"{p} {e}" for p, e in pairs) + ")"
 
 
-def updateall(sel: str, doc: dict) -> str:
+def updateall(sel: str, doc: Dict[str, Any]) -> str:
     return f"(updateall {sel}) {document(doc)}"
 
 

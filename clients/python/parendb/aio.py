@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, TypeVar, cast
 
 from . import _wire, errors
 from ._tx import Backoff, InteractiveBase, RETRYABLE, Selection, Stmt, batch_text, has_commit, settle
@@ -200,7 +200,7 @@ class AsyncConnection:
         await self._round_trip([("(ping)", "ok", None)])
 
     async def colls(self) -> List[str]:
-        return (await self._round_trip([("(colls)", "json", None)]))[0]
+        return cast(List[str], (await self._round_trip([("(colls)", "json", None)]))[0])
 
     async def mkcoll(self, name: str, exist_ok: bool = False) -> bool:
         try:
@@ -221,7 +221,7 @@ class AsyncConnection:
             raise
 
     async def stats(self) -> Dict[str, Any]:
-        return (await self._round_trip([("(stats)", "json", None)]))[0]
+        return cast(Dict[str, Any], (await self._round_trip([("(stats)", "json", None)]))[0])
 
     async def checkpoint(self) -> None:
         await self._round_trip([("(checkpoint)", "ok", None)])
@@ -233,7 +233,8 @@ class AsyncConnection:
         await self._round_trip([(_wire.index("rmindex", coll, _as_path(field).text), "ok", None)])
 
     async def indexes(self, coll: str) -> List[Dict[str, Any]]:
-        return (await self._round_trip([(f"(indexes {_wire.check_name(coll, 'collection')})", "json", None)]))[0]
+        return cast(List[Dict[str, Any]],
+                    (await self._round_trip([(f"(indexes {_wire.check_name(coll, 'collection')})", "json", None)]))[0])
 
     def transaction(self) -> "AsyncTransaction":
         return AsyncTransaction(self)
@@ -308,7 +309,7 @@ class AsyncInteractiveTransaction(InteractiveBase):
     async def acquire(self, timeout_ms: Optional[int] = None) -> None:
         await self._send(self.acquire_stmt(timeout_ms))
 
-    async def create(self, coll: str, doc: dict) -> Selection:
+    async def create(self, coll: str, doc: Dict[str, Any]) -> Selection:
         self._acquired()
         stmt, sel = self.create_stmt(coll, doc)
         await self._send(stmt)
@@ -324,15 +325,15 @@ class AsyncInteractiveTransaction(InteractiveBase):
 
     async def update(self, sel: Selection, changes: Optional[Dict[Any, Any]] = None, **fields: Any) -> int:
         self._acquired()
-        return await self._send(self.update_stmt(sel, changes, fields, None))
+        return cast(int, await self._send(self.update_stmt(sel, changes, fields, None)))
 
-    async def replace(self, sel: Selection, doc: dict) -> int:
+    async def replace(self, sel: Selection, doc: Dict[str, Any]) -> int:
         self._acquired()
-        return await self._send(self.replace_stmt(sel, doc, None))
+        return cast(int, await self._send(self.replace_stmt(sel, doc, None)))
 
     async def delete(self, sel: Selection) -> int:
         self._acquired()
-        return await self._send(self.delete_stmt(sel, None))
+        return cast(int, await self._send(self.delete_stmt(sel, None)))
 
     async def check(self, sel: Selection, condition: Any) -> None:
         self._acquired()
@@ -363,7 +364,7 @@ class AsyncConnectionPool:
                  wait_timeout: Optional[float] = 30.0, **connect_kwargs: Any) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
-        self._connect = lambda: connect(host, port, **connect_kwargs)
+        self._connect: Callable[[], Awaitable[AsyncConnection]] = lambda: connect(host, port, **connect_kwargs)
         self.max_size = max_size
         self.wait_timeout = wait_timeout
         self._idle: List[AsyncConnection] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar, cast
 
 from . import _wire, errors
 from ._tx import (Backoff, InteractiveBase, Pending, RETRYABLE, Selection, Stmt, TxBuilder, batch_text, has_commit,
@@ -140,7 +140,7 @@ class Connection:
 
     def colls(self) -> List[str]:
         """The collections' names, sorted."""
-        return self._round_trip([("(colls)", "json", None)])[0]
+        return cast(List[str], self._round_trip([("(colls)", "json", None)])[0])
 
     def mkcoll(self, name: str, exist_ok: bool = False) -> bool:
         """Makes a collection; with exist_ok, an existing one is fine.
@@ -164,7 +164,7 @@ class Connection:
             raise
 
     def stats(self) -> Dict[str, Any]:
-        return self._round_trip([("(stats)", "json", None)])[0]
+        return cast(Dict[str, Any], self._round_trip([("(stats)", "json", None)])[0])
 
     def checkpoint(self) -> None:
         self._round_trip([("(checkpoint)", "ok", None)])
@@ -176,7 +176,8 @@ class Connection:
         self._round_trip([(_wire.index("rmindex", coll, _as_path(field).text), "ok", None)])
 
     def indexes(self, coll: str) -> List[Dict[str, Any]]:
-        return self._round_trip([(f"(indexes {_wire.check_name(coll, 'collection')})", "json", None)])[0]
+        return cast(List[Dict[str, Any]],
+                    self._round_trip([(f"(indexes {_wire.check_name(coll, 'collection')})", "json", None)])[0])
 
     # ---------------------------------------------------------- transactions
     def transaction(self) -> "Transaction":
@@ -265,12 +266,12 @@ class _BatchBase(TxBuilder):
         if not self.acquired:
             self._stmts.append(self.acquire_stmt())
 
-    def _add(self, stmt: Stmt) -> Any:
+    def _add(self, stmt: Stmt) -> Pending:
         """A statement of the read/write stage, after the implied acquire
         (built by the caller first: a bad value changes nothing)."""
         self._need_acquired()
         self._stmts.append(stmt)
-        return stmt[2]
+        return cast(Pending, stmt[2])
 
     def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
                descending: bool = False, limit: Optional[int] = None) -> Selection:
@@ -292,7 +293,7 @@ class _BatchBase(TxBuilder):
         needs them. Call it yourself to give a timeout."""
         self._stmts.append(self.acquire_stmt(timeout_ms))
 
-    def create(self, coll: str, doc: dict) -> Selection:
+    def create(self, coll: str, doc: Dict[str, Any]) -> Selection:
         """Inserts doc (a dict); the result selects the new document."""
         stmt, sel = self.create_stmt(coll, doc)
         self._add(stmt)
@@ -312,7 +313,7 @@ class _BatchBase(TxBuilder):
         ``tx.update(a, balance=0)``. ``.value``: how many documents."""
         return self._add(self.update_stmt(sel, changes, fields, Pending()))
 
-    def replace(self, sel: Selection, doc: dict) -> Pending:
+    def replace(self, sel: Selection, doc: Dict[str, Any]) -> Pending:
         """``(updateall …)``: replaces every field but _id."""
         return self._add(self.replace_stmt(sel, doc, Pending()))
 
@@ -411,7 +412,7 @@ class InteractiveTransaction(InteractiveBase):
         locks are granted (or raises LockTimeoutError, DeadlockError …)."""
         self._send(self.acquire_stmt(timeout_ms))
 
-    def create(self, coll: str, doc: dict) -> Selection:
+    def create(self, coll: str, doc: Dict[str, Any]) -> Selection:
         self._acquired()
         stmt, sel = self.create_stmt(coll, doc)
         self._send(stmt)
@@ -427,22 +428,22 @@ class InteractiveTransaction(InteractiveBase):
 
     def update(self, sel: Selection, changes: Optional[Dict[Any, Any]] = None, **fields: Any) -> int:
         self._acquired()
-        return self._send(self.update_stmt(sel, changes, fields, None))
+        return cast(int, self._send(self.update_stmt(sel, changes, fields, None)))
 
-    def replace(self, sel: Selection, doc: dict) -> int:
+    def replace(self, sel: Selection, doc: Dict[str, Any]) -> int:
         self._acquired()
-        return self._send(self.replace_stmt(sel, doc, None))
+        return cast(int, self._send(self.replace_stmt(sel, doc, None)))
 
     def delete(self, sel: Selection) -> int:
         self._acquired()
-        return self._send(self.delete_stmt(sel, None))
+        return cast(int, self._send(self.delete_stmt(sel, None)))
 
     def check(self, sel: Selection, condition: Any) -> None:
         self._acquired()
         self._send(self.check_stmt(sel, condition))
 
     def explain(self, sel: Selection) -> Dict[str, Any]:
-        return self._send(self.explain_stmt(sel, None))
+        return cast(Dict[str, Any], self._send(self.explain_stmt(sel, None)))
 
     def commit(self) -> None:
         """``(commit …)``: returns once the commit is durable."""

@@ -71,7 +71,8 @@ class ServerError(ParenDBError):
 _BY_CODE: Dict[str, Type[ServerError]] = {}
 
 
-def _define(code: str, name: str, doc: str, base: Type[ServerError] = ServerError, retryable: bool = False):
+def _define(code: str, name: str, doc: str, base: Type[ServerError] = ServerError,
+            retryable: bool = False) -> Type[ServerError]:
     cls = type(name, (base,), {"code": code, "retryable": retryable, "__doc__": doc, "__module__": __name__})
     _BY_CODE[code] = cls
     return cls

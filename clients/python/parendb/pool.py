@@ -33,7 +33,7 @@ class ConnectionPool:
                  wait_timeout: Optional[float] = 30.0, **connect_kwargs: Any) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
-        self._connect = lambda: Connection(host, port, **connect_kwargs)
+        self._connect: Callable[[], Connection] = lambda: Connection(host, port, **connect_kwargs)
         self.max_size = max_size
         self.wait_timeout = wait_timeout
         self._idle: List[Connection] = []
