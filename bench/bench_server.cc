@@ -2,7 +2,7 @@
 // client: one event loop drives all connections; each sends a whole
 // transaction in one write and times it until its last response line.
 //
-//   build/bench/parendb_load [--host H] [--port P] [--seconds S]
+//   build/bench/parendb_load [--host H] [--port P | --socket PATH] [--seconds S]
 //                            [--connections 1,16,64] [--workloads transfer,read,insert]
 //                            [--accounts N] [--password-file F]
 //
@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +47,7 @@ using Clock = std::chrono::steady_clock;
 struct Config {
   std::string host = "127.0.0.1";
   int port = 7420;
+  std::string socket;  // a Unix-domain socket path instead of host:port
   double seconds = 5;
   std::vector<int> connections{1, 16, 64};
   std::vector<std::string> workloads{"transfer", "read", "insert"};
@@ -62,6 +64,25 @@ struct Config {
 class Conn {
  public:
   Conn(const Config& c) {
+    if (!c.socket.empty()) {
+      ConnectLocal(c.socket);
+    } else {
+      ConnectTcp(c);
+    }
+    if (!c.password.empty()) {
+      Send("(auth \"" + c.password + "\")");
+      if (Line() != "(ok auth)") Die("authentication failed");
+    }
+  }
+  void ConnectLocal(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) Die("socket path too long: " + path);
+    path.copy(addr.sun_path, path.size());
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Die("cannot connect to " + path);
+  }
+  void ConnectTcp(const Config& c) {
     addrinfo hints{}, *res = nullptr;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -71,10 +92,6 @@ class Conn {
     freeaddrinfo(res);
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!c.password.empty()) {
-      Send("(auth \"" + c.password + "\")");
-      if (Line() != "(ok auth)") Die("authentication failed");
-    }
   }
   ~Conn() { close(fd_); }
   int fd() const { return fd_; }
@@ -306,6 +323,8 @@ int main(int argc, char** argv) {
       c.host = value();
     } else if (a == "--port") {
       c.port = std::atoi(value().c_str());
+    } else if (a == "--socket") {
+      c.socket = value();
     } else if (a == "--seconds") {
       c.seconds = std::atof(value().c_str());
     } else if (a == "--accounts") {
@@ -321,7 +340,7 @@ int main(int argc, char** argv) {
       std::ifstream f(value());
       std::getline(f, c.password);
     } else {
-      std::printf("usage: parendb_load [--host H] [--port P] [--seconds S] [--connections 1,16,64]\n"
+      std::printf("usage: parendb_load [--host H] [--port P | --socket PATH] [--seconds S] [--connections 1,16,64]\n"
                   "                    [--workloads transfer,read,insert,transfer-email,range] [--accounts N]\n"
                   "                    [--password-file F] [--indexes]\n"
                   "--indexes makes acc's indexes (email, unique; rank) even when no workload needs them.\n");

@@ -61,6 +61,9 @@ void Usage(std::FILE* out) {
                "Server options (serve):\n"
                "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
                "  --port N           TCP port (default 7420)\n"
+               "  --socket PATH      also listen on a Unix-domain socket at PATH, for clients\n"
+               "                     on this host (a stale socket file there is replaced; its\n"
+               "                     access is the file's: mind the directory's permissions)\n"
                "  --threads N        I/O threads (default: the number of cores; with 2 cores\n"
                "                     shared with the clients, 1 is often faster)\n"
                "  --password-file F  require (auth \"password\") with the password in F first\n"
@@ -82,6 +85,7 @@ void Usage(std::FILE* out) {
                "\n"
                "Console options:\n"
                "  --connect HOST:PORT       talk to a server instead of an embedded database\n"
+               "  --connect unix:PATH       ... over its Unix-domain socket (--socket)\n"
                "  --password-file F         with --connect: authenticate first\n"
                "  --pretty           pretty-print JSON responses (console; :pretty on|off)\n"
                "  --history FILE     console history file (default: ~/.parendb_history)\n",
@@ -191,6 +195,8 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->server.bind = value();
     } else if (a == "--port") {
       s->server.port = static_cast<uint16_t>(number(0, 65535));
+    } else if (a == "--socket") {
+      s->server.unix_socket = value();
     } else if (a == "--threads") {
       s->server.threads = static_cast<int>(number(1, 1024));
     } else if (a == "--password-file") {
@@ -271,9 +277,10 @@ int Serve(const Settings& s) {
   }
   int threads = so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   spdlog::info(
-      "ParenDB {} listening on {}:{} data={} (opened in {:.2f}s) sync={} threads={} auth={} max-connections={} "
+      "ParenDB {} listening on {}:{}{}{} data={} (opened in {:.2f}s) sync={} threads={} auth={} max-connections={} "
       "lock-timeout={}ms max-statement-bytes={} max-depth={} max-input-mb={} input-timeout={}s",
-      PARENDB_VERSION, so.bind, server.port(), s.db.data_dir.empty() ? "memory" : s.db.data_dir, open_s,
+      PARENDB_VERSION, so.bind, server.port(), so.unix_socket.empty() ? "" : " and unix:", so.unix_socket,
+      s.db.data_dir.empty() ? "memory" : s.db.data_dir, open_s,
       s.db.sync_mode, threads, so.password.empty() ? "off" : "on", so.max_connections, s.db.lock_timeout_ms,
       s.db.max_statement_bytes, s.db.max_depth, so.max_input_bytes >> 20,
       std::chrono::duration_cast<std::chrono::seconds>(so.input_timeout).count());

@@ -2,6 +2,8 @@
 // sockets.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "net/serializer.h"
@@ -331,6 +334,74 @@ TEST_SUITE("server") {
           "(ok mkcoll)\n(ok opened)\n(ok acquired)\n(ok created)\n(ok committed)\n"
           "(error unknown-statement \"unknown statement frob\")\n"
           "(ok opened)\n(ok selected)\n(ok acquired)\n[{\"_id\":1,\"v\":1}]\n(ok closed)\n");
+  }
+
+  TEST_CASE("a Unix-domain socket beside TCP: same answers, stale files replaced, live ones and non-sockets kept") {
+    char dir[] = "/tmp/parendb-sock-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string path = std::string(dir) + "/parendb.sock";
+    // A file left by a killed server is a socket nobody answers on.
+    {
+      int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      path.copy(addr.sun_path, path.size());
+      REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+      close(fd);
+    }
+    {
+      ServerOptions so;
+      so.unix_socket = path;
+      TestServer ts(so);
+      Client local(path);
+      Client tcp(ts.port());
+      local.Send("(mkcoll acc)(open t)(acquire t)(create a t (coll acc)) {\"b\": 10}(commit t)");
+      CHECK(local.Lines(5).back() == "(ok committed)");
+      const std::string transfer = "(open t)(select a t wn (coll acc) (= (f _id) 1))(acquire t)"
+                                   "(update a (f b) (- (f b) 1))(readall a)(commit t)";
+      local.Send(transfer);
+      tcp.Send(transfer);
+      auto via_local = local.Lines(6);
+      auto via_tcp = tcp.Lines(6);
+      CHECK(via_local.back() == "(ok committed)");
+      CHECK(via_tcp.back() == "(ok committed)");
+      // Either order; each saw a whole transaction.
+      CHECK(std::set<std::string>{via_local[4], via_tcp[4]} ==
+            std::set<std::string>{"{\"_id\":1,\"b\":9}", "{\"_id\":1,\"b\":8}"});
+      // The console connects there too.
+      std::string cmd = "printf '(ping)(colls)' | " + std::string(PARENDB_BINARY) + " console --connect unix:" + path + " 2>&1";
+      FILE* p = popen(cmd.c_str(), "r");
+      std::string out;
+      char buf[256];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+      CHECK(pclose(p) == 0);
+      CHECK(out == "(ok pong)\n[\"acc\"]\n");
+      // A second server on the same path is refused: the first answers there.
+      ServerOptions again;
+      again.unix_socket = path;
+      auto db2 = MemoryDb({});
+      Server second(db2->engine(), again);
+      std::string error;
+      CHECK_FALSE(second.Start(&error));
+      CHECK(error.find("another server is listening") != std::string::npos);
+    }
+    CHECK(access(path.c_str(), F_OK) != 0);  // removed at the end
+    // A path holding something else is left alone.
+    int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0600);
+    REQUIRE(fd >= 0);
+    close(fd);
+    ServerOptions so;
+    so.unix_socket = path;
+    so.port = 0;
+    auto db = MemoryDb({});
+    Server refused(db->engine(), so);
+    std::string error;
+    CHECK_FALSE(refused.Start(&error));
+    CHECK(error.find("not a socket") != std::string::npos);
+    CHECK(access(path.c_str(), F_OK) == 0);
+    unlink(path.c_str());
+    rmdir(dir);
   }
 
   TEST_CASE("the connection limit refuses with an error") {

@@ -144,21 +144,36 @@ int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
 // A blocking connection to a server, reading response lines.
 class Remote {
  public:
+  // HOST:PORT over TCP, or unix:PATH (or any address with a '/') over a
+  // Unix-domain socket.
   bool Connect(const std::string& address, std::string* error) {
+    boost::system::error_code ec;
+    if (address.rfind("unix:", 0) == 0 || address.find('/') != std::string::npos) {
+      std::string path = address.rfind("unix:", 0) == 0 ? address.substr(5) : address;
+      boost::asio::local::stream_protocol::socket local(io_);
+      local.connect(boost::asio::local::stream_protocol::endpoint(path), ec);
+      if (ec) {
+        *error = "cannot connect to " + path + ": " + ec.message();
+        return false;
+      }
+      socket_ = std::move(local);
+      return true;
+    }
     auto colon = address.rfind(':');
     if (colon == std::string::npos) {
-      *error = "--connect takes HOST:PORT";
+      *error = "--connect takes HOST:PORT or unix:PATH";
       return false;
     }
-    boost::system::error_code ec;
     boost::asio::ip::tcp::resolver resolver(io_);
+    boost::asio::ip::tcp::socket tcp(io_);
     auto endpoints = resolver.resolve(address.substr(0, colon), address.substr(colon + 1), ec);
-    if (!ec) boost::asio::connect(socket_, endpoints, ec);
+    if (!ec) boost::asio::connect(tcp, endpoints, ec);
     if (ec) {
       *error = "cannot connect to " + address + ": " + ec.message();
       return false;
     }
-    socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+    tcp.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+    socket_ = std::move(tcp);
     return true;
   }
   bool Send(std::string_view text) {
@@ -168,7 +183,7 @@ class Remote {
   }
   void ShutdownSend() {
     boost::system::error_code ec;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    socket_.shutdown(boost::asio::socket_base::shutdown_send, ec);
   }
   // The next response line (without '\n'); false when the server closed.
   bool ReadLine(std::string* line) {
@@ -189,7 +204,7 @@ class Remote {
 
  private:
   boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_{io_};
+  boost::asio::generic::stream_protocol::socket socket_{io_};  // TCP or Unix-domain
   std::string buf_;
 };
 

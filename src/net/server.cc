@@ -2,6 +2,10 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <algorithm>
 #include <functional>
@@ -23,10 +27,15 @@ namespace parendb {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
 // Concrete executor types: the type-erased any_io_executor costs a copy
 // and a virtual call on every handler.
 using Executor = asio::io_context::executor_type;
-using Socket = asio::basic_stream_socket<tcp, Executor>;
+// A connection's socket, TCP or Unix-domain: both are stream sockets, and
+// one Connection type serves them.
+using Socket = asio::basic_stream_socket<asio::generic::stream_protocol, Executor>;
+using TcpSocket = asio::basic_stream_socket<tcp, Executor>;
+using LocalSocket = asio::basic_stream_socket<local, Executor>;
 using Strand = asio::strand<Executor>;
 
 namespace {
@@ -81,7 +90,7 @@ class ObjectCount {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Socket socket, Shared* shared, bool serialize)
+  Connection(Socket socket, std::string peer, Shared* shared, bool serialize)
       : counted_(shared),
         socket_(std::move(socket)),
         io_(socket_.get_executor()),
@@ -93,10 +102,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // A client that sends faster than it reads: statements wait in the
     // reader's buffer once this much output is pending, and reading stops.
     evaluator_->SetOutputLimit(shared->options.max_output_bytes);
+    peer_ = std::move(peer);
     boost::system::error_code ec;
-    auto remote = socket_.remote_endpoint(ec);
-    peer_ = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    socket_.set_option(tcp::no_delay(true), ec);
     // Answers are sent with a plain non-blocking send first (see Write).
     socket_.non_blocking(true, ec);
   }
@@ -349,7 +356,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::system::error_code ec;
     idle_.cancel();
     input_timer_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.shutdown(asio::socket_base::shutdown_both, ec);
     socket_.close(ec);
     // Closing the evaluator closes the connection's transactions and frees
     // their locks (waiting for a commit in flight to finish first).
@@ -418,6 +425,8 @@ struct Server::Impl {
   Shared shared;
   asio::io_context io;
   asio::basic_socket_acceptor<tcp, Executor> acceptor{io.get_executor()};
+  asio::basic_socket_acceptor<local, Executor> local_acceptor{io.get_executor()};  // ServerOptions::unix_socket
+  bool unlink_socket = false;  // the socket file is ours to remove at the end
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   // The acceptor, the work guard and the signal set are only touched on
   // this strand.
@@ -451,17 +460,36 @@ struct Server::Impl {
     });
   }
 
-  void Accept() {
+  // A TCP connection: named by its peer's address, Nagle off.
+  static Socket Adopt(TcpSocket socket, std::string* peer) {
+    boost::system::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    *peer = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    socket.set_option(tcp::no_delay(true), ec);
+    return Socket(std::move(socket));
+  }
+  // A Unix-domain connection: named by the socket's path.
+  Socket Adopt(LocalSocket socket, std::string* peer) const {
+    *peer = "unix:" + shared.options.unix_socket;
+    return Socket(std::move(socket));
+  }
+
+  // Accepts on either acceptor, forever (until it is closed).
+  template <typename Acceptor>
+  void Accept(Acceptor& acc) {
     // Accepted sockets use the io_context (each connection then runs its
-    // handlers one at a time: see Serializer); the acceptor itself lives on
-    // the control strand.
-    acceptor.async_accept(io.get_executor(), asio::bind_executor(control, [this](boost::system::error_code ec, Socket socket) {
+    // handlers one at a time: see Serializer); the acceptors themselves
+    // live on the control strand.
+    using Accepted = asio::basic_stream_socket<typename Acceptor::protocol_type, Executor>;
+    acc.async_accept(io.get_executor(), asio::bind_executor(control, [this, &acc](boost::system::error_code ec, Accepted accepted) {
       if (ec) {
         if (ec != asio::error::operation_aborted) spdlog::error("accept failed: {}", ec.message());
-        if (!shared.stopping && acceptor.is_open()) Accept();
+        if (!shared.stopping && acc.is_open()) Accept(acc);
         return;
       }
       if (shared.stopping) return;
+      std::string peer;
+      Socket socket = Adopt(std::move(accepted), &peer);
       bool full;
       {
         std::lock_guard lock(shared.mu);
@@ -474,18 +502,53 @@ struct Server::Impl {
         auto sock = std::make_shared<Socket>(std::move(socket));
         asio::async_write(*sock, asio::buffer(*msg), [sock, msg](boost::system::error_code, size_t) {
           boost::system::error_code ignored;
-          sock->shutdown(tcp::socket::shutdown_both, ignored);
+          sock->shutdown(asio::socket_base::shutdown_both, ignored);
         });
       } else {
-        auto c = std::make_shared<Connection>(std::move(socket), &shared, threads > 1);
+        auto c = std::make_shared<Connection>(std::move(socket), std::move(peer), &shared, threads > 1);
         {
           std::lock_guard lock(shared.mu);
           shared.live.insert(c);
         }
         c->Start();
       }
-      Accept();
+      Accept(acc);
     }));
+  }
+
+  // Listens on ServerOptions::unix_socket. A file left at the path by a
+  // server that is gone is replaced; one a live server answers on is not.
+  bool ListenLocal(std::string* error) {
+    const std::string& path = shared.options.unix_socket;
+    if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      *error = "the socket path " + path + " is too long (at most " + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+               " bytes)";
+      return false;
+    }
+    boost::system::error_code ec;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        *error = "cannot listen on " + path + ": a file that is not a socket is there";
+        return false;
+      }
+      LocalSocket probe(io.get_executor());
+      probe.connect(local::endpoint(path), ec);
+      if (!ec) {
+        *error = "cannot listen on " + path + ": another server is listening there";
+        return false;
+      }
+      ::unlink(path.c_str());  // left by a server that is gone
+    }
+    local_acceptor.open(local(), ec);
+    if (!ec) local_acceptor.bind(local::endpoint(path), ec);
+    if (!ec) local_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      *error = "cannot listen on " + path + ": " + ec.message();
+      return false;
+    }
+    unlink_socket = true;
+    return true;
   }
 };
 
@@ -495,6 +558,7 @@ Server::Server(Engine* engine, ServerOptions options) : impl_(std::make_unique<I
 }
 
 Server::~Server() {
+  if (impl_->unlink_socket) ::unlink(impl_->shared.options.unix_socket.c_str());
   // Let go of what the registry holds, run what is queued (handlers that
   // hold connections), and wait out a lock grant's brief hold on one, so
   // no connection outlives the io_context. Bounded: a connection still
@@ -533,6 +597,7 @@ bool Server::Start(std::string* error) {
     return false;
   }
   impl_->port = acc.local_endpoint().port();
+  if (!impl_->shared.options.unix_socket.empty() && !impl_->ListenLocal(error)) return false;
   impl_->threads = impl_->shared.options.threads > 0 ? impl_->shared.options.threads
                                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl_->work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(impl_->io.get_executor());
@@ -542,7 +607,8 @@ bool Server::Start(std::string* error) {
     impl_->signals.add(SIGTERM);
     asio::dispatch(impl_->control, [this] { impl_->WaitForSignal(this); });
   }
-  impl_->Accept();
+  impl_->Accept(impl_->acceptor);
+  if (impl_->local_acceptor.is_open()) impl_->Accept(impl_->local_acceptor);
   return true;
 }
 
@@ -560,6 +626,7 @@ void Server::Shutdown() {
   asio::post(impl_->control, [this] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->local_acceptor.close(ec);
     std::vector<std::shared_ptr<Connection>> all;
     {
       std::lock_guard lock(impl_->shared.mu);

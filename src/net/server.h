@@ -1,4 +1,5 @@
-// `parendb serve`: the wire protocol over TCP (section 9 of the contract).
+// `parendb serve`: the wire protocol over TCP (section 9 of the contract),
+// and optionally over a Unix-domain socket too.
 //
 // Every connection has an Evaluator, and its handlers run one at a time
 // (with several I/O threads a small serializer sees to it; see
@@ -23,6 +24,11 @@ class Engine;
 struct ServerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 7420;  // 0: pick a free port (tests)
+  // Also listen on this Unix-domain socket path (empty: TCP only). For
+  // clients on the same host: no TCP/IP stack between them and the server.
+  // Access is the file's: the server creates it with the process's umask,
+  // so put it in a directory only the intended users can reach.
+  std::string unix_socket;
   int threads = 0;       // 0: one per core
   std::string password;  // empty: no authentication
   size_t max_connections = 4096;
