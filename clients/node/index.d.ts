@@ -128,6 +128,8 @@ export interface RetryOptions {
 export interface ConnectOptions {
   host?: string;
   port?: number;
+  /** A server's --socket path, instead of host and port (same host only). */
+  path?: string;
   password?: string;
   /** ms, default 10000 */
   connectTimeout?: number;
@@ -138,6 +140,7 @@ export interface ConnectOptions {
 export class Connection {
   readonly host: string;
   readonly port: number;
+  readonly path?: string;
   readonly closed: boolean;
   readonly liveTransactions: number;
   ping(): Promise<void>;

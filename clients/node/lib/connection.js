@@ -25,6 +25,7 @@ class Connection {
   constructor(socket, options) {
     this.host = options.host;
     this.port = options.port;
+    this.path = options.path;
     this.timeout = options.timeout ?? 0;
     this.liveTransactions = 0;
     this._socket = socket;
@@ -83,7 +84,7 @@ class Connection {
     if (this._closed) return;
     this._closed = true;
     this._socket.destroy();
-    const what = `connection to ${this.host}:${this.port} lost (${cause.message})`;
+    const what = `connection to ${where(this)} lost (${cause.message})`;
     // Later calls say why: closed by close(), or lost.
     this._closedError = cause instanceof errors.InterfaceError ? cause : new errors.OperationalError(what, { cause });
     for (let i = this._head; i < this._waiting.length; i++) {
@@ -424,17 +425,20 @@ class InteractiveTransaction extends TxBuilder {
   }
 }
 
+const where = (o) => (o.path ? `unix:${o.path}` : `${o.host}:${o.port}`);
+
 // Connects (and authenticates when given a password). Options: host
-// (default 127.0.0.1), port (7420), password, connectTimeout (ms, default
+// (default 127.0.0.1), port (7420) — or path, a server's --socket (same host
+// only, cheaper than loopback TCP) — password, connectTimeout (ms, default
 // 10000), timeout (ms per round trip, lock waits included; default none —
 // when it passes the connection is closed, its answers being out of step).
 async function connect(options = {}) {
   const opts = { host: '127.0.0.1', port: DEFAULT_PORT, connectTimeout: 10000, ...options };
   const socket = await new Promise((resolve, reject) => {
-    const s = net.connect({ host: opts.host, port: opts.port });
+    const s = opts.path ? net.connect({ path: opts.path }) : net.connect({ host: opts.host, port: opts.port });
     const timer = setTimeout(() => {
       s.destroy();
-      reject(new errors.OperationalError(`cannot connect to ParenDB at ${opts.host}:${opts.port}: timed out`));
+      reject(new errors.OperationalError(`cannot connect to ParenDB at ${where(opts)}: timed out`));
     }, opts.connectTimeout);
     s.once('connect', () => {
       clearTimeout(timer);
@@ -443,7 +447,7 @@ async function connect(options = {}) {
     });
     s.once('error', (e) => {
       clearTimeout(timer);
-      reject(new errors.OperationalError(`cannot connect to ParenDB at ${opts.host}:${opts.port}: ${e.message}`, { cause: e }));
+      reject(new errors.OperationalError(`cannot connect to ParenDB at ${where(opts)}: ${e.message}`, { cause: e }));
     });
   });
   const conn = new Connection(socket, opts);

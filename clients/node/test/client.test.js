@@ -422,6 +422,17 @@ test('a round-trip timeout ends the connection', async () => {
   await holder.close();
 });
 
+test('a Unix-domain socket', async () => {
+  const c = await parendb.connect({ path: server.socketPath });
+  opened.push(c);
+  const coll = await fresh(c, 'unixsock', 2);
+  await c.runTransaction((tx) => tx.update(tx.select(coll, f('_id').eq(1), 'wn'), { balance: f('balance').sub(1) }));
+  const pool = new parendb.Pool({ path: server.socketPath, max: 2 });
+  assert.deepEqual(await pool.use((pc) => balances(pc, coll)), [99, 100]);
+  await pool.end();
+  await assert.rejects(parendb.connect({ path: server.socketPath + '.missing' }), /unix:/);
+});
+
 test('server down', async () => {
   await assert.rejects(parendb.connect({ port: await freePort(), connectTimeout: 2000 }), errors.OperationalError);
 });

@@ -39,12 +39,13 @@ class Server {
   constructor({ password } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parendb-nodetest-'));
     this.password = password;
+    this.socketPath = path.join(this.dir, 'parendb.sock'); // --socket, beside TCP
   }
 
   async start() {
     this.port = await freePort();
     const args = ['serve', '--data', path.join(this.dir, 'data'), '--port', String(this.port),
-      '--log-level', 'warn', '--threads', '1'];
+      '--log-level', 'warn', '--threads', '1', '--socket', this.socketPath];
     if (this.password !== undefined) {
       const file = path.join(this.dir, 'password');
       fs.writeFileSync(file, this.password);

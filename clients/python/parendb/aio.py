@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import socket
 from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence, TypeVar, cast
 
 from . import _wire, errors
@@ -44,14 +45,21 @@ class _Waiter:
 
 
 async def connect(host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, password: Optional[str] = None,
-                  connect_timeout: Optional[float] = 10.0, timeout: Optional[float] = None) -> "AsyncConnection":
-    """Connects (and authenticates when given a password)."""
+                  connect_timeout: Optional[float] = 10.0, timeout: Optional[float] = None,
+                  unix_socket: Optional[str] = None) -> "AsyncConnection":
+    """Connects (and authenticates when given a password); ``unix_socket``
+    instead of host and port for a server's ``--socket``."""
     conn = AsyncConnection(host, port, timeout)
+    loop = asyncio.get_running_loop()
     try:
-        await asyncio.wait_for(
-            asyncio.get_running_loop().create_connection(lambda: _Protocol(conn), host, port), connect_timeout)
+        if unix_socket is not None:
+            made = loop.create_unix_connection(lambda: _Protocol(conn), unix_socket)
+        else:
+            made = loop.create_connection(lambda: _Protocol(conn), host, port)
+        await asyncio.wait_for(made, connect_timeout)
     except (OSError, asyncio.TimeoutError) as e:
-        raise errors.OperationalError(f"cannot connect to ParenDB at {host}:{port}: {e!r}") from e
+        where = f"unix:{unix_socket}" if unix_socket is not None else f"{host}:{port}"
+        raise errors.OperationalError(f"cannot connect to ParenDB at {where}: {e!r}") from e
     if password is not None:
         try:
             await conn._round_trip([(f"(auth {_wire.string(password)})", "ok", None)])
@@ -96,9 +104,7 @@ class AsyncConnection:
     def _made(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         sock = transport.get_extra_info("socket")
-        if sock is not None:
-            import socket
-
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     @property

@@ -20,7 +20,9 @@ class Connection:
     """One connection to a ParenDB server.
 
     ``Connection(host, port, password=..., connect_timeout=..., timeout=...)``
-    connects at once (and authenticates when given a password). ``timeout``
+    connects at once (and authenticates when given a password);
+    ``unix_socket=PATH`` connects to a server's ``--socket`` instead of
+    host and port (same host only, cheaper than loopback TCP). ``timeout``
     bounds each round trip in seconds (None: no bound; a lock wait counts).
     A connection may be shared by threads — each round trip holds its lock —
     but a transaction belongs to the thread that uses it. When the
@@ -36,20 +38,30 @@ class Connection:
         password: Optional[str] = None,
         connect_timeout: Optional[float] = 10.0,
         timeout: Optional[float] = None,
+        unix_socket: Optional[str] = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.unix_socket = unix_socket
         self._lock = threading.Lock()
         self._reader = _wire.LineReader()
         self._lines: List[str] = []
         self._tx_count = 0
         self.live_transactions = 0
         self._closed_error: errors.ParenDBError = errors.InterfaceError("the connection is closed")
+        self._sock: Optional[socket.socket] = None
         try:
-            self._sock: Optional[socket.socket] = socket.create_connection((host, port), timeout=connect_timeout)
+            if unix_socket is not None:
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._sock.settimeout(connect_timeout)
+                self._sock.connect(unix_socket)
+            else:
+                self._sock = socket.create_connection((host, port), timeout=connect_timeout)
+                self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as e:
-            raise errors.OperationalError(f"cannot connect to ParenDB at {host}:{port}: {e}") from e
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._sock is not None:
+                self._sock.close()
+            raise errors.OperationalError(f"cannot connect to ParenDB at {self._where()}: {e}") from e
         self._sock.settimeout(timeout)
         if password is not None:
             try:
@@ -57,6 +69,9 @@ class Connection:
             except BaseException:
                 self.close()
                 raise
+
+    def _where(self) -> str:
+        return f"unix:{self.unix_socket}" if self.unix_socket is not None else f"{self.host}:{self.port}"
 
     # ------------------------------------------------------------ lifecycle
     @property
@@ -79,7 +94,7 @@ class Connection:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<parendb.Connection {self.host}:{self.port}{' closed' if self.closed else ''}>"
+        return f"<parendb.Connection {self._where()}{' closed' if self.closed else ''}>"
 
     # ----------------------------------------------------------- round trips
     def _round_trip(self, stmts: Sequence[Stmt]) -> List[Any]:
@@ -106,7 +121,7 @@ class Connection:
                 self._lines += self._reader.feed(chunk)
         except (OSError, UnicodeDecodeError) as e:
             self.close()
-            what = f"connection to {self.host}:{self.port} lost ({e})"
+            what = f"connection to {self._where()} lost ({e})"
             self._closed_error = errors.OperationalError(what)  # what later calls say
             if commit_sent and (sent or not isinstance(e, ConnectionRefusedError)):
                 err: errors.OperationalError = errors.OutcomeUnknownError(

@@ -32,6 +32,7 @@ class Server:
 
     def __init__(self, password: Optional[str] = None, extra: Optional[List[str]] = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="parendb-pytest-")
+        self.socket_path = os.path.join(self.dir, "parendb.sock")  # --socket, beside TCP
         self.password = password
         self.extra = extra or []
         self.proc: Optional[subprocess.Popen] = None
@@ -40,7 +41,7 @@ class Server:
     def start(self) -> None:
         self.port = free_port()
         args = [binary(), "serve", "--data", os.path.join(self.dir, "data"), "--port", str(self.port),
-                "--log-level", "warn", "--threads", "1"] + self.extra
+                "--log-level", "warn", "--threads", "1", "--socket", self.socket_path] + self.extra
         if self.password is not None:
             pw = os.path.join(self.dir, "password")
             with open(pw, "w") as f:

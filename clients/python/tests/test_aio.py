@@ -97,6 +97,16 @@ class Async(ServerPerClass, unittest.IsolatedAsyncioTestCase):
             self.assertIsNot(third, first)
             await third.ping()
 
+    async def test_unix_socket(self):
+        c = await self.connect(unix_socket=self.server.socket_path)
+        coll = await self.fresh(c, "aunix", accounts=1)
+        async with c.begin() as tx:
+            a = tx.select(coll, F("_id") == 1, "wn")
+            await tx.acquire()
+            await tx.update(a, balance=F("balance") * 2)
+            await tx.commit()
+        self.assertEqual(await self.balances(c, coll), [200])
+
     async def test_interactive(self):
         c = await self.connect()
         coll = await self.fresh(c, "ainter", accounts=2)

@@ -263,6 +263,22 @@ class Misuse(WithServer):
         with self.assertRaises(errors.InterfaceError):
             c.ping()
 
+    def test_unix_socket(self):
+        c = self.connect(unix_socket=self.server.socket_path)
+        coll = self.fresh(c, "unixsock")
+        fill_accounts(c, coll, 2)
+        c.run_transaction(lambda tx: tx.update(tx.select(coll, F("_id") == 1, "wn"), balance=F("balance") - 1))
+        self.assertIn("unix:", repr(c))
+        pool = parendb.ConnectionPool(unix_socket=self.server.socket_path, max_size=2)
+        self.addCleanup(pool.close)
+        with pool.connection() as pc:
+            tx = pc.transaction()
+            docs = tx.readall(tx.selects(coll))
+            tx.close()
+        self.assertEqual([d["balance"] for d in docs.value], [99, 100])
+        with self.assertRaises(errors.OperationalError):
+            parendb.connect(unix_socket=self.server.socket_path + ".missing")
+
     def test_server_down(self):
         from .server import free_port
         with self.assertRaises(errors.OperationalError):
