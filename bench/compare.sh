@@ -23,7 +23,10 @@
 #
 # All four servers run side by side; each cell (workload x connections) is
 # measured for the four one right after the other (who goes first rotates
-# from round to round), and the whole sweep is repeated ROUNDS times. The
+# from round to round), and the whole sweep is repeated ROUNDS times. Each
+# row carries the server's CPU per transaction (its processes' user +
+# system time over the cell, from /proc), which the scheduler of a shared
+# host does not decide the way it decides throughput. The
 # summary gives each cell's median throughput (with the latencies of that
 # run), so a burst of noise on this shared host hits every system alike
 # instead of whichever ran at that moment.
@@ -63,7 +66,26 @@ FILLER=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 34))
 DOC="{\"kind\": \"event\", \"n\": 1, \"body\": \"$FILLER\"}"
 RESULTS="$WORK/results.txt"
 : > "$RESULTS"
-row() { printf '%-10s %-14s %5s %10s %9s %9s %10s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:--}" | tee -a "$RESULTS"; }
+# server workload conns txn/s p50 p99 lock-waits server-CPU-us/txn
+row() { printf '%-10s %-14s %5s %10s %9s %9s %10s %11s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:--}" "${8:--}" | tee -a "$RESULTS"; }
+
+# Server CPU per transaction, beside the throughput: the scheduler decides
+# who wins on a shared 2-core host, CPU per transaction says what each
+# transaction costs. Clock ticks of user + system time of the server's
+# processes, from /proc: its own, its children's that exited (cutime,
+# cstime: PostgreSQL's backends) and its live children's (PostgreSQL's
+# background workers).
+TICK=$(getconf CLK_TCK)
+server_ticks() {  # pid
+  local t=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+cpu_per_txn() {  # ticks-before ticks-after transactions
+  awk -v a="$1" -v b="$2" -v n="$3" -v tick="$TICK" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / tick / n * 1e6; else print "-" }'
+}
 
 # ------------------------------------------------------------- start all four
 build/parendb serve --data "$WORK/paren" --port $PPORT --log-level warn &
@@ -132,28 +154,35 @@ redis-server --port $RPORT --bind 127.0.0.1 --dir "$WORK/redis" --appendonly yes
   --daemonize yes --logfile "$WORK/redis.log"
 for _ in $(seq 50); do redis-cli -p $RPORT ping >/dev/null 2>&1 && break; sleep 0.1; done
 R=(redis-cli -p $RPORT)
+RPID=$("${R[@]}" info server | awk -F: '/^process_id/ {print $2}' | tr -d '\r')
 "${R[@]}" EVAL "for i=0,9999 do redis.call('SET', 'acc:' .. string.format('%012d', i), cjson.encode({owner='user' .. i, balance=1000000})) end return 1" 0 >/dev/null
 SHA=$("${R[@]}" SCRIPT LOAD "local a = cjson.decode(redis.call('GET', KEYS[1])) local b = cjson.decode(redis.call('GET', KEYS[2])) local v = tonumber(ARGV[1]) if a.balance < v then return 0 end a.balance = a.balance - v b.balance = b.balance + v redis.call('SET', KEYS[1], cjson.encode(a)) redis.call('SET', KEYS[2], cjson.encode(b)) return 1")
 
 echo "servers: ParenDB $(build/parendb version 2>/dev/null | head -1) (sync full; parendb: --threads $(nproc), the default; parendb-t1: --threads 1), PostgreSQL $PGVERSION, Redis $RVERSION"
 
 # ------------------------------------------------------------------ one cell
-parendb_run() {  # label port workload conns
+parendb_run() {  # label port pid workload conns
+  local before out tps p50 p99 waits
+  before=$(server_ticks "$3")
   # shellcheck disable=SC2086
-  build/bench/parendb_load --port "$2" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$3" --connections "$4" $LOAD_FLAGS |
-    awk 'NR>1 {print $3, $4, $5, $7}' | { read -r tps p50 p99 waits; row "$1" "$3" "$4" "$tps" "$p50" "$p99" "$waits"; }
+  out=$(build/bench/parendb_load --port "$2" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$4" --connections "$5" $LOAD_FLAGS |
+    awk 'NR>1 {print $3, $4, $5, $7}')
+  read -r tps p50 p99 waits <<< "$out"
+  row "$1" "$4" "$5" "$tps" "$p50" "$p99" "$waits" "$(cpu_per_txn "$before" "$(server_ticks "$3")" "$((tps * SECONDS_PER))")"
 }
-parendb_cell() { parendb_run parendb $PPORT "$@"; }
-parendb1_cell() { parendb_run parendb-t1 $P1PORT "$@"; }
+parendb_cell() { parendb_run parendb $PPORT "$PPID_SERVER" "$@"; }
+parendb1_cell() { parendb_run parendb-t1 $P1PORT "$P1PID_SERVER" "$@"; }
 
 pg_cell() {  # workload conns
-  local w=$1 c=$2 out tps pct
+  local w=$1 c=$2 out tps pct before pm
   rm -f "$WORK"/pglog*
+  pm=$(head -1 "$WORK/pg/postmaster.pid")
+  before=$(server_ticks "$pm")
   out=$(cd "$WORK" && "$PGBIN/pgbench" -h 127.0.0.1 -p $PGPORT -U postgres -n -M prepared -c "$c" -j $((c < 4 ? c : 4)) \
     -T "$SECONDS_PER" --max-tries=10 -f "$w.sql" --log --log-prefix=pglog postgres 2>&1)
   tps=$(echo "$out" | awk '/^tps/ {printf "%.0f", $3}')
   pct=$(cat "$WORK"/pglog* | awk '{print $3/1000}' | sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f", a[int(NR*0.5)], a[int(NR*0.99)]}')
-  row postgres "$w" "$c" "$tps" $pct
+  row postgres "$w" "$c" "$tps" $pct - "$(cpu_per_txn "$before" "$(server_ticks "$pm")" "$((tps * SECONDS_PER))")"
 }
 
 redis_cell() {  # workload conns; redis-benchmark counts requests, sized to take about SECONDS_PER
@@ -165,9 +194,12 @@ redis_cell() {  # workload conns; redis-benchmark counts requests, sized to take
     *) return 0 ;;  # no secondary indexes in Redis
   esac
   n=$((n * SECONDS_PER / 3))
+  local before
+  before=$(server_ticks "$RPID")
   csv=$(redis-benchmark -h 127.0.0.1 -p $RPORT -c "$c" -n "$n" -r "$r" --csv "$@" 2>/dev/null | tail -1)
   # The command (first field) may hold commas: take the numbers from the end.
-  row redis "$w" "$c" $(echo "$csv" | tr -d '"' | awk -F, '{printf "%.0f %.3f %.3f", $(NF-6), $(NF-3), $(NF-1)}')
+  row redis "$w" "$c" $(echo "$csv" | tr -d '"' | awk -F, '{printf "%.0f %.3f %.3f", $(NF-6), $(NF-3), $(NF-1)}') - \
+    "$(cpu_per_txn "$before" "$(server_ticks "$RPID")" "$n")"
 }
 
 # ------------------------------------------------------------------- sweep
@@ -189,8 +221,8 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo
-echo "== summary: median throughput (txn/s) of $ROUNDS rounds, with that run's p50/p99 latency (ms)"
-printf '%-10s %-14s %5s %10s %9s %9s %10s\n' server workload conns "txn/s" "p50 ms" "p99 ms" "lock waits"
+echo "== summary: median throughput (txn/s) of $ROUNDS rounds, with that run's p50/p99 latency (ms) and server CPU per transaction (us)"
+printf '%-10s %-14s %5s %10s %9s %9s %10s %11s\n' server workload conns "txn/s" "p50 ms" "p99 ms" "lock waits" "CPU us/txn"
 sort -b -k2,2 -k3,3n -k1,1 -k4,4n "$RESULTS" | awk '
   function flush() { if (n > 0) print rows[int((n + 1) / 2)] }
   { key = $1 " " $2 " " $3; if (key != last) { flush(); last = key; n = 0 } rows[++n] = $0 }
