@@ -163,12 +163,12 @@ class InteractiveBase(TxBuilder):
         super().__init__(conn._next_name())
         self._conn = conn
         self._queued: List[Stmt] = [self.open_stmt()]
-        conn.live_transactions += 1
+        conn._count_live(1)
 
     def _ended(self) -> None:
         if self.live:
             self.live = False
-            self._conn.live_transactions -= 1
+            self._conn._count_live(-1)
 
     def _acquired(self) -> None:
         if not self.acquired:

@@ -198,6 +198,9 @@ class AsyncConnection:
         except _Lost as lost:
             raise lost.error from None
 
+    def _count_live(self, delta: int) -> None:
+        self.live_transactions += delta
+
     def _next_name(self) -> str:
         self._tx_count += 1
         return f"_t{self._tx_count}"

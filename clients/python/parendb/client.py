@@ -1,6 +1,7 @@
 """The blocking client: Connection, its transactions, and retries."""
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -46,8 +47,9 @@ class Connection:
         self._lock = threading.Lock()
         self._reader = _wire.LineReader()
         self._lines: List[str] = []
-        self._tx_count = 0
-        self.live_transactions = 0
+        self._tx_numbers = itertools.count(1)  # next() on it is atomic: threads may share the connection
+        self.live_transactions = 0  # interactive ones, begun and not ended
+        self._count_lock = threading.Lock()
         self._closed_error: errors.ParenDBError = errors.InterfaceError("the connection is closed")
         self._sock: Optional[socket.socket] = None
         try:
@@ -145,9 +147,12 @@ class Connection:
         except _Lost as lost:
             raise lost.error from lost.error.__cause__
 
+    def _count_live(self, delta: int) -> None:
+        with self._count_lock:  # threads sharing the connection each have their own transactions
+            self.live_transactions += delta
+
     def _next_name(self) -> str:
-        self._tx_count += 1
-        return f"_t{self._tx_count}"
+        return f"_t{next(self._tx_numbers)}"
 
     # ------------------------------------------------------------ statements
     def ping(self) -> None:

@@ -564,6 +564,31 @@ class Pool(WithServer):
         self.assertEqual(sum(d["balance"] for d in docs.value), accounts * 1000)
         self.assertLessEqual(pool._size, 8)
 
+    def test_one_connection_shared_by_threads(self):
+        c = self.connect()
+        coll = self.fresh(c, "shared")
+        fill_accounts(c, coll, 8)
+        errors_seen = []
+
+        def worker(i):
+            try:
+                for _ in range(50):
+                    c.run_transaction(lambda tx: tx.update(tx.select(coll, F("_id") == i + 1, "wn"),
+                                                           balance=F("balance") + 1))
+            except Exception as e:  # reported below
+                errors_seen.append(e)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors_seen, [])
+        tx = c.transaction()
+        docs = tx.readall(tx.selects(coll))
+        tx.close()
+        self.assertEqual([d["balance"] for d in docs.value], [150] * 8)
+
     def test_broken_and_busy_connections_are_not_reused(self):
         pool = parendb.ConnectionPool("127.0.0.1", self.server.port, max_size=1, wait_timeout=0.2)
         self.addCleanup(pool.close)
