@@ -21,6 +21,7 @@ class Pool {
     this.waitTimeout = waitTimeout;
     this._connectOptions = connectOptions;
     this._idle = [];
+    this._lent = new Set();
     this._size = 0; // idle + lent + being made
     this._waiters = [];
     this._ended = false;
@@ -31,6 +32,12 @@ class Pool {
   }
 
   async acquire() {
+    const conn = await this._get();
+    this._lent.add(conn);
+    return conn;
+  }
+
+  async _get() {
     if (this._ended) throw new errors.InterfaceError('the pool has ended');
     if (this._idle.length) return this._idle.pop();
     if (this._size < this.max) {
@@ -54,6 +61,7 @@ class Pool {
   }
 
   release(conn) {
+    if (!this._lent.delete(conn)) throw new errors.InterfaceError('release of a connection this pool did not lend (or already released)');
     const keep = !conn.closed && conn.liveTransactions === 0 && !this._ended;
     if (!keep) {
       this._size--;
@@ -63,6 +71,7 @@ class Pool {
     const waiter = this._waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
+      this._lent.add(conn);
       waiter.resolve(conn);
     } else {
       this._idle.push(conn);
@@ -75,7 +84,10 @@ class Pool {
     if (!waiter) return;
     clearTimeout(waiter.timer);
     this._size++;
-    connect(this._connectOptions).then(waiter.resolve, (e) => {
+    connect(this._connectOptions).then((conn) => {
+      this._lent.add(conn);
+      waiter.resolve(conn);
+    }, (e) => {
       this._size--;
       waiter.reject(e);
     });

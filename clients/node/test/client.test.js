@@ -475,6 +475,7 @@ test('the pool does not reuse broken or busy connections', async () => {
   const first = await pool.acquire();
   await assert.rejects(pool.acquire(), errors.PoolTimeoutError);
   pool.release(first);
+  assert.throws(() => pool.release(first), errors.InterfaceError);
   const again = await pool.acquire();
   assert.equal(again, first);
   await again.begin().acquire(); // left live
