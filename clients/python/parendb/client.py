@@ -132,6 +132,13 @@ class Connection:
                 err = errors.OperationalError(what)
             err.__cause__ = e
             raise _Lost(self._lines[:n], err) from None
+        except BaseException:
+            # Interrupted (KeyboardInterrupt, say) between sending and reading:
+            # the answers still to come would be read as the next call's.
+            self.close()
+            self._closed_error = errors.OperationalError(
+                f"connection to {self._where()} closed: a round trip was interrupted")
+            raise
         lines, self._lines = self._lines[:n], self._lines[n:]
         return lines
 

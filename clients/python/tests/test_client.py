@@ -501,6 +501,27 @@ class BrokenConnections(WithServer):
         self.assertNotIsInstance(ctx.exception, errors.OutcomeUnknownError)
         self.assertEqual(c.live_transactions, 0)
 
+    def test_interrupted_round_trip_closes_the_connection(self):
+        c = self.connect()
+        real = c._sock
+
+        class Interrupting:
+            """The socket, but the first recv is interrupted (as by Ctrl-C)."""
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def recv(self, n):
+                raise KeyboardInterrupt
+
+        c._sock = Interrupting()
+        with self.assertRaises(KeyboardInterrupt):
+            c.ping()
+        # The answer still on its way must not be read as the next call's.
+        self.assertTrue(c.closed)
+        with self.assertRaisesRegex(errors.OperationalError, "interrupted"):
+            c.colls()
+
     def test_server_killed_mid_transaction(self):
         server = Server()
         self.addCleanup(server.cleanup)
