@@ -49,7 +49,7 @@ async def connect(host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, password
                   unix_socket: Optional[str] = None) -> "AsyncConnection":
     """Connects (and authenticates when given a password); ``unix_socket``
     instead of host and port for a server's ``--socket``."""
-    conn = AsyncConnection(host, port, timeout)
+    conn = AsyncConnection(host, port, timeout, unix_socket)
     loop = asyncio.get_running_loop()
     try:
         if unix_socket is not None:
@@ -89,9 +89,11 @@ class _Protocol(asyncio.Protocol):
 class AsyncConnection:
     """One connection; make it with :func:`connect`."""
 
-    def __init__(self, host: str, port: int, timeout: Optional[float]) -> None:
+    def __init__(self, host: str, port: int, timeout: Optional[float], unix_socket: Optional[str] = None) -> None:
         self.host = host
         self.port = port
+        self.unix_socket = unix_socket
+        self._where = f"unix:{unix_socket}" if unix_socket is not None else f"{host}:{port}"
         self.timeout = timeout
         self._transport: Optional[asyncio.Transport] = None
         self._lost = asyncio.get_running_loop().create_future()
@@ -135,7 +137,7 @@ class AsyncConnection:
                 w.future.set_exception(commit_error if w.commit else error)
 
     def _lost_connection(self, why: str) -> None:
-        what = f"connection to {self.host}:{self.port} lost ({why})"
+        what = f"connection to {self._where} lost ({why})"
         self._fail(errors.OperationalError(what),
                    errors.OutcomeUnknownError(what + " after a commit was sent: it may or may not have committed"))
 
@@ -174,7 +176,7 @@ class AsyncConnection:
                     lines = await asyncio.wait_for(asyncio.shield(w.future), self.timeout)
                 except asyncio.TimeoutError:
                     # The stream is out of step with the answers now: end it.
-                    what = f"no answer from {self.host}:{self.port} within {self.timeout} s"
+                    what = f"no answer from {self._where} within {self.timeout} s"
                     self._fail(errors.OperationalError(what),
                                errors.OutcomeUnknownError(what + " to a commit: it may or may not have committed"))
                     lines = await w.future  # raises what _fail set
