@@ -44,6 +44,16 @@ const char* kSession =
     "(frob)(open)(open 9)(readall nope)(open t)(commit t)\n"
     "(checkpoint)(rmcoll acc)(colls)\n";
 
+// Runs a shell command; its output (stdout and what it redirects) in *out,
+// its exit status returned.
+int RunCommand(const std::string& cmd, std::string* out) {
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  return pclose(p);
+}
+
 }  // namespace
 
 TEST_SUITE("server") {
@@ -322,12 +332,8 @@ TEST_SUITE("server") {
     close(fd);
     std::string cmd = std::string(PARENDB_BINARY) + " console --connect 127.0.0.1:" + std::to_string(ts.port()) +
                       " --password-file " + pw + " < " + in + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
     std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    CHECK(pclose(p) == 0);
+    CHECK(RunCommand(cmd, &out) == 0);
     unlink(pw);
     unlink(in);
     CHECK(out ==
@@ -370,12 +376,8 @@ TEST_SUITE("server") {
             std::set<std::string>{"{\"_id\":1,\"b\":9}", "{\"_id\":1,\"b\":8}"});
       // The console connects there too.
       std::string cmd = "printf '(ping)(colls)' | " + std::string(PARENDB_BINARY) + " console --connect unix:" + path + " 2>&1";
-      FILE* p = popen(cmd.c_str(), "r");
       std::string out;
-      char buf[256];
-      size_t n;
-      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-      CHECK(pclose(p) == 0);
+      CHECK(RunCommand(cmd, &out) == 0);
       CHECK(out == "(ok pong)\n[\"acc\"]\n");
       // A second server on the same path is refused: the first answers there.
       ServerOptions again;
