@@ -150,6 +150,24 @@ class TxBuilder:
     def explain_stmt(self, sel: Selection, pending: Optional[Pending]) -> Stmt:
         return (f"(explain {self._own(sel)})", "json", pending)
 
+    def _add_selection(self, stmt: Stmt) -> None:
+        raise NotImplementedError
+
+    def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
+               descending: bool = False, limit: Optional[int] = None) -> Selection:
+        """``(select …)``: at most one document, the first matching (by _id,
+        or by `order`). `where` is a condition such as ``F("_id") == 1``."""
+        stmt, sel = self.select_stmt(coll, where, lock, False, order, descending, limit)
+        self._add_selection(stmt)
+        return sel
+
+    def selects(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
+                descending: bool = False, limit: Optional[int] = None) -> Selection:
+        """``(selects …)``: every matching document (or the first `limit`)."""
+        stmt, sel = self.select_stmt(coll, where, lock, True, order, descending, limit)
+        self._add_selection(stmt)
+        return sel
+
     def end_stmt(self, commit: bool) -> Stmt:
         self.live = False
         return (f"({'commit' if commit else 'close'} {self.name})", "commit" if commit else "ok", None)
@@ -189,19 +207,8 @@ class InteractiveBase(TxBuilder):
         self._ended()
         return True
 
-    def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-               descending: bool = False, limit: Optional[int] = None) -> Selection:
-        """``(select …)``, sent with acquire()."""
-        stmt, sel = self.select_stmt(coll, where, lock, False, order, descending, limit)
-        self._queued.append(stmt)
-        return sel
-
-    def selects(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-                descending: bool = False, limit: Optional[int] = None) -> Selection:
-        """``(selects …)``, sent with acquire()."""
-        stmt, sel = self.select_stmt(coll, where, lock, True, order, descending, limit)
-        self._queued.append(stmt)
-        return sel
+    def _add_selection(self, stmt: Stmt) -> None:
+        self._queued.append(stmt)  # sent with acquire()
 
 
 def batch_text(stmts: Sequence[Stmt]) -> bytes:

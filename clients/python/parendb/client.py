@@ -300,20 +300,8 @@ class _BatchBase(TxBuilder):
         self._stmts.append(stmt)
         return cast(Pending, stmt[2])
 
-    def select(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-               descending: bool = False, limit: Optional[int] = None) -> Selection:
-        """``(select …)``: at most one document, the first matching (by _id,
-        or by `order`). `where` is a condition such as ``F("_id") == 1``."""
-        stmt, sel = self.select_stmt(coll, where, lock, False, order, descending, limit)
+    def _add_selection(self, stmt: Stmt) -> None:
         self._stmts.append(stmt)
-        return sel
-
-    def selects(self, coll: str, where: Any = True, lock: str = "r", *, order: Optional[F] = None,
-                descending: bool = False, limit: Optional[int] = None) -> Selection:
-        """``(selects …)``: every matching document (or the first `limit`)."""
-        stmt, sel = self.select_stmt(coll, where, lock, True, order, descending, limit)
-        self._stmts.append(stmt)
-        return sel
 
     def acquire(self, timeout_ms: Optional[int] = None) -> None:
         """Where the locks are taken; implied by the first statement that
