@@ -264,18 +264,8 @@ class Transaction extends TxBuilder {
     this._stmts.push(stmt);
     return stmt.pending;
   }
-  // At most one document: the first matching (by _id, or by opts.order).
-  // opts: { order: f(...), descending, limit }.
-  select(coll, where, lock = 'r', opts) {
-    const [stmt, sel] = this.selectStmt(coll, where, lock, false, opts);
+  _addSelection(stmt) {
     this._stmts.push(stmt);
-    return sel;
-  }
-  // Every matching document (or the first opts.limit).
-  selects(coll, where, lock = 'r', opts) {
-    const [stmt, sel] = this.selectStmt(coll, where, lock, true, opts);
-    this._stmts.push(stmt);
-    return sel;
   }
   // Implied by the first statement that needs the locks; call it to give
   // a timeout.
@@ -353,15 +343,8 @@ class InteractiveTransaction extends TxBuilder {
   _acquired() {
     if (!this.acquired) throw new errors.InterfaceError('call acquire() first: the locks are taken there');
   }
-  select(coll, where, lock = 'r', opts) {
-    const [stmt, sel] = this.selectStmt(coll, where, lock, false, opts);
-    this._queued.push(stmt);
-    return sel;
-  }
-  selects(coll, where, lock = 'r', opts) {
-    const [stmt, sel] = this.selectStmt(coll, where, lock, true, opts);
-    this._queued.push(stmt);
-    return sel;
+  _addSelection(stmt) {
+    this._queued.push(stmt); // sent with acquire()
   }
   async acquire(timeoutMs) {
     await this._send(this.acquireStmt(timeoutMs));

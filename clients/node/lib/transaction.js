@@ -71,6 +71,19 @@ class TxBuilder {
     const text = wire.select(sel.name, this.name, lock, coll, cond(where), many, orderText, opts.limit);
     return [{ text, kind: 'ok' }, sel];
   }
+  // At most one document: the first matching (by _id, or by opts.order).
+  // opts: { order: f(...), descending, limit }.
+  select(coll, where, lock = 'r', opts) {
+    const [stmt, sel] = this.selectStmt(coll, where, lock, false, opts);
+    this._addSelection(stmt);
+    return sel;
+  }
+  // Every matching document (or the first opts.limit).
+  selects(coll, where, lock = 'r', opts) {
+    const [stmt, sel] = this.selectStmt(coll, where, lock, true, opts);
+    this._addSelection(stmt);
+    return sel;
+  }
   acquireStmt(timeoutMs) {
     if (this.acquired) throw new errors.InterfaceError('the transaction has acquired its locks already');
     this.acquired = true;
