@@ -421,7 +421,7 @@ TEST_SUITE("index") {
     auto b = db->NewSession();
     CHECK(Lines(*a, "(open t)(selects x t wn (coll c) (& (>= (f _id) 10) (< (f _id) 20)))(explain x)(acquire t 0)(read x)")
               .back() == R"([{"_id":10},{"_id":11},{"_id":12},{"_id":13},{"_id":14},{"_id":15},{"_id":16},{"_id":17},{"_id":18},{"_id":19}])");
-    CHECK(Lines(*a, "(explain x)")[0] == R"({"index":["_id"],"access":"index","locks":"keys","ranges":1,"documents_locked":10})");
+    CHECK(Lines(*a, "(explain x)")[0] == R"({"index":["_id"],"access":"index","locks":"keys","ranges":1,"documents_locked":10,"documents":10})");
     // A disjoint _id range, _id lookups and creates outside: no wait.
     CHECK(Lines(*b, "(open t)(selects x t wn (coll c) (> (f _id) 25))(select y t wn (coll c) (= (f _id) 3))(acquire t 0)"
                     "(update x (f v) 0)(create n t (coll c)) {\"_id\": 100}(create m t (coll c)) {\"_id\": 50}(commit t)")

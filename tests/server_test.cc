@@ -209,7 +209,7 @@ TEST_SUITE("server") {
       a.Send("(open t)(selects x t wn (coll u) (= (f n) 7))(acquire t)(explain x)");
       auto got = a.Lines(4);
       CHECK(got[2] == "(ok acquired)");
-      CHECK(got[3] == R"({"index":["n"],"access":"index","locks":"keys","ranges":1,"documents_locked":40})");
+      CHECK(got[3] == R"({"index":["n"],"access":"index","locks":"keys","ranges":1,"documents_locked":40,"documents":40})");
       b.Send("(open v)(select y v wn (coll u) (= (f e) \"u1\"))(acquire v)(update y (f n) 7)");
       auto moved = b.Lines(4);
       CHECK(moved[2] == "(ok acquired)");

@@ -954,30 +954,40 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   RespondOk("created");
 }
 
+template <class Each>
+void Evaluator::ForEachInWindow(Transaction* t, Selection* s, Each each) {
+  size_t skip = static_cast<size_t>(stmt_->skip);
+  size_t take = stmt_->take < 0 ? SIZE_MAX : static_cast<size_t>(stmt_->take);
+  if (!s->multi) take = std::min<size_t>(take, 1);
+  size_t i = 0, seen = 0;
+  bool cached = t->workspace.empty() && s->cursor_visible <= skip;
+  if (cached) i = s->cursor_index, seen = s->cursor_visible;
+  size_t taken = 0;
+  for (; i < s->docs.size() && taken < take; ++i) {
+    if (!Visible(t, s, i)) continue;
+    if (seen++ < skip) continue;
+    each(i);
+    ++taken;
+  }
+  if (t->workspace.empty()) s->cursor_index = i, s->cursor_visible = seen;
+}
+
 void Evaluator::ReadAll() {
   Selection* s = RequireSelection(stmt_->selection, false);
   if (s == nullptr) return;
   Transaction* t = s->txn;
   BeginResponse();
-  if (!s->multi) {
-    bool found = false;
-    for (size_t i = 0; i < s->docs.size() && !found; ++i) {
-      if (Visible(t, s, i)) {
-        AppendDocJson(t, s, i, &out_);
-        found = true;
-      }
-    }
-    if (!found) out_ += "null";
-  } else {
-    out_ += '[';
-    bool first = true;
-    for (size_t i = 0; i < s->docs.size(); ++i) {
-      if (!Visible(t, s, i)) continue;
-      if (!first) out_ += ',';
-      first = false;
-      AppendDocJson(t, s, i, &out_);
-    }
+  bool first = true;
+  if (s->multi) out_ += '[';
+  ForEachInWindow(t, s, [&](size_t i) {
+    if (!first) out_ += ',';
+    first = false;
+    AppendDocJson(t, s, i, &out_);
+  });
+  if (s->multi) {
     out_ += ']';
+  } else if (first) {
+    out_ += "null";
   }
   EndResponse(ResponseKind::kJson, ErrorCode::kOk);
 }
@@ -988,15 +998,14 @@ void Evaluator::Read() {
   Transaction* t = s->txn;
   Value result;
   if (s->multi) result = Value(Array{});
-  for (size_t i = 0; i < s->docs.size(); ++i) {
+  ForEachInWindow(t, s, [&](size_t i) {
     const Value* doc = View(t, s, i);
-    if (doc == nullptr) continue;
     if (!s->multi) {
       result = Project(*doc, stmt_->paths);
-      break;
+    } else {
+      result.as_array().push_back(Project(*doc, stmt_->paths));
     }
-    result.as_array().push_back(Project(*doc, stmt_->paths));
-  }
+  });
   std::string json;
   AppendJson(result, &json);
   RespondJson(json);

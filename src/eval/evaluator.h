@@ -113,6 +113,10 @@ class Evaluator {
   void Create(const char* doc, size_t len, size_t cap);
   void ReadAll();
   void Read();
+  // The window of readall/read: calls `each` with the index in s->docs of
+  // every visible document past (skip N), at most (limit N) of them.
+  template <class Each>
+  void ForEachInWindow(Transaction* t, Selection* s, Each each);
   void Update();
   void UpdateAll(const char* doc, size_t len, size_t cap);
   void Delete();

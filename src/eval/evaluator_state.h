@@ -76,6 +76,13 @@ struct Evaluator::Selection {
   std::vector<DocId> ids;
   std::vector<Bound> docs;
   OrderSpec order;
+  // Where the last (readall S (skip …) (limit …)) window ended: the index
+  // in docs and how many visible documents came before it, so paging
+  // through a large selection costs each page only its own documents.
+  // Meaningful only while the transaction's workspace is empty (nothing it
+  // wrote can change which documents are visible).
+  size_t cursor_index = 0;
+  size_t cursor_visible = 0;
 
   // How an acquire finds and locks the documents (selection_access.cc),
   // made at acquire when not by_ids.

@@ -104,6 +104,11 @@ void Evaluator::Explain() {
     o.push_back({"ranges", Value(static_cast<int64_t>(ranges))});
   }
   if (acquired && by_index) o.push_back({"documents_locked", Value(static_cast<int64_t>(s->predicted.size()))});
+  if (acquired) {  // how many documents readall would show now
+    int64_t visible = 0;
+    for (size_t i = 0; i < s->docs.size(); ++i) visible += Visible(s->txn, s, i) ? 1 : 0;
+    o.push_back({"documents", Value(visible)});
+  }
   std::string json;
   AppendJson(Value(std::move(o)), &json);
   RespondJson(json);

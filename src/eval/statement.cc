@@ -23,7 +23,7 @@ constexpr std::array<Spec, 24> kSpecs = {{
     {"selects", StatementKind::kSelects, 5, 7, 2, 1},
     {"acquire", StatementKind::kAcquire, 1, 2, 1, -1},
     {"create", StatementKind::kCreate, 3, 3, 2, 1},
-    {"readall", StatementKind::kReadAll, 1, 1, -1, 1},
+    {"readall", StatementKind::kReadAll, 1, 3, -1, 1},
     {"read", StatementKind::kRead, 1, 1 << 20, -1, 1},
     {"update", StatementKind::kUpdate, 3, 1 << 20, -1, 1},
     {"updateall", StatementKind::kUpdateAll, 1, 1, -1, 1},
@@ -73,7 +73,10 @@ class Compiler {
         if (st.ok()) st = CollAt(3);
         return st;
       }
-      case StatementKind::kReadAll:
+      case StatementKind::kReadAll: {
+        Status st = NameAt(1, "selection", &s.selection);
+        return st.ok() ? Window(2) : st;
+      }
       case StatementKind::kUpdateAll:
       case StatementKind::kDelete:
         return NameAt(1, "selection", &s.selection);
@@ -215,6 +218,28 @@ class Compiler {
     return Status::Ok();
   }
 
+  // readall's and read's optional (skip N) and (limit N), in that order,
+  // from argument `i` to the end: a window on the selection's documents.
+  Status Window(size_t i) {
+    Statement& s = *out_;
+    s.skip = 0;
+    s.take = -1;
+    for (std::string_view clause : {"skip", "limit"}) {
+      if (i >= args_.size() || !HeadIs(args_[i], clause)) continue;
+      uint32_t at = args_[i];
+      if (t_[at].count != 2 || t_[at + 2].kind != DatumKind::kInt || t_[at + 2].integer < 0) {
+        return Err(ErrorCode::kType, std::string(clause) + " takes one non-negative integer: (" + std::string(clause) + " 100)");
+      }
+      (clause == "skip" ? s.skip : s.take) = t_[at + 2].integer;
+      ++i;
+    }
+    if (i < args_.size()) {
+      return Err(ErrorCode::kType, HeadIs(args_[i], "skip") ? "skip comes before limit"
+                                                          : "after the selection, readall takes only (skip N) and then (limit N)");
+    }
+    return Status::Ok();
+  }
+
   // (mkindex C (f P …) [unique]) and (rmindex C (f P …)).
   Status IndexDefinition() {
     Statement& s = *out_;
@@ -282,7 +307,11 @@ class Compiler {
     Status st = NameAt(1, "selection", &s.selection);
     if (!st.ok()) return st;
     s.paths.clear();
-    for (size_t i = 2; i < args_.size(); ++i) {
+    size_t end = args_.size();
+    while (end > 2 && (HeadIs(args_[end - 1], "skip") || HeadIs(args_[end - 1], "limit"))) --end;
+    st = Window(end);
+    if (!st.ok()) return st;
+    for (size_t i = 2; i < end; ++i) {
       uint32_t at = args_[i];
       if (t_[at].kind != DatumKind::kList || t_[at].count == 0 || t_[at + 1].text != "f" ||
           t_[at + 1].kind != DatumKind::kSymbol) {

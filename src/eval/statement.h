@@ -36,6 +36,8 @@ struct Statement {
   bool unique = false;         // mkindex
   std::vector<Path> paths;     // read, update; mkindex and rmindex: the index's path
   std::vector<Expr> values;    // update (one per path)
+  int64_t skip = 0;            // readall, read: (skip N) — documents passed over
+  int64_t take = -1;           // readall, read: (limit N); -1: all
   int64_t millis = -1;         // acquire: -1 means the configured default
   std::string password;        // auth
 
