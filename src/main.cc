@@ -16,6 +16,7 @@
 #include <parendb/parendb.h>
 
 #include "console/console.h"
+#include "import_export/import_export.h"
 #include "net/server.h"
 #include "wal/data_dir.h"
 
@@ -36,6 +37,18 @@ void Usage(std::FILE* out) {
                "      An interactive prompt, on an embedded database or (--connect) a server.\n"
                "      When stdin is not a terminal it reads statements and prints one\n"
                "      response per line.\n"
+               "  parendb import --coll C [FILE] [--data DIR | --connect ADDRESS] [options]\n"
+               "      Loads JSON Lines (one object per line) or one JSON array of objects from\n"
+               "      FILE (default: stdin) into collection C, in transactions of --batch\n"
+               "      documents sent without waiting for each other. A bad document stops the\n"
+               "      import with its line number (--skip-bad skips and counts it); a batch is\n"
+               "      applied whole or not at all. Ctrl-C stops after the batches already\n"
+               "      sent. Exit status: 0 done, 1 stopped by an error, 130 interrupted.\n"
+               "  parendb export --coll C [--out FILE] [--data DIR | --connect ADDRESS]\n"
+               "  parendb export --all --out DIR [--data DIR | --connect ADDRESS]\n"
+               "      Writes collection C (or, with --all, every collection to DIR/C.jsonl) as\n"
+               "      JSON Lines in _id order, from one consistent snapshot (a read-only\n"
+               "      transaction; writers do not wait for it), streamed in pages.\n"
                "  parendb doctor DIR [--salvage]\n"
                "      Explains a data directory: its checkpoint, log segments, records, and what\n"
                "      opening it would recover. --salvage cuts the log at its first damaged\n"
@@ -82,6 +95,24 @@ void Usage(std::FILE* out) {
                "  --config FILE      read options from FILE: one \"name value\" per line, names\n"
                "                     as above without the dashes (--port 7420 is \"port 7420\");\n"
                "                     the command line wins; # starts a comment\n"
+               "\n"
+               "Import and export options:\n"
+               "  --coll C           the collection\n"
+               "  --connect HOST:PORT | unix:PATH   a running server (else --data, opened here)\n"
+               "  --password-file F  with --connect: authenticate first\n"
+               "  --batch N          import: documents per transaction (default 1000)\n"
+               "  --connections N    import with --connect: connections, batches going round\n"
+               "                     them (default 2: one is evaluated while another syncs);\n"
+               "                     with 1, batches commit in input order: documents without\n"
+               "                     _id are numbered in it, and of two with one _id the later\n"
+               "                     is the bad one (with more, whichever commits second)\n"
+               "  --create           import: make the collection first (fine if it exists)\n"
+               "  --skip-bad         import: skip bad documents (each named on stderr) and go on\n"
+               "  --out FILE|DIR     export: where to write (default stdout; a directory with --all)\n"
+               "  --all              export: every collection\n"
+               "  --page N           export: documents per read (default 1000)\n"
+               "  Progress (documents, rate, ETA) is drawn on stderr when it is a terminal;\n"
+               "  otherwise only the summary line is printed there.\n"
                "\n"
                "Console options:\n"
                "  --connect HOST:PORT       talk to a server instead of an embedded database\n"
@@ -137,6 +168,9 @@ struct Settings {
   std::string password_file;
   std::string log_level = "info";
   bool insecure = false;
+  std::vector<std::string> positional;  // arguments that are not options
+  parendb::ImportOptions import;
+  parendb::ExportOptions exporting;
 };
 
 [[noreturn]] void Fail(const std::string& msg) {
@@ -221,6 +255,24 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->console.pretty = true;
     } else if (a == "--history") {
       s->console.history_file = value();
+    } else if (a == "--coll") {
+      s->import.collection = s->exporting.collection = value();
+    } else if (a == "--batch") {
+      s->import.batch = number(1, 1000000);
+    } else if (a == "--connections") {
+      s->import.connections = number(1, 64);
+    } else if (a == "--create") {
+      s->import.create = true;
+    } else if (a == "--skip-bad") {
+      s->import.skip_bad = true;
+    } else if (a == "--out") {
+      s->exporting.out = value();
+    } else if (a == "--all") {
+      s->exporting.all = true;
+    } else if (a == "--page") {
+      s->exporting.page = number(1, 1000000);
+    } else if (a == "-" || a.rfind("--", 0) != 0) {
+      s->positional.push_back(a);
     } else {
       Fail("unknown option " + a);
     }
@@ -315,7 +367,23 @@ int main(int argc, char** argv) {
   Settings s;
   s.db.data_dir = kDefaultDataDir;
   ParseOptions(std::vector<std::string>(args.begin() + 1, args.end()), &s);
+  if (command != "import" && !s.positional.empty()) Fail("unexpected argument " + s.positional[0]);
   if (command == "serve") return Serve(s);
+  if (command == "import" || command == "export") {
+    parendb::ChannelOptions channel{s.connect, s.server.password, s.db};
+    channel.database.checkpoint_on_close = true;
+    if (command == "import") {
+      if (s.positional.size() > 1) Fail("import reads one file (or stdin)");
+      if (s.import.collection.empty()) Fail("import needs --coll C");
+      s.import.channel = channel;
+      if (!s.positional.empty()) s.import.file = s.positional[0];
+      return parendb::RunImport(s.import);
+    }
+    if (s.exporting.all == !s.exporting.collection.empty()) Fail("export needs --coll C or --all");
+    if (s.exporting.all && s.exporting.out.empty()) Fail("export --all needs --out DIR");
+    s.exporting.channel = channel;
+    return parendb::RunExport(s.exporting);
+  }
   if (command == "console") {
     if (!s.connect.empty()) return parendb::RunRemoteConsole(s.connect, s.server.password, s.console);
     auto db = OpenDatabase(s.db);

@@ -44,16 +44,6 @@ const char* kSession =
     "(frob)(open)(open 9)(readall nope)(open t)(commit t)\n"
     "(checkpoint)(rmcoll acc)(colls)\n";
 
-// Runs a shell command; its output (stdout and what it redirects) in *out,
-// its exit status returned.
-int RunCommand(const std::string& cmd, std::string* out) {
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  return pclose(p);
-}
-
 }  // namespace
 
 TEST_SUITE("server") {

@@ -23,6 +23,16 @@
 
 namespace parendb::test {
 
+// Runs a shell command; its output (stdout and what it redirects) in *out,
+// its exit status (as pclose gives it) returned.
+inline int RunCommand(const std::string& cmd, std::string* out) {
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  return pclose(p);
+}
+
 struct TestServer {
   std::unique_ptr<Database> db;
   std::unique_ptr<Server> server;

@@ -9,11 +9,10 @@
 #include <iostream>
 #include <string>
 
-#include <utility>  // before Boost 1.74's asio, whose awaitable.hpp forgets it
 
-#include <boost/asio.hpp>
 #include <editline/readline.h>
 
+#include "client/connection.h"
 #include "doc/json.h"
 #include "engine/engine.h"
 #include "eval/evaluator.h"
@@ -141,91 +140,16 @@ int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
       });
 }
 
-// A blocking connection to a server, reading response lines.
-class Remote {
- public:
-  // HOST:PORT over TCP, or unix:PATH (or any address with a '/') over a
-  // Unix-domain socket.
-  bool Connect(const std::string& address, std::string* error) {
-    boost::system::error_code ec;
-    if (address.rfind("unix:", 0) == 0 || address.find('/') != std::string::npos) {
-      std::string path = address.rfind("unix:", 0) == 0 ? address.substr(5) : address;
-      boost::asio::local::stream_protocol::socket local(io_);
-      local.connect(boost::asio::local::stream_protocol::endpoint(path), ec);
-      if (ec) {
-        *error = "cannot connect to " + path + ": " + ec.message();
-        return false;
-      }
-      socket_ = std::move(local);
-      return true;
-    }
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos) {
-      *error = "--connect takes HOST:PORT or unix:PATH";
-      return false;
-    }
-    boost::asio::ip::tcp::resolver resolver(io_);
-    boost::asio::ip::tcp::socket tcp(io_);
-    auto endpoints = resolver.resolve(address.substr(0, colon), address.substr(colon + 1), ec);
-    if (!ec) boost::asio::connect(tcp, endpoints, ec);
-    if (ec) {
-      *error = "cannot connect to " + address + ": " + ec.message();
-      return false;
-    }
-    tcp.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-    socket_ = std::move(tcp);
-    return true;
-  }
-  bool Send(std::string_view text) {
-    boost::system::error_code ec;
-    boost::asio::write(socket_, boost::asio::buffer(text.data(), text.size()), ec);
-    return !ec;
-  }
-  void ShutdownSend() {
-    boost::system::error_code ec;
-    socket_.shutdown(boost::asio::socket_base::shutdown_send, ec);
-  }
-  // The next response line (without '\n'); false when the server closed.
-  bool ReadLine(std::string* line) {
-    while (true) {
-      size_t nl = buf_.find('\n');
-      if (nl != std::string::npos) {
-        line->assign(buf_, 0, nl);
-        buf_.erase(0, nl + 1);
-        return true;
-      }
-      char chunk[65536];
-      boost::system::error_code ec;
-      size_t n = socket_.read_some(boost::asio::buffer(chunk), ec);
-      if (ec) return false;
-      buf_.append(chunk, n);
-    }
-  }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::generic::stream_protocol::socket socket_{io_};  // TCP or Unix-domain
-  std::string buf_;
-};
-
 }  // namespace
 
 int RunRemoteConsole(const std::string& address, const std::string& password, const ConsoleOptions& options) {
-  Remote remote;
+  ServerConnection remote;
   std::string error;
-  if (!remote.Connect(address, &error)) {
+  if (!remote.Connect(address, &error) || (!password.empty() && !remote.Authenticate(password, &error))) {
     std::fprintf(stderr, "parendb: %s\n", error.c_str());
     return 1;
   }
   std::string line;
-  if (!password.empty()) {
-    std::string auth;
-    AppendJson(Value(password), &auth);
-    if (!remote.Send("(auth " + auth + ")\n") || !remote.ReadLine(&line) || line != "(ok auth)") {
-      std::fprintf(stderr, "parendb: authentication failed: %s\n", line.c_str());
-      return 1;
-    }
-  }
   ResponseCounter counter;
   bool pretty = options.pretty;
   // Sends text and prints the responses it completes; false once the
@@ -256,9 +180,6 @@ int RunRemoteConsole(const std::string& address, const std::string& password, co
       options, address, &pretty, [&](const std::string& l) { return exchange(l); },
       [&] { return counter.NeedsMore(); }, [] {}, [&] { remote.ShutdownSend(); });
 }
-
-namespace {
-}  // namespace
 
 int RunConsole(Database* db, const ConsoleOptions& options) {
   Evaluator e(db->engine());
