@@ -69,23 +69,7 @@ RESULTS="$WORK/results.txt"
 # server workload conns txn/s p50 p99 lock-waits server-CPU-us/txn
 row() { printf '%-10s %-14s %5s %10s %9s %9s %10s %11s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:--}" "${8:--}" | tee -a "$RESULTS"; }
 
-# Server CPU per transaction, beside the throughput: the scheduler decides
-# who wins on a shared 2-core host, CPU per transaction says what each
-# transaction costs. Clock ticks of user + system time of the server's
-# processes, from /proc: its own, its children's that exited (cutime,
-# cstime: PostgreSQL's backends) and its live children's (PostgreSQL's
-# background workers).
-TICK=$(getconf CLK_TCK)
-server_ticks() {  # pid
-  local t=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    t=$((t + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
-cpu_per_txn() {  # ticks-before ticks-after transactions
-  awk -v a="$1" -v b="$2" -v n="$3" -v tick="$TICK" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / tick / n * 1e6; else print "-" }'
-}
+source bench/lib/server_cpu.sh
 
 # ------------------------------------------------------------- start all four
 build/parendb serve --data "$WORK/paren" --port $PPORT --log-level warn &
