@@ -17,6 +17,7 @@
 
 #include "console/console.h"
 #include "import_export/import_export.h"
+#include "metrics/http_server.h"
 #include "net/server.h"
 #include "wal/data_dir.h"
 
@@ -91,6 +92,9 @@ void Usage(std::FILE* out) {
                "  --input-timeout S  an unfinished statement must arrive whole within S seconds\n"
                "                     of its first byte, or (error limit ...) and a close (a\n"
                "                     client trickling bytes is never idle; default 0: no limit)\n"
+               "  --metrics-port N   also serve GET /metrics (Prometheus's text format) over\n"
+               "                     HTTP on port N (default: off); docs/metrics.md lists them\n"
+               "  --metrics-bind ADDR  address for --metrics-port (default: --bind's)\n"
                "  --log-level L      trace, debug, info (default), warn, error\n"
                "  --config FILE      read options from FILE: one \"name value\" per line, names\n"
                "                     as above without the dashes (--port 7420 is \"port 7420\");\n"
@@ -168,6 +172,8 @@ struct Settings {
   std::string password_file;
   std::string log_level = "info";
   bool insecure = false;
+  int metrics_port = -1;     // -1: no metrics endpoint
+  std::string metrics_bind;  // empty: server.bind
   std::vector<std::string> positional;  // arguments that are not options
   parendb::ImportOptions import;
   parendb::ExportOptions exporting;
@@ -227,6 +233,10 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->db.max_selections_per_transaction = static_cast<uint32_t>(number(1, UINT32_MAX));
     } else if (a == "--bind") {
       s->server.bind = value();
+    } else if (a == "--metrics-port") {
+      s->metrics_port = static_cast<int>(number(0, 65535));
+    } else if (a == "--metrics-bind") {
+      s->metrics_bind = value();
     } else if (a == "--port") {
       s->server.port = static_cast<uint16_t>(number(0, 65535));
     } else if (a == "--socket") {
@@ -327,6 +337,17 @@ int Serve(const Settings& s) {
     spdlog::error("{}", error);
     return 1;
   }
+  std::unique_ptr<parendb::MetricsServer> metrics;
+  if (s.metrics_port >= 0) {
+    db->engine()->EnableMetrics();
+    metrics = std::make_unique<parendb::MetricsServer>(
+        db->engine(), s.metrics_bind.empty() ? so.bind : s.metrics_bind, static_cast<uint16_t>(s.metrics_port));
+    if (!metrics->Start(&error)) {
+      spdlog::error("{}", error);
+      return 1;
+    }
+    spdlog::info("metrics at http://{}:{}/metrics", s.metrics_bind.empty() ? so.bind : s.metrics_bind, metrics->port());
+  }
   int threads = so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   spdlog::info(
       "ParenDB {} listening on {}:{}{}{} data={} (opened in {:.2f}s) sync={} threads={} auth={} max-connections={} "
@@ -337,6 +358,7 @@ int Serve(const Settings& s) {
       s.db.max_statement_bytes, s.db.max_depth, so.max_input_bytes >> 20,
       std::chrono::duration_cast<std::chrono::seconds>(so.input_timeout).count());
   server.Run();
+  if (metrics) metrics->Stop();
   spdlog::info("all connections closed; writing a checkpoint and exiting");
   db.reset();
   spdlog::info("bye");

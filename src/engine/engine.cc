@@ -466,32 +466,43 @@ Engine::CheckpointView Engine::BeginCheckpoint() {
   return view;
 }
 
-std::string Engine::StatsJson() const {
+void Engine::EnableMetrics() {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  if (metrics_ != nullptr) return;
+  metrics_ = std::make_unique<EngineMetrics>();
+  metrics_ptr_.store(metrics_.get(), std::memory_order_release);
+}
+
+EngineStats Engine::Stats() const {
   const LockStats& ls = locks_.stats();
   const LogStats& wal = log_->stats();
-  auto num = [](uint64_t v) { return Value(static_cast<int64_t>(v)); };
-  Object o;
-  auto count = [&](EngineCounters::Counter c) { return Value(counters_.Get(c)); };
-  o.push_back({"commits", count(EngineCounters::kCommits)});
-  o.push_back({"aborts", count(EngineCounters::kAborts)});
-  o.push_back({"wal_syncs", num(wal.syncs.load())});
-  o.push_back({"wal_bytes", num(wal.bytes.load())});
-  o.push_back({"lock_waits", num(ls.waits.load())});
-  o.push_back({"lock_timeouts", num(ls.timeouts.load())});
-  o.push_back({"deadlocks", num(ls.deadlocks.load())});
-  o.push_back({"active_transactions", count(EngineCounters::kActiveTransactions)});
-  o.push_back({"connections", count(EngineCounters::kConnections)});
-  o.push_back({"documents", count(EngineCounters::kDocuments)});
-  o.push_back({"collections", num(CollectionNames().size())});
-  uint64_t versions = 0;
+  EngineStats st;
+  st.commits = counters_.Get(EngineCounters::kCommits);
+  st.aborts = counters_.Get(EngineCounters::kAborts);
+  st.wal_syncs = static_cast<int64_t>(wal.syncs.load());
+  st.wal_bytes = static_cast<int64_t>(wal.bytes.load());
+  st.lock_waits = static_cast<int64_t>(ls.waits.load());
+  st.lock_timeouts = static_cast<int64_t>(ls.timeouts.load());
+  st.deadlocks = static_cast<int64_t>(ls.deadlocks.load());
+  st.active_transactions = counters_.Get(EngineCounters::kActiveTransactions);
+  st.connections = counters_.Get(EngineCounters::kConnections);
+  st.documents = counters_.Get(EngineCounters::kDocuments);
   {
     std::shared_lock lock(catalog_mu_);
-    for (const auto& [name, c] : catalog_) versions += c->versions();
+    st.collections = static_cast<int64_t>(catalog_.size());
+    for (const auto& [name, c] : catalog_) st.versions += static_cast<int64_t>(c->versions());
   }
-  o.push_back({"versions", num(versions)});
-  o.push_back({"connections_total", count(EngineCounters::kConnectionsTotal)});
-  o.push_back({"statements", count(EngineCounters::kStatements)});
-  o.push_back({"live_snapshots", num(snapshots_.live_count())});
+  st.connections_total = counters_.Get(EngineCounters::kConnectionsTotal);
+  st.statements = counters_.Get(EngineCounters::kStatements);
+  st.live_snapshots = static_cast<int64_t>(snapshots_.live_count());
+  return st;
+}
+
+std::string Engine::StatsJson() const {
+  EngineStats st = Stats();
+  Object o;
+  for (const auto& [name, field] : EngineStats::kFields) o.push_back({std::string(name), Value(st.*field)});
   std::string out;
   AppendJson(Value(std::move(o)), &out);
   return out;

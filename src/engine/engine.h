@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/status.h"
 #include "base/striped_counters.h"
 #include "lockmgr/lock_manager.h"
@@ -52,6 +53,49 @@ class EngineCounters {
   StripedCounters<kCount> counters_;
 };
 
+// The numbers of `(stats)`, in its order (kFields).
+struct EngineStats {
+  int64_t commits = 0, aborts = 0, wal_syncs = 0, wal_bytes = 0, lock_waits = 0, lock_timeouts = 0,
+          deadlocks = 0, active_transactions = 0, connections = 0, documents = 0, collections = 0,
+          versions = 0, connections_total = 0, statements = 0, live_snapshots = 0;
+  static constexpr std::pair<std::string_view, int64_t EngineStats::*> kFields[] = {
+      {"commits", &EngineStats::commits},
+      {"aborts", &EngineStats::aborts},
+      {"wal_syncs", &EngineStats::wal_syncs},
+      {"wal_bytes", &EngineStats::wal_bytes},
+      {"lock_waits", &EngineStats::lock_waits},
+      {"lock_timeouts", &EngineStats::lock_timeouts},
+      {"deadlocks", &EngineStats::deadlocks},
+      {"active_transactions", &EngineStats::active_transactions},
+      {"connections", &EngineStats::connections},
+      {"documents", &EngineStats::documents},
+      {"collections", &EngineStats::collections},
+      {"versions", &EngineStats::versions},
+      {"connections_total", &EngineStats::connections_total},
+      {"statements", &EngineStats::statements},
+      {"live_snapshots", &EngineStats::live_snapshots},
+  };
+};
+
+// Timings and traffic kept only once EnableMetrics has run (a server with
+// --metrics-port): two clock reads per statement are cheap, not free.
+// The lock manager's and the log's own histograms are always kept (they
+// are taken per wait and per sync, not per statement).
+struct EngineMetrics {
+  static constexpr size_t kStatementKinds = 32;  // > every StatementKind (src/eval/statement.h)
+  enum Traffic : size_t { kBytesIn, kBytesOut, kTrafficCount };
+
+  EngineMetrics() {
+    for (auto& h : statement_ns) h.reset(new Histogram(Histogram::Durations()));
+  }
+  // From a commit statement to its answer: the log's sync included.
+  Histogram commit_ns = Histogram::Durations();
+  // From a statement's evaluation to its answer (lock waits and syncs
+  // included), by StatementKind.
+  std::unique_ptr<Histogram> statement_ns[kStatementKinds];
+  StripedCounters<kTrafficCount> traffic;  // bytes received and sent by the server
+};
+
 // One committed write of a transaction. The committer keeps the collection
 // alive until the commit's done has run.
 struct Write {
@@ -86,6 +130,11 @@ class Engine {
   LockManager& locks() { return locks_; }
   SnapshotRegistry& snapshots() { return snapshots_; }
   EngineCounters& counters() { return counters_; }
+  // Null until EnableMetrics (call it before sessions start; idempotent).
+  EngineMetrics* metrics() const { return metrics_ptr_.load(std::memory_order_acquire); }
+  void EnableMetrics();
+  const LockStats& lock_stats() const { return locks_.stats(); }
+  const LogStats& log_stats() const { return log_->stats(); }
 
   std::shared_ptr<Collection> FindCollection(std::string_view name) const;
   std::vector<std::string> CollectionNames() const;
@@ -137,7 +186,8 @@ class Engine {
 
   uint64_t NewOwnerId() { return next_owner_.fetch_add(1, std::memory_order_relaxed); }
 
-  // The `(stats)` counters as a JSON object.
+  // The `(stats)` counters, and as (stats) answers them: a JSON object.
+  EngineStats Stats() const;
   std::string StatsJson() const;
   uint64_t documents() const { return static_cast<uint64_t>(counters_.Get(EngineCounters::kDocuments)); }
 
@@ -159,6 +209,8 @@ class Engine {
   LockManager locks_;
   SnapshotRegistry snapshots_;
   EngineCounters counters_;
+  std::unique_ptr<EngineMetrics> metrics_;
+  std::atomic<EngineMetrics*> metrics_ptr_{nullptr};
 
   mutable std::shared_mutex catalog_mu_;
   std::map<std::string, std::shared_ptr<Collection>, std::less<>> catalog_;

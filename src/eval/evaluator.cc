@@ -141,6 +141,11 @@ void Evaluator::Resume() {
     if (st.code() == ErrorCode::kLockTimeout) st = Error(ErrorCode::kLockTimeout, "locks for " + t->name + " were not granted in time");
     Fail(std::move(st), t);
   }
+  EngineMetrics* m = engine_->metrics();
+  if (m != nullptr && pending_started_ != std::chrono::steady_clock::time_point{}) {
+    ObserveTiming(m, pending_statement_, pending_started_);
+    pending_started_ = {};
+  }
   Pump();
 }
 
@@ -433,6 +438,28 @@ void Evaluator::Remember(bool compiled) {
 }
 
 void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
+  EngineMetrics* m = engine_->metrics();
+  if (m == nullptr) return Run(doc, doc_len, doc_cap);
+  StatementKind kind = stmt_->kind;
+  auto start = std::chrono::steady_clock::now();
+  Run(doc, doc_len, doc_cap);
+  if (pending_) {  // timed when Resume answers it
+    pending_started_ = start;
+    pending_statement_ = kind;
+  } else {
+    ObserveTiming(m, kind, start);
+  }
+}
+
+static_assert(static_cast<size_t>(StatementKind::kExplain) < EngineMetrics::kStatementKinds);
+
+void Evaluator::ObserveTiming(EngineMetrics* m, StatementKind kind, std::chrono::steady_clock::time_point start) {
+  auto ns = static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - start).count());
+  m->statement_ns[static_cast<size_t>(kind)]->Observe(ns);
+  if (kind == StatementKind::kCommit) m->commit_ns.Observe(ns);
+}
+
+void Evaluator::Run(const char* doc, size_t doc_len, size_t doc_cap) {
   switch (stmt_->kind) {
     case StatementKind::kOpen: return Open();
     case StatementKind::kSelect: return Select(false);

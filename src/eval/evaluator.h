@@ -104,7 +104,10 @@ class Evaluator {
   void CountStatement();
   void FlushStatementCount();
   void Remember(bool compiled);
+  // Runs stmt_; with metrics on, times it (to its answer, when it waits).
   void Dispatch(const char* doc, size_t doc_len, size_t doc_cap);
+  void Run(const char* doc, size_t doc_len, size_t doc_cap);
+  void ObserveTiming(EngineMetrics* m, StatementKind kind, std::chrono::steady_clock::time_point start);
 
   // Statements.
   void Open();
@@ -261,6 +264,9 @@ class Evaluator {
   Transaction* pending_txn_ = nullptr;
   WaitKind pending_kind_ = WaitKind::kAcquire;
   std::string pending_word_;  // kCatalog: the ok word
+  // With metrics on: when the waiting statement began, and its kind.
+  std::chrono::steady_clock::time_point pending_started_{};
+  StatementKind pending_statement_ = StatementKind::kPing;
   std::function<void()> wakeup_;
 
   std::string out_;

@@ -44,6 +44,8 @@ constexpr std::array<Spec, 24> kSpecs = {{
     {"explain", StatementKind::kExplain, 1, 1, -1, 1},
 }};
 
+static_assert(kSpecs.size() == kStatementKindCount);
+
 constexpr std::string_view kReserved[] = {"r", "wn", "wb", "coll", "f", "true", "false", "null"};
 
 Status Err(ErrorCode code, std::string msg) { return Status(code, std::move(msg)); }
@@ -382,6 +384,13 @@ bool IsValidName(std::string_view name) {
     if (!alpha(c) && !(c >= '0' && c <= '9') && c != '-') return false;
   }
   return !IsReserved(name);
+}
+
+std::string_view StatementName(StatementKind kind) {
+  for (const Spec& spec : kSpecs) {
+    if (spec.kind == kind) return spec.name;
+  }
+  return "?";
 }
 
 Status CompileStatement(const DatumTree& t, Statement* out, Named* named) {

@@ -53,6 +53,11 @@ struct Named {
   bool takes_document = false;  // create/updateall: a document follows
 };
 
+// The statement's name as written: "select", "mkcoll", ...
+std::string_view StatementName(StatementKind kind);
+// How many kinds there are (StatementKind values are 0..count-1).
+constexpr size_t kStatementKindCount = static_cast<size_t>(StatementKind::kExplain) + 1;
+
 // Compiles tree into *out. On failure *named says what the statement named.
 Status CompileStatement(const DatumTree& tree, Statement* out, Named* named);
 

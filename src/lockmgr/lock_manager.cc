@@ -261,7 +261,8 @@ LockManager::Outcome LockManager::AcquireGlobal(Txn* txn, std::vector<LockTarget
     Grant(txn, wants);
     return Outcome::kGranted;
   }
-  auto* w = new Waiter{txn, next_seq_++, wants, std::chrono::steady_clock::now() + timeout, nullptr};
+  auto now = std::chrono::steady_clock::now();
+  auto* w = new Waiter{txn, next_seq_++, wants, now + timeout, nullptr, now};
   for (const Want& want : w->wants) want.resource->queue.push_back(Queued{w, want.mode, want.intention, want.range});
   txn->waiting_.store(w, std::memory_order_release);
   waiting_owner_[txn->owner_] = w;
@@ -373,6 +374,8 @@ void LockManager::Dequeue(Waiter* w) {
 // Takes a waiter out of every structure that knows it (not freed). Clearing
 // txn->waiting_ comes last: its owner may then read held_ without a lock.
 void LockManager::EndWait(Waiter* w) {
+  stats_.wait_ns.Observe(
+      static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - w->started).count()));
   Dequeue(w);
   deadlines_.erase(std::make_pair(w->deadline, w->seq));
   auto ow = waiting_owner_.find(w->txn->owner_);

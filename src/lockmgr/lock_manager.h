@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "base/distributed_rw_lock.h"
+#include "base/histogram.h"
 #include "base/spin_mutex.h"
 #include "base/status.h"
 #include "lockmgr/id_table.h"
@@ -103,6 +104,7 @@ struct LockStats {
   std::atomic<uint64_t> waits{0};
   std::atomic<uint64_t> timeouts{0};
   std::atomic<uint64_t> deadlocks{0};
+  Histogram wait_ns = Histogram::Durations();  // each wait's time, granted or timed out
 };
 
 class LockManager {
@@ -205,6 +207,7 @@ class LockManager {
     std::vector<Want> wants;
     std::chrono::steady_clock::time_point deadline;
     Callback done;
+    std::chrono::steady_clock::time_point started;
   };
   using Ready = std::vector<std::pair<Callback, Status>>;
   static ResourceId StripeOf(ResourceId collection, int stripe);

@@ -175,6 +175,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     if (ec) return Close(ec == asio::error::eof ? "closed by client" : ec.message());
     NoteActivity();
+    if (EngineMetrics* m = shared_->engine->metrics()) m->traffic.Add(EngineMetrics::kBytesIn, static_cast<int64_t>(n));
     evaluator_->Feed(std::string_view(in_.data(), n));
     AccountInput();
     NotePartialInput();
@@ -275,6 +276,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     out_.clear();
     out_.swap(evaluator_->output());
     evaluator_->marks().clear();
+    if (EngineMetrics* m = shared_->engine->metrics()) m->traffic.Add(EngineMetrics::kBytesOut, static_cast<int64_t>(out_.size()));
     boost::system::error_code ec;
     size_t sent = socket_.write_some(asio::buffer(out_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/status.h"
 #include "doc/doc_id.h"
 #include "mvcc/stored_doc.h"
@@ -30,6 +31,8 @@ struct LogRecord {
 struct LogStats {
   std::atomic<uint64_t> syncs{0};
   std::atomic<uint64_t> bytes{0};
+  Histogram sync_ns = Histogram::Durations();  // each sync's time
+  Histogram group_commits = Histogram::Counts();  // commits written (and synced) together
 };
 
 class CommitLog {

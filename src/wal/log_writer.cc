@@ -98,10 +98,13 @@ Status WalLog::WriteGroup(std::vector<Pending>& group) {
   stats_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
   since_rotate_ += buf.size();
   since_checkpoint_ += buf.size();
+  stats_.group_commits.Observe(group.size());
   if (st.ok() && options_.sync == SyncMode::kFull) {
+    auto start = std::chrono::steady_clock::now();
     st = file_->Sync();
     stats_.syncs.fetch_add(1, std::memory_order_relaxed);
     last_sync_ = std::chrono::steady_clock::now();
+    stats_.sync_ns.Observe(static_cast<uint64_t>(std::chrono::nanoseconds(last_sync_ - start).count()));
   } else {
     unsynced_ = true;
   }
@@ -122,10 +125,13 @@ void WalLog::WriterLoop() {
     if (unsynced_ && failed_.ok() && std::chrono::steady_clock::now() >= last_sync_ + options_.sync_interval) {
       // kAsync: the bounded sync interval.
       lock.unlock();
+      auto start = std::chrono::steady_clock::now();
       Status st = file_->Sync();
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+      auto end = std::chrono::steady_clock::now();
+      stats_.sync_ns.Observe(static_cast<uint64_t>(std::chrono::nanoseconds(end - start).count()));
       lock.lock();
-      last_sync_ = std::chrono::steady_clock::now();
+      last_sync_ = end;
       unsynced_ = false;
       if (!st.ok()) failed_ = st;
     }
