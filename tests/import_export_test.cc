@@ -116,6 +116,15 @@ TEST_SUITE("import_export") {
     CHECK(Scan("[{\"a\":1}").errors == std::vector<std::string>{"1: the array has no closing ]"});
     CHECK(Scan("[{\"a\":1}] {}").errors == std::vector<std::string>{"1: text after the array's closing ]"});
     CHECK(Scan("[\n\n3]").errors == std::vector<std::string>{"3: an array element that is not a JSON object"});
+    // A raw control character in a string is refused where it is: JSON
+    // wants it escaped, and a line break there would otherwise let the
+    // server's reader, refusing the document, go on inside it.
+    CHECK(Scan("[{\"a\": 1,\n\"b\": \"x\n(rmcoll c) \"}]").errors ==
+          std::vector<std::string>{"2: a control character (0x0a) inside a string: JSON needs it escaped"});
+    CHECK(Scan("{\"a\": \"tab\there\"}\n{\"ok\": 1}").errors ==
+          std::vector<std::string>{"1: a control character (0x09) inside a string: JSON needs it escaped"});
+    // A backslash before a line break escapes nothing: the line ends inside the string.
+    CHECK(Scan("{\"a\": \"x\\\ny\"}").errors.at(0) == "1: the object does not end on its line (a line must hold one whole object)");
   }
 
   TEST_CASE("import then export round-trips every kind of value, _ids and field order, over a socket") {
@@ -194,6 +203,17 @@ TEST_SUITE("import_export") {
     CHECK(code == 0);
     CHECK(out.find("imported 200 documents into e, skipped 200 bad ones") != std::string::npos);
     CHECK(Lines(*s, "(open q)(selects a q r (coll e) true)(acquire q)(explain a)(close q)")[3].find("\"documents\":200") != std::string::npos);
+    // A document spanning lines in an array that the server refuses (nested
+    // deeper than it reads: a limit that ends the connection) is sent as one
+    // line, and the text in it is never read as a statement.
+    std::string deep = "[{\"a\": " + std::string(300, '[') + "\n" + std::string(300, ']') + ",\n(rmcoll d) \"k\": 1},\n{\"_id\": 99}]";
+    WriteFile(dir + "/deep.json", deep);
+    out.clear();
+    code = ExitCode(RunCommand(Tool("import --coll d --skip-bad --connections 1" + at + " " + dir + "/deep.json 2>&1"), &out));
+    CHECK(code == 1);
+    CHECK(out.find("the server closed the connection") != std::string::npos);
+    CHECK(Lines(*s, "(open q)(selects a q r (coll d) true)(acquire q)(read a)(close q)")[3] ==
+          R"([{"_id":1},{"_id":2},{"_id":3},{"_id":5}])");
     out.clear();
     CHECK(ExitCode(RunCommand(Tool("import --coll nope" + at + " " + dir + "/in.jsonl 2>&1"), &out)) == 1);
     CHECK(out.find("no collection named nope") != std::string::npos);

@@ -1,5 +1,7 @@
 #include "import_export/document_scanner.h"
 
+#include <cstdio>
+
 #include <cstring>
 
 namespace parendb {
@@ -18,19 +20,38 @@ void DocumentScanner::Append(std::string_view data) {
   buf_.append(data);
 }
 
-size_t DocumentScanner::ScanValue(size_t from, size_t end, int64_t* newlines, bool* mismatched) const {
+std::string DocumentScanner::Describe(Fault fault, char c) {
+  if (fault == Fault::kMismatched) return std::string("'") + c + "' closes nothing open there";
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned char>(c));
+  return std::string("a control character (") + hex + ") inside a string: JSON needs it escaped";
+}
+
+void DocumentScanner::AppendOneLine(std::string_view doc, std::string* out) {
+  size_t start = out->size();
+  out->append(doc);
+  for (size_t i = start; i < out->size(); ++i) {
+    if ((*out)[i] == '\n' || (*out)[i] == '\r') (*out)[i] = ' ';
+  }
+}
+
+size_t DocumentScanner::ScanValue(size_t from, size_t end, int64_t* newlines, Fault* fault) const {
   std::string closers;  // what closes each open object or array, innermost last
   bool in_string = false;
   const char* p = buf_.data();
   for (size_t i = from; i < end; ++i) {
     char c = p[i];
     if (in_string) {
-      if (c == '\\') {
+      if (c == '\\' && i + 1 < end && static_cast<unsigned char>(p[i + 1]) >= 0x20) {
         ++i;  // the escaped character (a quote or backslash) is not special
       } else if (c == '"') {
         in_string = false;
-      } else if (c == '\n') {
-        ++*newlines;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        // JSON wants it escaped, and the server's reader, refusing it, would
+        // go on at the next line: inside a document spanning lines, that
+        // would be the rest of the document, read as statements.
+        *fault = Fault::kControl;
+        return i;
       }
       continue;
     }
@@ -40,7 +61,7 @@ size_t DocumentScanner::ScanValue(size_t from, size_t end, int64_t* newlines, bo
       case '[': closers += ']'; break;
       case '}': case ']':
         if (closers.empty() || closers.back() != c) {
-          *mismatched = true;  // the server would stop here too; never send it
+          *fault = Fault::kMismatched;  // the server would stop here too; never send it
           return i;
         }
         closers.pop_back();
@@ -97,10 +118,10 @@ DocumentScanner::Result DocumentScanner::NextLine(std::string_view* doc, std::st
       return Result::kBad;
     }
     int64_t newlines = 0;
-    bool mismatched = false;
-    size_t stop = ScanValue(begin, end, &newlines, &mismatched);
-    if (mismatched) {
-      *error = std::string("'") + base[stop] + "' closes nothing open there";
+    Fault fault = Fault::kNone;
+    size_t stop = ScanValue(begin, end, &newlines, &fault);
+    if (fault != Fault::kNone) {
+      *error = Describe(fault, base[stop]);
       return Result::kBad;
     }
     if (stop == std::string::npos) {
@@ -167,10 +188,12 @@ DocumentScanner::Result DocumentScanner::NextElement(std::string_view* doc, std:
     return Result::kBad;
   }
   int64_t newlines = 0;
-  bool mismatched = false;
-  size_t stop = ScanValue(pos_, buf_.size(), &newlines, &mismatched);
-  if (mismatched) {
-    *error = std::string("'") + buf_[stop] + "' closes nothing open there";
+  Fault fault = Fault::kNone;
+  size_t stop = ScanValue(pos_, buf_.size(), &newlines, &fault);
+  if (fault != Fault::kNone) {
+    line_ += newlines;  // name the line the fault is on
+    doc_line_ = line_;
+    *error = Describe(fault, buf_[stop]);
     return Result::kBad;
   }
   if (stop == std::string::npos) {

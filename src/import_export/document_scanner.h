@@ -5,9 +5,10 @@
 //
 // It checks only what keeps one document from running into the statements
 // after it: each document is one object whose braces, brackets and strings
-// close, with nothing but blanks after it on its line (or before the next
+// close, whose strings hold no raw control character (a line break among
+// them), with nothing but blanks after it on its line (or before the next
 // ',' or ']' of the array). Anything else is a bad document, named by the
-// line it starts on.
+// line it starts on (in an array, the line of the fault).
 #pragma once
 
 #include <cstdint>
@@ -39,15 +40,24 @@ class DocumentScanner {
   // Input bytes consumed so far.
   uint64_t consumed() const { return dropped_ + pos_; }
 
+  // Appends a document as one line: its line breaks (only ever between
+  // tokens, never in a string: Next refuses those) become spaces. Sent so,
+  // a document the server refuses is skipped to its line's end — the
+  // document's own end — and the next statement is read whole.
+  static void AppendOneLine(std::string_view doc, std::string* out);
+
  private:
   enum class Mode { kUnknown, kLines, kArray, kArrayDone };
   Result NextLine(std::string_view* doc, std::string* error);
   Result NextElement(std::string_view* doc, std::string* error);
+  enum class Fault { kNone, kMismatched, kControl };
+  static std::string Describe(Fault fault, char c);
   // Scans a balanced value starting at buf_[from] ('{' or '['); returns the
   // index just past it, or npos when the input ends first (*newlines
-  // counts the line breaks inside), or, with *mismatched, the index of a
-  // closer that closes nothing open there.
-  size_t ScanValue(size_t from, size_t end, int64_t* newlines, bool* mismatched) const;
+  // counts the line breaks inside), or, with *fault set, the index of a
+  // closer that closes nothing open there (kMismatched) or of a control
+  // character inside a string (kControl).
+  size_t ScanValue(size_t from, size_t end, int64_t* newlines, Fault* fault) const;
   void SkipBlanks();
 
   std::string buf_;

@@ -100,7 +100,7 @@ bool Importer::Fail(const std::string& message) {
 
 bool Importer::Add(std::string_view doc, int64_t line) {
   current_.docs.push_back(Doc{current_.docs_text.size(), doc.size(), line});
-  current_.docs_text.append(doc);
+  DocumentScanner::AppendOneLine(doc, &current_.docs_text);
   if (static_cast<int64_t>(current_.docs.size()) < o_.batch) return true;
   return SendBatch(std::move(current_));
 }
@@ -126,7 +126,7 @@ bool Importer::SendBatch(Batch batch, int lane_index) {
     statements_ += txn;
     statements_ += coll_clause_;
     statements_ += batch.Text(batch.docs[k]);
-    statements_ += '\n';  // after a bad document the server skips the rest of its line: nothing
+    statements_ += '\n';  // the document is one line: refused, the server skips to here
   }
   statements_ += "(commit " + txn + ")\n";
   if (!lane.channel->Send(statements_)) {
@@ -212,6 +212,7 @@ bool Importer::Resend(Batch batch, int lane_index) {
 // flight. Once the other lanes' batches are settled the batch is sent again,
 // and then it either goes in or meets the duplicate as a bad document.
 bool Importer::Retry(Batch batch, int lane_index) {
+  if (stop_line_ > 0 && batch.docs.front().line > stop_line_) return false;  // past the stop: left out
   if (++batch.attempts > kMaxAttempts) {
     return Fail("lines " + std::to_string(batch.docs.front().line) + "-" + std::to_string(batch.docs.back().line) +
                 ": still conflicting with another transaction after " + std::to_string(kMaxAttempts) + " attempts");
