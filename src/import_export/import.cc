@@ -327,7 +327,7 @@ int RunImport(const ImportOptions& options) {
   // A database opened here runs each batch at Send: more sessions would not overlap anything.
   int64_t connections = options.channel.connect.empty() ? 1 : options.connections;
   for (int64_t i = 0; i < connections; ++i) {
-    auto channel = i == 0 || !options.channel.connect.empty() ? OpenChannel(options.channel, &database, &error) : nullptr;
+    auto channel = OpenChannel(options.channel, &database, &error);
     if (channel == nullptr) {
       std::fprintf(stderr, "parendb import: %s\n", error.c_str());
       return 1;

@@ -30,28 +30,14 @@ class Writer {
     *out_ += '\n';
   }
   void Sample(std::string_view name, std::string_view labels, double value) {
-    *out_ += name;
-    if (!labels.empty()) {
-      *out_ += '{';
-      *out_ += labels;
-      *out_ += '}';
-    }
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, value);  // the shortest text that reads back exactly
-    *out_ += ' ';
-    out_->append(buf, r.ptr);
-    *out_ += '\n';
+    Line(name, labels, std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
   }
   void Sample(std::string_view name, std::string_view labels, int64_t value) {
-    *out_ += name;
-    if (!labels.empty()) {
-      *out_ += '{';
-      *out_ += labels;
-      *out_ += '}';
-    }
-    *out_ += ' ';
-    *out_ += std::to_string(value);
-    *out_ += '\n';
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, value);
+    Line(name, labels, std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
   }
   void Metric(std::string_view name, std::string_view type, std::string_view help, int64_t value) {
     Header(name, type, help);
@@ -73,32 +59,44 @@ class Writer {
   }
 
  private:
+  void Line(std::string_view name, std::string_view labels, std::string_view value) {
+    *out_ += name;
+    if (!labels.empty()) {
+      *out_ += '{';
+      *out_ += labels;
+      *out_ += '}';
+    }
+    *out_ += ' ';
+    *out_ += value;
+    *out_ += '\n';
+  }
+
   std::string* out_;
 };
 
 // The metric name and help of each (stats) counter, in its order.
 struct StatMetric {
-  std::string_view stat;
+  int64_t EngineStats::*field;
   std::string_view name;
   std::string_view type;
   std::string_view help;
 };
 constexpr StatMetric kStatMetrics[] = {
-    {"commits", "parendb_commits_total", "counter", "Transactions committed."},
-    {"aborts", "parendb_aborts_total", "counter", "Transactions closed without committing (close, or an error)."},
-    {"wal_syncs", "parendb_wal_syncs_total", "counter", "Syncs of the write-ahead log to stable storage."},
-    {"wal_bytes", "parendb_wal_written_bytes_total", "counter", "Bytes appended to the write-ahead log."},
-    {"lock_waits", "parendb_lock_waits_total", "counter", "Acquires that had to wait for a lock."},
-    {"lock_timeouts", "parendb_lock_timeouts_total", "counter", "Acquires whose locks were not granted in time."},
-    {"deadlocks", "parendb_deadlocks_total", "counter", "Acquires refused because waiting would deadlock."},
-    {"active_transactions", "parendb_active_transactions", "gauge", "Transactions open now."},
-    {"connections", "parendb_connections", "gauge", "Sessions open now (server connections and embedded sessions)."},
-    {"documents", "parendb_documents", "gauge", "Documents in every collection, as last committed."},
-    {"collections", "parendb_collections", "gauge", "Collections."},
-    {"versions", "parendb_document_versions", "gauge", "Document versions held, old ones kept for open snapshots included."},
-    {"connections_total", "parendb_connections_total", "counter", "Sessions opened since the start."},
-    {"statements", "parendb_statements_total", "counter", "Statements read (counted per session in batches of 64)."},
-    {"live_snapshots", "parendb_live_snapshots", "gauge", "Snapshots held by open transactions."},
+    {&EngineStats::commits, "parendb_commits_total", "counter", "Transactions committed."},
+    {&EngineStats::aborts, "parendb_aborts_total", "counter", "Transactions closed without committing (close, or an error)."},
+    {&EngineStats::wal_syncs, "parendb_wal_syncs_total", "counter", "Syncs of the write-ahead log to stable storage."},
+    {&EngineStats::wal_bytes, "parendb_wal_written_bytes_total", "counter", "Bytes appended to the write-ahead log."},
+    {&EngineStats::lock_waits, "parendb_lock_waits_total", "counter", "Acquires that had to wait for a lock."},
+    {&EngineStats::lock_timeouts, "parendb_lock_timeouts_total", "counter", "Acquires whose locks were not granted in time."},
+    {&EngineStats::deadlocks, "parendb_deadlocks_total", "counter", "Acquires refused because waiting would deadlock."},
+    {&EngineStats::active_transactions, "parendb_active_transactions", "gauge", "Transactions open now."},
+    {&EngineStats::connections, "parendb_connections", "gauge", "Sessions open now (server connections and embedded sessions)."},
+    {&EngineStats::documents, "parendb_documents", "gauge", "Documents in every collection, as last committed."},
+    {&EngineStats::collections, "parendb_collections", "gauge", "Collections."},
+    {&EngineStats::versions, "parendb_document_versions", "gauge", "Document versions held, old ones kept for open snapshots included."},
+    {&EngineStats::connections_total, "parendb_connections_total", "counter", "Sessions opened since the start."},
+    {&EngineStats::statements, "parendb_statements_total", "counter", "Statements read (counted per session in batches of 64)."},
+    {&EngineStats::live_snapshots, "parendb_live_snapshots", "gauge", "Snapshots held by open transactions."},
 };
 
 // Resident memory and CPU time of this process, from /proc/self.
@@ -141,11 +139,7 @@ std::string RenderPrometheus(const Engine& engine) {
   w.Header("parendb_build_info", "gauge", "Always 1; the version is a label.");
   w.Sample("parendb_build_info", "version=\"" PARENDB_VERSION "\"", int64_t{1});
   EngineStats st = engine.Stats();
-  for (const StatMetric& m : kStatMetrics) {
-    for (const auto& [name, field] : EngineStats::kFields) {
-      if (name == m.stat) w.Metric(m.name, m.type, m.help, st.*field);
-    }
-  }
+  for (const StatMetric& m : kStatMetrics) w.Metric(m.name, m.type, m.help, st.*m.field);
   const double ns = 1e-9;
   w.Header("parendb_wal_sync_duration_seconds", "histogram", "Time each sync of the write-ahead log took.");
   w.Hist("parendb_wal_sync_duration_seconds", "", engine.log_stats().sync_ns.Collect(), ns);
