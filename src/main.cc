@@ -16,6 +16,7 @@
 #include <parendb/parendb.h>
 
 #include "console/console.h"
+#include "backup/backup.h"
 #include "import_export/import_export.h"
 #include "metrics/http_server.h"
 #include "net/server.h"
@@ -50,6 +51,13 @@ void Usage(std::FILE* out) {
                "      Writes collection C (or, with --all, every collection to DIR/C.jsonl) as\n"
                "      JSON Lines in _id order, from one consistent snapshot (a read-only\n"
                "      transaction; writers do not wait for it), streamed in pages.\n"
+               "  parendb backup DEST [--connect ADDRESS | --data DIR]\n"
+               "      An online backup of a running server into DEST (a new or empty directory):\n"
+               "      a checkpoint of the moment it begins and the log committed while that was\n"
+               "      copied, so DEST opens (parendb serve --data DEST) as the database was then.\n"
+               "      Commits go on meanwhile. Files appear in DEST only once every one of them\n"
+               "      is complete and durable; a failed backup leaves DEST empty. Exit status:\n"
+               "      0 done, 1 failed.\n"
                "  parendb doctor DIR [--salvage]\n"
                "      Explains a data directory: its checkpoint, log segments, records, and what\n"
                "      opening it would recover. --salvage cuts the log at its first damaged\n"
@@ -67,6 +75,9 @@ void Usage(std::FILE* out) {
                "  --checkpoint-mb N  write a checkpoint after N MiB of log, or after as much\n"
                "                     log as the last checkpoint's size if that is more (default 256)\n"
                "  --lock-timeout MS  default wait of (acquire T) before lock-timeout (default 5000)\n"
+               "  --slow-transaction-ms MS  log (as a warning) every transaction that held its\n"
+               "                     locks MS ms or longer: its name, client, lock hold and wait\n"
+               "                     times, how it ended, its statements (default 0: off)\n"
                "  --max-statement-bytes N   largest statement or document (default 16777216)\n"
                "  --max-depth N      deepest nesting (default 256)\n"
                "  --max-transactions N      live transactions per connection (default 1024)\n"
@@ -93,14 +104,14 @@ void Usage(std::FILE* out) {
                "                     of its first byte, or (error limit ...) and a close (a\n"
                "                     client trickling bytes is never idle; default 0: no limit)\n"
                "  --metrics-port N   also serve GET /metrics (Prometheus's text format) over\n"
-               "                     HTTP on port N (default: off); docs/metrics.md lists them\n"
+               "                     HTTP on port N (default: off); docs/operating.md lists them\n"
                "  --metrics-bind ADDR  address for --metrics-port (default: --bind's)\n"
                "  --log-level L      trace, debug, info (default), warn, error\n"
                "  --config FILE      read options from FILE: one \"name value\" per line, names\n"
                "                     as above without the dashes (--port 7420 is \"port 7420\");\n"
                "                     the command line wins; # starts a comment\n"
                "\n"
-               "Import and export options:\n"
+               "Import, export and backup options:\n"
                "  --coll C           the collection\n"
                "  --connect HOST:PORT | unix:PATH   a running server (else --data, opened here)\n"
                "  --password-file F  with --connect: authenticate first\n"
@@ -115,6 +126,10 @@ void Usage(std::FILE* out) {
                "  --out FILE|DIR     export: where to write (default stdout; a directory with --all)\n"
                "  --all              export: every collection\n"
                "  --page N           export: documents per read (default 1000)\n"
+               "  --max-rate MB      backup: copy at most MB MiB per second (default 50; 0: as\n"
+               "                     fast as it goes). A backup at full speed takes cores and\n"
+               "                     memory bandwidth from the server's clients; the backup runs\n"
+               "                     at the lowest CPU priority on both sides regardless\n"
                "  Progress (documents, rate, ETA) is drawn on stderr when it is a terminal;\n"
                "  otherwise only the summary line is printed there.\n"
                "\n"
@@ -177,6 +192,7 @@ struct Settings {
   std::vector<std::string> positional;  // arguments that are not options
   parendb::ImportOptions import;
   parendb::ExportOptions exporting;
+  int64_t backup_max_rate_mb = -1;  // -1: the default
 };
 
 [[noreturn]] void Fail(const std::string& msg) {
@@ -223,6 +239,8 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->db.checkpoint_bytes = static_cast<uint64_t>(number(1, 1 << 20)) << 20;
     } else if (a == "--lock-timeout") {
       s->db.lock_timeout_ms = number(0, INT32_MAX);
+    } else if (a == "--slow-transaction-ms") {
+      s->db.slow_transaction_ms = number(0, INT32_MAX);
     } else if (a == "--max-statement-bytes") {
       s->db.max_statement_bytes = static_cast<uint64_t>(number(64, INT64_C(1) << 40));
     } else if (a == "--max-depth") {
@@ -281,6 +299,8 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->exporting.all = true;
     } else if (a == "--page") {
       s->exporting.page = number(1, 1000000);
+    } else if (a == "--max-rate") {
+      s->backup_max_rate_mb = number(0, 1 << 20);
     } else if (a == "-" || a.rfind("--", 0) != 0) {
       s->positional.push_back(a);
     } else {
@@ -327,6 +347,7 @@ int Serve(const Settings& s) {
     }
   };
   db_options.on_progress = [](const std::string& line) { spdlog::info("{}", line); };
+  db_options.on_slow_transaction = [](const std::string& line) { spdlog::warn("{}", line); };
   auto db = OpenDatabase(db_options);
   double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   parendb::ServerOptions so = s.server;
@@ -351,11 +372,11 @@ int Serve(const Settings& s) {
   int threads = so.threads > 0 ? so.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   spdlog::info(
       "ParenDB {} listening on {}:{}{}{} data={} (opened in {:.2f}s) sync={} threads={} auth={} max-connections={} "
-      "lock-timeout={}ms max-statement-bytes={} max-depth={} max-input-mb={} input-timeout={}s",
+      "lock-timeout={}ms slow-transaction={}ms max-statement-bytes={} max-depth={} max-input-mb={} input-timeout={}s",
       PARENDB_VERSION, so.bind, server.port(), so.unix_socket.empty() ? "" : " and unix:", so.unix_socket,
       s.db.data_dir.empty() ? "memory" : s.db.data_dir, open_s,
       s.db.sync_mode, threads, so.password.empty() ? "off" : "on", so.max_connections, s.db.lock_timeout_ms,
-      s.db.max_statement_bytes, s.db.max_depth, so.max_input_bytes >> 20,
+      s.db.slow_transaction_ms, s.db.max_statement_bytes, s.db.max_depth, so.max_input_bytes >> 20,
       std::chrono::duration_cast<std::chrono::seconds>(so.input_timeout).count());
   server.Run();
   if (metrics) metrics->Stop();
@@ -389,11 +410,20 @@ int main(int argc, char** argv) {
   Settings s;
   s.db.data_dir = kDefaultDataDir;
   ParseOptions(std::vector<std::string>(args.begin() + 1, args.end()), &s);
-  if (command != "import" && !s.positional.empty()) Fail("unexpected argument " + s.positional[0]);
+  if (command != "import" && command != "backup" && !s.positional.empty()) Fail("unexpected argument " + s.positional[0]);
   if (command == "serve") return Serve(s);
-  if (command == "import" || command == "export") {
+  if (command == "import" || command == "export" || command == "backup") {
     parendb::ChannelOptions channel{s.connect, s.server.password, s.db};
     channel.database.checkpoint_on_close = true;
+    if (command == "backup") {
+      if (s.positional.size() != 1) Fail("backup needs one destination directory: parendb backup DEST --connect HOST:PORT");
+      parendb::BackupOptions backup;
+      backup.channel = channel;
+      backup.channel.database.checkpoint_on_close = false;  // reading: leave the source as it was
+      backup.dest = s.positional[0];
+      if (s.backup_max_rate_mb >= 0) backup.max_rate_bytes = s.backup_max_rate_mb << 20;
+      return parendb::RunBackup(backup);
+    }
     if (command == "import") {
       if (s.positional.size() > 1) Fail("import reads one file (or stdin)");
       if (s.import.collection.empty()) Fail("import needs --coll C");

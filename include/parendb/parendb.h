@@ -55,6 +55,14 @@ struct Options {
   // with entries, memory and time) and index rebuilds at open. The server
   // logs these lines.
   std::function<void(const std::string& line)> on_progress;
+  // Transactions that held their locks for at least this many milliseconds
+  // are described to on_slow_transaction when they end, on the thread of
+  // their session: one line naming the transaction, how long it held its
+  // locks and waited for them, how it ended, and its statements (each cut
+  // at 120 bytes, at most 16 of them). 0 (the default): off, and sessions
+  // keep nothing. The server logs these lines as warnings.
+  int64_t slow_transaction_ms = 0;
+  std::function<void(const std::string& line)> on_slow_transaction;
   // Largest statement or document, in bytes (larger: (error limit …)).
   uint64_t max_statement_bytes = 16u << 20;
   // Deepest nesting of lists or JSON (deeper: (error limit …)).

@@ -19,9 +19,18 @@ std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs,
   eo.max_transactions_per_session = options.max_transactions_per_session;
   eo.max_selections_per_transaction = options.max_selections_per_transaction;
   eo.on_progress = options.on_progress;
+  eo.slow_transaction = std::chrono::milliseconds(std::max<int64_t>(0, options.slow_transaction_ms));
+  eo.on_slow_transaction = options.on_slow_transaction;
   std::unique_ptr<Database> db(new Database());
   if (options.data_dir.empty()) {
     db->engine_ = std::make_unique<Engine>(eo, std::make_unique<NoLog>());
+    // A backup of a database in memory: its state as the backup began, as
+    // a data directory holding one checkpoint.
+    Engine* engine = db->engine_.get();
+    engine->SetBackupHook([engine](std::unique_ptr<BackupStream>* out) {
+      *out = MakeBackupStream(engine, nullptr, "", nullptr);
+      return Status::Ok();
+    });
     return db;
   }
   DataDirOptions d;

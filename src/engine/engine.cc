@@ -466,6 +466,18 @@ Engine::CheckpointView Engine::BeginCheckpoint() {
   return view;
 }
 
+Status Engine::StartBackup(std::unique_ptr<BackupStream>* out) {
+  if (!backup_hook_) {
+    return Status(ErrorCode::kInternal, "this database has no backup source");
+  }
+  return backup_hook_(out);
+}
+
+uint64_t Engine::AppliedLsn() {
+  std::lock_guard<SpinMutex> commit(snapshots_.mutex());
+  return applied_lsn_;
+}
+
 void Engine::EnableMetrics() {
   static std::mutex mu;
   std::lock_guard lock(mu);

@@ -16,6 +16,7 @@
 #include "base/histogram.h"
 #include "base/status.h"
 #include "base/striped_counters.h"
+#include "engine/backup_stream.h"
 #include "lockmgr/lock_manager.h"
 #include "mvcc/collection.h"
 #include "mvcc/snapshots.h"
@@ -31,6 +32,10 @@ struct EngineOptions {
   size_t max_selections_per_transaction = 4096;
   // Told of long work as it goes (index builds), one line at a time.
   std::function<void(const std::string&)> on_progress;
+  // Transactions that held their locks at least this long are described
+  // to on_slow_transaction when they end (0: none are; nothing is kept).
+  std::chrono::milliseconds slow_transaction{0};
+  std::function<void(const std::string&)> on_slow_transaction;
 };
 
 // The counters of `(stats)` that sessions on every core bump.
@@ -182,6 +187,13 @@ class Engine {
   // (checkpoint): set by the owner of a data directory.
   void SetCheckpointHook(std::function<Status()> hook) { checkpoint_hook_ = std::move(hook); }
   Status Checkpoint() { return checkpoint_hook_ ? checkpoint_hook_() : Status::Ok(); }
+  // (backup begin): set by whoever made the engine (a data directory, or
+  // the API for an in-memory database).
+  using BackupHook = std::function<Status(std::unique_ptr<BackupStream>*)>;
+  void SetBackupHook(BackupHook hook) { backup_hook_ = std::move(hook); }
+  Status StartBackup(std::unique_ptr<BackupStream>* out);
+  // The lsn of the last commit installed.
+  uint64_t AppliedLsn();
   bool accepting_commits() const { return !failed_.load(std::memory_order_acquire); }
 
   uint64_t NewOwnerId() { return next_owner_.fetch_add(1, std::memory_order_relaxed); }
@@ -218,6 +230,7 @@ class Engine {
   std::mutex catalog_ops_mu_;  // one mkcoll/rmcoll at a time, check to apply
   uint64_t applied_lsn_ = 0;   // guarded by snapshots_.mutex(), the commit mutex
   std::function<Status()> checkpoint_hook_;
+  BackupHook backup_hook_;
   // An I/O failure: no more commits. Read by every commit, written once:
   // on a line of its own, away from what commits write.
   alignas(64) std::atomic<bool> failed_{false};

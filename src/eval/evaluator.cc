@@ -73,6 +73,7 @@ Value Project(const Value& doc, const std::vector<Path>& paths) {
 
 Evaluator::Evaluator(Engine* engine)
     : engine_(engine), owner_(engine->NewOwnerId()), reader_(engine->options().reader) {
+  slow_log_ = engine->options().slow_transaction.count() > 0 && engine->options().on_slow_transaction;
   engine_->counters().Add(EngineCounters::kConnections);
   engine_->counters().Add(EngineCounters::kConnectionsTotal);
 }
@@ -91,7 +92,8 @@ void Evaluator::FlushStatementCount() {
 
 Evaluator::~Evaluator() {
   FlushStatementCount();
-  if (pending_ && pending_kind_ == WaitKind::kCatalog) pending_->Wait();  // mkindex/rmindex: let it finish
+  // mkindex/rmindex, a backup piece: let it finish (it uses what it was given).
+  if (pending_ && (pending_kind_ == WaitKind::kCatalog || pending_kind_ == WaitKind::kBackup)) pending_->Wait();
   if (pending_ && pending_kind_ == WaitKind::kCommit) {
     // The commit may be installing right now: its locks must be held until
     // it has, so wait for the log to decide it.
@@ -132,6 +134,8 @@ void Evaluator::Resume() {
   pending_txn_ = nullptr;
   if (pending_kind_ == WaitKind::kCatalog) {
     FinishCatalog(std::move(p->status));
+  } else if (pending_kind_ == WaitKind::kBackup) {
+    FinishBackup(std::move(p->status));
   } else if (pending_kind_ == WaitKind::kCommit) {
     FinishCommit(t, std::move(p->status));
   } else if (p->status.ok()) {
@@ -219,6 +223,7 @@ void Evaluator::Pump() {
       }
       continue;
     }
+    if (slow_log_) CaptureStatementText();
     if (authenticated_ && RunCachedStatement()) continue;
     Reader::Result r = reader_.NextStatement(&tree_, &err);
     switch (r) {
@@ -438,6 +443,11 @@ void Evaluator::Remember(bool compiled) {
 }
 
 void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
+  if (slow_log_) return DispatchNoted(doc, doc_len, doc_cap);
+  DispatchTimed(doc, doc_len, doc_cap);
+}
+
+void Evaluator::DispatchTimed(const char* doc, size_t doc_len, size_t doc_cap) {
   EngineMetrics* m = engine_->metrics();
   if (m == nullptr) return Run(doc, doc_len, doc_cap);
   StatementKind kind = stmt_->kind;
@@ -451,7 +461,7 @@ void Evaluator::Dispatch(const char* doc, size_t doc_len, size_t doc_cap) {
   }
 }
 
-static_assert(static_cast<size_t>(StatementKind::kExplain) < EngineMetrics::kStatementKinds);
+static_assert(kStatementKindCount <= EngineMetrics::kStatementKinds);
 
 void Evaluator::ObserveTiming(EngineMetrics* m, StatementKind kind, std::chrono::steady_clock::time_point start) {
   auto ns = static_cast<uint64_t>(std::chrono::nanoseconds(std::chrono::steady_clock::now() - start).count());
@@ -485,6 +495,7 @@ void Evaluator::Run(const char* doc, size_t doc_len, size_t doc_cap) {
     case StatementKind::kDropIndex: return DropIndex();
     case StatementKind::kIndexes: return Indexes();
     case StatementKind::kExplain: return Explain();
+    case StatementKind::kBackup: return Backup();
   }
 }
 
@@ -569,6 +580,7 @@ Collection* Evaluator::UseCollection(const std::string& name, ResourceId* lock_n
 }
 
 void Evaluator::EndTransaction(Transaction* t, bool committed) {
+  if (slow_log_) NoteEnd(t, committed);
   engine_->locks().Release(&t->locks);
   if (t->has_snapshot) engine_->snapshots().Release(t->snapshot);
   if (!sel_index_.empty()) {
@@ -621,6 +633,9 @@ void Evaluator::RecycleTransaction(std::unique_ptr<Transaction> t) {
   t->attempts = 0;
   t->write_ranges.clear();
   t->unique_keys.clear();
+  t->acquire_began = t->acquired_at = {};
+  t->statements.clear();
+  t->statements_dropped = 0;
   if (free_txns_.size() < 16) free_txns_.push_back(std::move(t));
 }
 
@@ -834,6 +849,7 @@ void Evaluator::Acquire() {
   }
   t->acquire_millis = stmt_->millis;
   t->attempts = 0;
+  if (slow_log_) t->acquire_began = std::chrono::steady_clock::now();
   RequestLocks(t);
 }
 
@@ -851,6 +867,7 @@ void Evaluator::FinishAcquire(Transaction* t) {
     return RequestLocks(t);
   }
   t->stage = Transaction::Stage::kAcquired;
+  if (slow_log_) t->acquired_at = std::chrono::steady_clock::now();
   RespondOk("acquired");
 }
 

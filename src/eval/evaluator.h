@@ -44,6 +44,8 @@ class Evaluator {
 
   // Called (from any thread) when a blocked acquire has been decided.
   void SetWakeup(std::function<void()> wakeup) { wakeup_ = std::move(wakeup); }
+  // Who this session serves ("127.0.0.1:53422"), named in the slow-transaction log.
+  void SetPeer(std::string peer) { peer_ = std::move(peer); }
   // With a password set, the first statement must be (auth "…").
   void RequirePassword(std::string password);
 
@@ -95,7 +97,12 @@ class Evaluator {
 
  private:
   struct PendingWait;
-  enum class WaitKind { kAcquire, kCommit, kCatalog };
+
+ public:
+  struct BackupJob;  // backup_statement.cc
+
+ private:
+  enum class WaitKind { kAcquire, kCommit, kCatalog, kBackup };
 
   void Pump();
   // Compiles tree_ and runs it; true when it compiled.
@@ -106,6 +113,13 @@ class Evaluator {
   void Remember(bool compiled);
   // Runs stmt_; with metrics on, times it (to its answer, when it waits).
   void Dispatch(const char* doc, size_t doc_len, size_t doc_cap);
+  void DispatchTimed(const char* doc, size_t doc_len, size_t doc_cap);
+  // Slow-transaction logging (slow_transactions.cc): the next statement's
+  // text is kept, handed to the transaction it belongs to, and a
+  // transaction that held its locks too long is described when it ends.
+  void CaptureStatementText();
+  void DispatchNoted(const char* doc, size_t doc_len, size_t doc_cap);
+  void NoteEnd(Transaction* t, bool committed);
   void Run(const char* doc, size_t doc_len, size_t doc_cap);
   void ObserveTiming(EngineMetrics* m, StatementKind kind, std::chrono::steady_clock::time_point start);
 
@@ -162,6 +176,8 @@ class Evaluator {
   void DropIndex();
   void Indexes();
   void Explain();
+  void Backup();  // backup_statement.cc
+  void FinishBackup(Status st);
   void FinishCatalog(Status st);
 
   // The live collection named name (null: none) and its lock name, from
@@ -269,6 +285,10 @@ class Evaluator {
   StatementKind pending_statement_ = StatementKind::kPing;
   std::function<void()> wakeup_;
 
+  std::shared_ptr<BackupJob> backup_;  // (backup begin) to its end
+  bool slow_log_ = false;              // engine options: slow_transaction > 0
+  std::string statement_text_;         // the statement being run, truncated (slow_log_)
+  std::string peer_;                   // who the session serves, for the log
   std::string out_;
   std::vector<ResponseMark> marks_;
   size_t mark_begin_ = 0;

@@ -4,6 +4,7 @@
 // Private to src/eval.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -131,6 +132,11 @@ struct Evaluator::Transaction {
   std::deque<KeyRange> write_ranges;
   // The unique-index keys its writes gave documents: (index, key) -> _id.
   std::map<std::pair<const Index*, std::string>, DocId> unique_keys;
+  // With slow-transaction logging on (slow_transactions.cc): when acquire
+  // began and when its locks were granted, and its statements so far.
+  std::chrono::steady_clock::time_point acquire_began, acquired_at;
+  std::vector<std::string> statements;
+  size_t statements_dropped = 0;
 };
 
 // A wait the session blocks on: an acquire's locks, or a commit's sync.

@@ -17,7 +17,7 @@ struct Spec {
 };
 
 // Argument positions count from 1 (0 is the statement name).
-constexpr std::array<Spec, 24> kSpecs = {{
+constexpr std::array<Spec, 25> kSpecs = {{
     {"open", StatementKind::kOpen, 1, 1, 1, -1},
     {"select", StatementKind::kSelect, 5, 7, 2, 1},
     {"selects", StatementKind::kSelects, 5, 7, 2, 1},
@@ -42,6 +42,7 @@ constexpr std::array<Spec, 24> kSpecs = {{
     {"rmindex", StatementKind::kDropIndex, 2, 2, -1, -1},
     {"indexes", StatementKind::kIndexes, 1, 1, -1, -1},
     {"explain", StatementKind::kExplain, 1, 1, -1, 1},
+    {"backup", StatementKind::kBackup, 1, 1, -1, -1},
 }};
 
 static_assert(kSpecs.size() == kStatementKindCount);
@@ -100,6 +101,20 @@ class Compiler {
         return IndexDefinition();
       case StatementKind::kExplain:
         return NameAt(1, "selection", &s.selection);
+      case StatementKind::kBackup: {
+        const Datum& d = t_[args_[1]];
+        std::string_view w = d.kind == DatumKind::kSymbol ? d.text : std::string_view();
+        if (w == "begin") {
+          s.backup_step = BackupStep::kBegin;
+        } else if (w == "next") {
+          s.backup_step = BackupStep::kNext;
+        } else if (w == "end") {
+          s.backup_step = BackupStep::kEnd;
+        } else {
+          return Err(ErrorCode::kType, "backup takes begin, next or end");
+        }
+        return Status::Ok();
+      }
       case StatementKind::kAuth: {
         const Datum& d = t_[args_[1]];
         if (d.kind != DatumKind::kString) return Err(ErrorCode::kType, "auth takes the password as a string");
@@ -447,6 +462,7 @@ const std::vector<StatementHelp>& StatementHelpTable() {
       {"rmindex", "(rmindex people (f email))", "drop an index"},
       {"indexes", "(indexes people)", "the collection's indexes"},
       {"explain", "(explain a)", "how selection a finds and locks its documents"},
+      {"backup", "(backup begin) (backup next) ...", "stream an online backup (use parendb backup)"},
   };
   return kHelp;
 }

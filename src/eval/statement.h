@@ -19,7 +19,11 @@ enum class StatementKind : uint8_t {
   kCommit, kClose, kMakeCollection, kDropCollection, kCollections, kPing, kStats, kCheckpoint, kAuth,
   // v1.1 (section 10)
   kMakeIndex, kDropIndex, kIndexes, kExplain,
+  // additions (lang-docs/additions.md)
+  kBackup,
 };
+
+enum class BackupStep : uint8_t { kBegin, kNext, kEnd };
 
 enum class LockKind : uint8_t { kRead, kWriteNonBlocking, kWriteBlocking };
 
@@ -40,6 +44,7 @@ struct Statement {
   int64_t take = -1;           // readall, read: (limit N); -1: all
   int64_t millis = -1;         // acquire: -1 means the configured default
   std::string password;        // auth
+  BackupStep backup_step = BackupStep::kBegin;  // backup
 
   // Whether a JSON object follows the statement on the stream.
   bool TakesDocument() const { return kind == StatementKind::kCreate || kind == StatementKind::kUpdateAll; }
@@ -56,7 +61,7 @@ struct Named {
 // The statement's name as written: "select", "mkcoll", ...
 std::string_view StatementName(StatementKind kind);
 // How many kinds there are (StatementKind values are 0..count-1).
-constexpr size_t kStatementKindCount = static_cast<size_t>(StatementKind::kExplain) + 1;
+constexpr size_t kStatementKindCount = static_cast<size_t>(StatementKind::kBackup) + 1;
 
 // Compiles tree into *out. On failure *named says what the statement named.
 Status CompileStatement(const DatumTree& tree, Statement* out, Named* named);

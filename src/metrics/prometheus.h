@@ -1,7 +1,7 @@
 // The engine's counters and histograms in Prometheus's text exposition
 // format (version 0.0.4): what `/metrics` answers (http_server.h). Names
 // follow Prometheus's conventions — a parendb_ prefix, base units (seconds,
-// bytes), counters ending in _total — and docs/metrics.md lists every one.
+// bytes), counters ending in _total — and docs/operating.md lists every one.
 #pragma once
 
 #include <string>

@@ -103,6 +103,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // reader's buffer once this much output is pending, and reading stops.
     evaluator_->SetOutputLimit(shared->options.max_output_bytes);
     peer_ = std::move(peer);
+    evaluator_->SetPeer(peer_);
     boost::system::error_code ec;
     // Answers are sent with a plain non-blocking send first (see Write).
     socket_.non_blocking(true, ec);

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "doc/json.h"
+#include "wal/backup_source.h"
+#include "wal/checkpoint_encoder.h"
 #include "wal/log_format.h"
 
 namespace parendb {
@@ -301,6 +303,10 @@ Status DataDir::Open(const DataDirOptions& options, std::unique_ptr<DataDir>* ou
   });
   d->engine_->AttachLog(std::move(wal));
   d->engine_->SetCheckpointHook([self] { return self->Checkpoint(); });
+  d->engine_->SetBackupHook([self](std::unique_ptr<BackupStream>* out) {
+    *out = MakeBackupStream(self->engine_.get(), self->options_.fs, self->options_.dir, self->backup_pins_);
+    return Status::Ok();
+  });
   d->checkpointer_ = std::thread([self] { self->CheckpointLoop(); });
   r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   *out = std::move(d);
@@ -378,79 +384,25 @@ Status DataDir::WriteCheckpointFile(CheckpointResult* result) {
   std::lock_guard one_at_a_time(checkpoint_mu_);
   FileSystem* fs = options_.fs;
   wal_->RotateSoon();  // so every segment before the checkpoint can go
-  Engine::CheckpointView view = engine_->BeginCheckpoint();
-  std::string tmp = options_.dir + "/" + CheckpointName(view.lsn) + ".tmp";
+  CheckpointEncoder encoder(engine_.get());
+  const uint64_t lsn = encoder.lsn();
+  std::string tmp = options_.dir + "/" + CheckpointName(lsn) + ".tmp";
   std::unique_ptr<WritableFile> file;
   Status st = fs->OpenWritable(tmp, false, &file);
   std::string buf;
-  AppendFileHeader(kCheckpointMagic, view.lsn, &buf);
-  std::vector<LogRecord> records;
-  std::string payload;
-  int64_t documents = 0;
-  auto flush_frame = [&] {
-    payload.clear();
-    EncodeRecords(records, &payload);
-    AppendFrame(view.lsn, payload, &buf);
-    records.clear();
-    if (buf.size() >= (1u << 20) && st.ok()) {
-      st = file->Append(buf);
-      if (st.ok()) st = file->WriteBehind();  // a megabyte at a time, not all at the Sync
-      buf.clear();
-    }
-  };
-  std::vector<std::pair<DocId, DocRef>> chunk;
-  for (size_t c = 0; st.ok() && c < view.collections.size(); ++c) {
-    const Collection& coll = *view.collections[c];
-    LogRecord mk;
-    mk.kind = LogRecord::Kind::kMakeCollection;
-    mk.collection = coll.name();
-    mk.number = coll.next_id();
-    records.push_back(std::move(mk));
-    flush_frame();
-    const DocId* from = nullptr;
-    DocId last;
-    do {
-      coll.ScanChunk(view.ts, from, 1024, &chunk);
-      for (auto& [id, doc] : chunk) {
-        LogRecord put;
-        put.kind = LogRecord::Kind::kPut;
-        put.collection = coll.name();
-        put.id = id;
-        put.doc = doc;
-        records.push_back(std::move(put));
-      }
-      documents += static_cast<int64_t>(chunk.size());
-      if (!records.empty()) flush_frame();
-      if (!chunk.empty()) {
-        last = chunk.back().first;
-        from = &last;
-      }
-    } while (st.ok() && chunk.size() == 1024);
-    // Index definitions after the documents: recovery builds them last.
-    for (const IndexDef& def : view.indexes[c]) {
-      LogRecord mi;
-      mi.kind = LogRecord::Kind::kMakeIndex;
-      mi.collection = coll.name();
-      AppendJson(PathToValue(def.path), &mi.path);
-      mi.number = def.unique ? 1 : 0;
-      records.push_back(std::move(mi));
-    }
-    if (!records.empty()) flush_frame();
+  while (st.ok() && encoder.Next(1u << 20, &buf)) {
+    st = file->Append(buf);
+    if (st.ok()) st = file->WriteBehind();  // a megabyte at a time, not all at the Sync
+    buf.clear();
   }
-  LogRecord end;
-  end.kind = LogRecord::Kind::kEnd;
-  end.number = documents;
-  records.push_back(std::move(end));
-  flush_frame();
-  if (st.ok()) st = file->Append(buf);
   if (st.ok()) st = file->Sync();
   uint64_t written = file ? file->size() : 0;
   if (file) {
     Status closed = file->Close();
     if (st.ok()) st = closed;
   }
-  engine_->EndCheckpoint(view);
-  std::string final_name = options_.dir + "/" + CheckpointName(view.lsn);
+  const int64_t documents = encoder.documents();
+  std::string final_name = options_.dir + "/" + CheckpointName(lsn);
   if (st.ok()) st = fs->Rename(tmp, final_name);
   if (st.ok()) st = fs->SyncDir(options_.dir);
   if (!st.ok()) {
@@ -458,8 +410,8 @@ Status DataDir::WriteCheckpointFile(CheckpointResult* result) {
     return st;
   }
   last_checkpoint_bytes_.store(written, std::memory_order_relaxed);
-  RemoveObsolete(view.lsn);
-  result->name = CheckpointName(view.lsn);
+  RemoveObsolete(lsn);
+  result->name = CheckpointName(lsn);
   result->documents = documents;
   result->bytes = written;
   return Status::Ok();
@@ -467,6 +419,8 @@ Status DataDir::WriteCheckpointFile(CheckpointResult* result) {
 
 void DataDir::RemoveObsolete(uint64_t checkpoint_lsn) {
   FileSystem* fs = options_.fs;
+  // A running backup still copies the log after its own snapshot.
+  const uint64_t keep_after = std::min(checkpoint_lsn, backup_pins_->Oldest(checkpoint_lsn));
   DirFiles files;
   if (!ListDataDir(fs, options_.dir, &files).ok()) return;
   for (uint64_t lsn : files.checkpoints) {
@@ -475,7 +429,7 @@ void DataDir::RemoveObsolete(uint64_t checkpoint_lsn) {
   }
   for (size_t k = 0; k + 1 < files.segments.size(); ++k) {
     // Segment k ends just before segment k+1 begins.
-    if (files.segments[k + 1] <= checkpoint_lsn + 1) (void)fs->Remove(options_.dir + "/" + SegmentName(files.segments[k]));
+    if (files.segments[k + 1] <= keep_after + 1) (void)fs->Remove(options_.dir + "/" + SegmentName(files.segments[k]));
   }
 }
 

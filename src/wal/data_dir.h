@@ -10,7 +10,8 @@
 // valid frame after it) is cut off; damage anywhere else refuses to open,
 // naming the file and offset. Checkpoints run in the background from a
 // snapshot, without stopping commits: when the log since the last one passes
-// a size, on (checkpoint), and at a clean close.
+// a size, on (checkpoint), and at a clean close. (backup begin) streams a
+// checkpoint and the log after it (backup_source.h).
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,7 @@
 #include <thread>
 
 #include "engine/engine.h"
+#include "wal/backup_source.h"
 #include "wal/file.h"
 #include "wal/log_writer.h"
 
@@ -90,7 +92,9 @@ class DataDir {
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
   bool checkpoint_wanted_ = false;
-  std::atomic<uint64_t> last_checkpoint_bytes_{0};  // the size of the newest checkpoint written
+  std::atomic<uint64_t> last_checkpoint_bytes_{0};
+  // Lsns whose following log running backups still copy (backup_source.h).
+  std::shared_ptr<BackupPins> backup_pins_ = std::make_shared<BackupPins>();  // the size of the newest checkpoint written
   bool stopping_ = false;
   std::thread checkpointer_;
 };

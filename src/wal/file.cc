@@ -151,6 +151,29 @@ class PosixFileSystem final : public FileSystem {
     return Status::Ok();
   }
 
+  Status ReadRange(const std::string& path, uint64_t offset, size_t max, std::string* out) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return IoError("cannot open", path, errno);
+    size_t start = out->size();
+    out->resize(start + max);
+    size_t done = 0;
+    while (done < max) {
+      ssize_t n = ::pread(fd, out->data() + start + done, max - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        ::close(fd);
+        out->resize(start);
+        return IoError("cannot read", path, err);
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    out->resize(start + done);
+    ::close(fd);
+    return Status::Ok();
+  }
+
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return IoError("cannot list", dir, errno);
@@ -243,6 +266,14 @@ Status FaultyFileSystem::OpenWritable(const std::string& path, bool append, std:
 }
 
 Status FileSystem::LockDir(const std::string& dir, std::unique_ptr<DirLock>* out) { return DirLock::Acquire(dir, out); }
+
+Status FileSystem::ReadRange(const std::string& path, uint64_t offset, size_t max, std::string* out) {
+  std::string whole;
+  Status st = ReadFile(path, &whole);
+  if (!st.ok()) return st;
+  if (offset < whole.size()) out->append(whole, static_cast<size_t>(offset), max);
+  return Status::Ok();
+}
 
 Status DirLock::Acquire(const std::string& dir, std::unique_ptr<DirLock>* out) {
   std::string path = dir + "/LOCK";

@@ -41,6 +41,9 @@ class FileSystem {
   virtual Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
                               size_t preallocate = 0) = 0;
   virtual Status ReadFile(const std::string& path, std::string* out) = 0;
+  // Appends up to max bytes from offset to *out (fewer at the end of the
+  // file). The default reads the whole file.
+  virtual Status ReadRange(const std::string& path, uint64_t offset, size_t max, std::string* out);
   virtual Status ListDir(const std::string& dir, std::vector<std::string>* names) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
@@ -69,6 +72,9 @@ class FaultyFileSystem : public FileSystem {
   Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
                       size_t preallocate = 0) override;
   Status ReadFile(const std::string& path, std::string* out) override { return base_->ReadFile(path, out); }
+  Status ReadRange(const std::string& path, uint64_t offset, size_t max, std::string* out) override {
+    return base_->ReadRange(path, offset, max, out);
+  }
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override { return base_->ListDir(dir, names); }
   Status Rename(const std::string& from, const std::string& to) override { return base_->Rename(from, to); }
   Status Remove(const std::string& path) override { return base_->Remove(path); }

@@ -77,6 +77,19 @@ void AppendFrame(uint64_t lsn, std::string_view payload, std::string* out) {
   out->append(payload);
 }
 
+void AppendRecordsFrame(uint64_t lsn, const std::vector<LogRecord>& records, std::string* out) {
+  size_t header = out->size();
+  out->resize(header + kFrameHeaderSize);
+  EncodeRecords(records, out);
+  size_t len = out->size() - header - kFrameHeaderSize;
+  char* h = out->data() + header;
+  std::memcpy(h + 8, &lsn, 8);
+  uint32_t crc = Crc32(Crc32(0, std::string_view(h + 8, 8)), std::string_view(h + kFrameHeaderSize, len));
+  uint32_t len32 = static_cast<uint32_t>(len);
+  std::memcpy(h, &len32, 4);
+  std::memcpy(h + 4, &crc, 4);
+}
+
 FrameStatus ReadFrame(std::string_view data, size_t offset, uint64_t* lsn, std::string_view* payload, size_t* next) {
   if (offset >= data.size()) return FrameStatus::kEnd;
   if (data.size() - offset < kFrameHeaderSize) return FrameStatus::kTruncated;

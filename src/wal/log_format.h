@@ -62,6 +62,8 @@ bool ValidFrameAfter(std::string_view data, size_t offset, uint64_t min_lsn);
 
 // Records <-> payload.
 void EncodeRecords(const std::vector<LogRecord>& records, std::string* out);
+// AppendFrame of EncodeRecords' payload, encoded in place (one copy less).
+void AppendRecordsFrame(uint64_t lsn, const std::vector<LogRecord>& records, std::string* out);
 
 struct DecodedRecord {
   LogRecord::Kind kind;
