@@ -38,7 +38,8 @@ void Usage(std::FILE* out) {
                "  parendb console [--data DIR | --memory | --connect HOST:PORT] [options]\n"
                "      An interactive prompt, on an embedded database or (--connect) a server.\n"
                "      When stdin is not a terminal it reads statements and prints one\n"
-               "      response per line.\n"
+               "      response per line; --file SCRIPT runs a file (--stop-on-error: stop at\n"
+               "      the first error, exit status 1).\n"
                "  parendb import --coll C [FILE] [--data DIR | --connect ADDRESS] [options]\n"
                "      Loads JSON Lines (one object per line) or one JSON array of objects from\n"
                "      FILE (default: stdin) into collection C, in transactions of --batch\n"
@@ -138,7 +139,14 @@ void Usage(std::FILE* out) {
                "  --connect unix:PATH       ... over its Unix-domain socket (--socket)\n"
                "  --password-file F         with --connect: authenticate first\n"
                "  --pretty           pretty-print JSON responses (console; :pretty on|off)\n"
-               "  --history FILE     console history file (default: ~/.parendb_history)\n",
+               "  --history FILE     console history file (default: ~/.parendb_history)\n"
+               "  --file SCRIPT, -f SCRIPT  run the statements in SCRIPT, print each answer, exit\n"
+               "  --stop-on-error    with --file: run one statement at a time and stop at the\n"
+               "                     first (error …), naming its line; exit status 1\n"
+               "  At a terminal: Tab completes statement, collection and command names; Ctrl-C\n"
+               "  drops the entry being typed and, connected to a server, ends a waiting\n"
+               "  acquire; :timing on prints each statement's time; errors are red (not when\n"
+               "  stdout is not a terminal, or NO_COLOR is set).\n",
                PARENDB_VERSION, kDefaultDataDir);
 }
 
@@ -283,6 +291,10 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->console.pretty = true;
     } else if (a == "--history") {
       s->console.history_file = value();
+    } else if (a == "--file" || a == "-f") {
+      s->console.file = value();
+    } else if (a == "--stop-on-error") {
+      s->console.stop_on_error = true;
     } else if (a == "--coll") {
       s->import.collection = s->exporting.collection = value();
     } else if (a == "--batch") {

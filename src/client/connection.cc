@@ -55,10 +55,17 @@ bool ServerConnection::Authenticate(const std::string& password, std::string* er
 }
 
 bool ServerConnection::Send(std::string_view text) {
-  boost::system::error_code ec;
-  boost::asio::write(socket_, boost::asio::buffer(text.data(), text.size()), ec);
-  return !ec;
+  while (!text.empty()) {
+    boost::system::error_code ec;
+    size_t n = boost::asio::write(socket_, boost::asio::buffer(text.data(), text.size()), ec);
+    text.remove_prefix(n);
+    if (ec == boost::asio::error::interrupted) continue;  // a signal (the console's Ctrl-C)
+    if (ec) return false;
+  }
+  return true;
 }
+
+int ServerConnection::native_handle() { return socket_.native_handle(); }
 
 void ServerConnection::ShutdownSend() {
   boost::system::error_code ec;
@@ -85,6 +92,7 @@ bool ServerConnection::ReadLine(std::string* line) {
     boost::system::error_code ec;
     size_t n = socket_.read_some(boost::asio::buffer(buf_.data() + old, 65536), ec);
     buf_.resize(old + n);
+    if (ec == boost::asio::error::interrupted) continue;  // a signal (the console's Ctrl-C)
     if (ec) return false;
   }
 }

@@ -30,7 +30,11 @@ class ServerConnection {
   bool Send(std::string_view text);
   void ShutdownSend();
   // The next response line (without '\n'); false when the server closed.
+  // Both carry on through a signal's interruption.
   bool ReadLine(std::string* line);
+  // The socket, for a signal handler that writes to it (the console's
+  // Ctrl-C sends "(cancel)\n" with write(2), which is async-signal-safe).
+  int native_handle();
 
  private:
   boost::asio::io_context io_;

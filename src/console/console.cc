@@ -1,45 +1,149 @@
+// The console's loop over either an embedded evaluator or a server (a
+// Backend). At a terminal, an entry — every line up to the one that
+// completes its last statement — is sent only once it is complete (so
+// Ctrl-C drops an entry that was never sent), one statement at a time.
 #include "console/console.h"
-
-#include <functional>
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
 #include <string>
 
-
-#include <editline/readline.h>
-
 #include "client/connection.h"
+#include "console/completion.h"
+#include "console/line_editor.h"
+#include "console/response_counter.h"
 #include "doc/json.h"
 #include "engine/engine.h"
 #include "eval/evaluator.h"
 #include "eval/statement.h"
-#include "console/response_counter.h"
 
 namespace parendb {
 namespace {
 
-void PrintLine(std::string_view line, bool pretty, std::FILE* out) {
-  if (pretty && !line.empty() && line[0] != '(') {  // a JSON response
-    Value v;
-    if (ParseJson(line, 1 << 20, &v).ok()) {
-      std::string text;
-      AppendJsonPretty(v, &text);
-      std::fprintf(out, "%s\n", text.c_str());
-      return;
-    }
-  }
-  std::fwrite(line.data(), 1, line.size(), out);
-  std::fputc('\n', out);
-}
+// Where statements go and answers come from.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Runs text holding `responses` statements (complete ones), calling each
+  // with every answer line in order; false when the connection is gone.
+  virtual bool Run(std::string_view text, size_t responses, const std::function<void(std::string_view)>& each) = 0;
+  virtual std::vector<std::string> Collections() = 0;
+  // A new entry: error positions count from its first line.
+  virtual void NewEntry() {}
+  // The input is over: what it still completes is answered to each.
+  virtual void Finish(const std::function<void(std::string_view)>& each) = 0;
+  virtual std::string where() const = 0;
+};
 
-void PrintResponses(Evaluator& e, bool pretty, std::FILE* out) {
-  for (const ResponseMark& m : e.marks()) PrintLine(std::string_view(e.output().data() + m.begin, m.size), pretty, out);
-  std::fflush(out);
-  e.ClearOutput();
+class EmbeddedBackend : public Backend {
+ public:
+  explicit EmbeddedBackend(Engine* engine) : engine_(engine), e_(engine) {}
+  bool Run(std::string_view text, size_t, const std::function<void(std::string_view)>& each) override {
+    e_.Feed(text);
+    while (e_.blocked()) e_.WaitAndResume();
+    for (const ResponseMark& m : e_.marks()) each(std::string_view(e_.output().data() + m.begin, m.size));
+    e_.ClearOutput();
+    return !e_.must_close();
+  }
+  std::vector<std::string> Collections() override { return engine_->CollectionNames(); }
+  void NewEntry() override { e_.reader().ResetPosition(); }
+  void Finish(const std::function<void(std::string_view)>& each) override {
+    e_.FinishInput();
+    for (const ResponseMark& m : e_.marks()) each(std::string_view(e_.output().data() + m.begin, m.size));
+    e_.ClearOutput();
+  }
+  std::string where() const override { return "an embedded database"; }
+
+ private:
+  Engine* engine_;
+  Evaluator e_;
+};
+
+class RemoteBackend : public Backend {
+ public:
+  RemoteBackend(ServerConnection* c, std::string address) : c_(c), address_(std::move(address)) {}
+  bool Run(std::string_view text, size_t responses, const std::function<void(std::string_view)>& each) override {
+    // Ctrl-C from here on writes (cancel) to the socket: a waiting acquire
+    // ends at once; the server answers every (cancel) with one line more
+    // (one that arrives before the statement is answered in turn).
+    const int cancels_before = InterruptGuard::cancels_sent();
+    InterruptGuard::SetCancelSocket(c_->native_handle());
+    if (!c_->Send(text)) {
+      InterruptGuard::SetCancelSocket(-1);
+      return Closed();
+    }
+    auto expected = [&] { return responses + static_cast<size_t>(InterruptGuard::cancels_sent() - cancels_before); };
+    size_t read = 0;
+    std::string line;
+    auto read_until_expected = [&] {
+      for (; read < expected(); ++read) {
+        if (!c_->ReadLine(&line)) return false;
+        each(line);
+      }
+      return true;
+    };
+    bool ok = read_until_expected();
+    InterruptGuard::SetCancelSocket(-1);
+    // A Ctrl-C just as the last answer came: its (cancel) is answered too.
+    if (ok) ok = read_until_expected();
+    return ok ? true : Closed();
+  }
+  std::vector<std::string> Collections() override {
+    std::vector<std::string> names;
+    std::string line;
+    if (!c_->Send("(colls)\n") || !c_->ReadLine(&line)) return names;
+    Value v;
+    if (!ParseJson(line, 4, &v).ok() || !v.is_array()) return names;
+    for (const Value& n : v.as_array()) {
+      if (n.is_string()) names.push_back(n.as_string());
+    }
+    return names;
+  }
+  void Finish(const std::function<void(std::string_view)>&) override { c_->ShutdownSend(); }
+  std::string where() const override { return address_; }
+
+ private:
+  bool Closed() {
+    std::fprintf(stderr, "parendb: the server closed the connection\n");
+    return false;
+  }
+  ServerConnection* c_;
+  std::string address_;
+};
+
+struct Printer {
+  bool pretty = false;
+  bool colour = false;  // errors in red: stdout is a terminal (and NO_COLOR is not set)
+
+  void Line(std::string_view line) const {
+    if (pretty && !line.empty() && line[0] != '(') {  // a JSON response
+      Value v;
+      if (ParseJson(line, 1 << 20, &v).ok()) {
+        std::string text;
+        AppendJsonPretty(v, &text);
+        std::fprintf(stdout, "%s\n", text.c_str());
+        return;
+      }
+    }
+    bool error = colour && line.rfind("(error ", 0) == 0;
+    if (error) std::fputs("\033[1;31m", stdout);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    if (error) std::fputs("\033[0m", stdout);
+    std::fputc('\n', stdout);
+  }
+};
+
+bool ColourWanted() {
+  const char* term = std::getenv("TERM");
+  return isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr && !(term != nullptr && std::string(term) == "dumb");
 }
 
 void PrintHelp() {
@@ -52,92 +156,177 @@ void PrintHelp() {
       "Conditions: true false (= A B) (!= A B) (< A B) (<= A B) (> A B) (>= A B)\n"
       "            (& C …) (| C …) (! C) (exists (f …)) (in A V …)\n"
       "Expressions: literals, (f name …), (+ A B …) (- A B) (- A) (* A B …) (/ A B) (%% A B)\n"
-      "Console commands: :help  :pretty on|off  :quit  (Ctrl-D also quits)\n");
+      "Console commands: :help  :pretty on|off  :timing on|off  :quit  (Ctrl-D also quits)\n"
+      "Keys: Tab completes statement, collection and command names; Ctrl-C drops the\n"
+      "      entry being typed, and ends a waiting acquire on a server (lock-timeout).\n");
 }
 
-// Feeds one chunk and waits out any acquire that blocks.
-void Feed(Evaluator& e, std::string_view text) {
-  e.Feed(text);
-  while (e.blocked()) e.WaitAndResume();
-}
-
-int RunScripted(Evaluator& e, bool pretty) {
-  char buf[1 << 16];
-  ssize_t n;
-  while ((n = ::read(STDIN_FILENO, buf, sizeof buf)) > 0) {
-    Feed(e, std::string_view(buf, static_cast<size_t>(n)));
-    PrintResponses(e, pretty, stdout);
-    if (e.must_close()) return 1;
+// The statements of text, one string each (with the blanks before them).
+std::vector<std::string_view> SplitStatements(std::string_view text, ResponseCounter* counter) {
+  std::vector<size_t> ends;
+  counter->Feed(text, &ends);
+  std::vector<std::string_view> units;
+  size_t from = 0;
+  for (size_t end : ends) {
+    units.push_back(text.substr(from, end - from));
+    from = end;
   }
-  e.FinishInput();
-  PrintResponses(e, pretty, stdout);
-  return 0;
+  return units;
 }
 
-// The prompt loop, for either an embedded evaluator or a server: `feed`
-// runs one line of input and prints what it completes; `needs_more` says
-// whether a statement is unfinished; `restart_position` starts counting
-// error positions afresh for a new entry.
-int RunPrompt(const ConsoleOptions& options, const std::string& where, bool* pretty,
-              const std::function<bool(const std::string&)>& feed, const std::function<bool()>& needs_more,
-              const std::function<void()>& restart_position, const std::function<void()>& finish) {
+// One entry, a statement at a time: each is sent once the one before is
+// answered, so that a (cancel) sent by Ctrl-C finds nothing queued before
+// it on the server and ends a waiting acquire at once. (A person types
+// slower than a round trip; --file and piped input are pipelined.)
+bool RunEntry(Backend& b, std::string_view entry, bool timing, const Printer& p) {
+  ResponseCounter counter;
+  auto print = [&](std::string_view line) { p.Line(line); };
+  for (std::string_view unit : SplitStatements(entry, &counter)) {
+    auto start = std::chrono::steady_clock::now();
+    bool ok = b.Run(unit, 1, print);
+    if (timing) {
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      std::printf("Time: %.3f ms\n", ms);
+    }
+    std::fflush(stdout);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+int RunInteractive(Backend& b, const ConsoleOptions& options) {
   std::string history = options.history_file;
   if (history.empty()) {
     const char* home = std::getenv("HOME");
     history = std::string(home != nullptr ? home : ".") + "/.parendb_history";
   }
-  using_history();
-  read_history(history.c_str());
-  std::printf("ParenDB %s console on %s. :help lists the statements; Ctrl-D quits.\n", PARENDB_VERSION, where.c_str());
-  std::string entry;  // the statement being typed, for one history line
+  Printer p{options.pretty, ColourWanted()};
+  bool timing = false;
+  InterruptGuard interrupts;
+  std::vector<std::string> collections = b.Collections();
+  bool collections_stale = false;
+  LineEditor editor("parendb", history, [&](const std::string& before) {
+    if (collections_stale) {  // refreshed when Tab needs them, not after every entry
+      collections = b.Collections();
+      collections_stale = false;
+    }
+    return Complete(before, collections);
+  });
+  std::printf("ParenDB %s console on %s. :help lists the statements; Tab completes; Ctrl-D quits.\n", PARENDB_VERSION,
+              b.where().c_str());
+  std::string entry;  // the lines of the entry being typed
+  auto counter = std::make_unique<ResponseCounter>();  // over entry
   while (true) {
-    bool continuing = needs_more();
-    char* raw = readline(continuing ? "     ...> " : "parendb> ");
-    if (raw == nullptr) break;
-    std::string line(raw);
-    std::free(raw);
-    if (!continuing && !line.empty() && line[0] == ':') {
-      add_history(line.c_str());
+    std::string line;
+    LineEditor::Result r = editor.Read(entry.empty() ? "parendb> " : "     ...> ", &line);
+    if (r == LineEditor::Result::kEnd) break;
+    if (r == LineEditor::Result::kInterrupted) {
+      entry.clear();  // never sent: nothing to undo
+      counter = std::make_unique<ResponseCounter>();
+      continue;
+    }
+    if (entry.empty() && !line.empty() && line[0] == ':') {
+      editor.AddHistory(line);
       if (line == ":quit" || line == ":q") break;
       if (line == ":help" || line == ":h") {
         PrintHelp();
       } else if (line == ":pretty on" || line == ":pretty") {
-        *pretty = true;
+        p.pretty = true;
       } else if (line == ":pretty off") {
-        *pretty = false;
+        p.pretty = false;
+      } else if (line == ":timing on" || line == ":timing") {
+        timing = true;
+      } else if (line == ":timing off") {
+        timing = false;
       } else {
         std::printf("unknown console command %s (try :help)\n", line.c_str());
       }
       continue;
     }
-    if (!continuing) restart_position();  // positions count from this entry
-    entry += entry.empty() ? line : "\n" + line;
-    if (!feed(line + "\n")) break;
-    if (!needs_more()) {
-      if (!entry.empty()) add_history(entry.c_str());
-      entry.clear();
-    }
+    entry += line + "\n";
+    counter->Feed(line + "\n");
+    if (counter->NeedsMore() && !counter->fatal()) continue;
+    std::string text = std::move(entry);
+    entry.clear();
+    counter = std::make_unique<ResponseCounter>();
+    std::string remembered = text.substr(0, text.size() - 1);
+    if (remembered.find_first_not_of(" \t\n") != std::string::npos) editor.AddHistory(remembered);
+    b.NewEntry();
+    if (!RunEntry(b, text, timing, p)) return 1;
+    collections_stale = true;
   }
-  finish();
-  write_history(history.c_str());
+  b.Finish([&](std::string_view line) { p.Line(line); });
   std::printf("\n");
   return 0;
 }
 
-int RunInteractive(Evaluator& e, const ConsoleOptions& options) {
-  bool pretty = options.pretty;
-  return RunPrompt(
-      options, "an embedded database", &pretty,
-      [&](const std::string& line) {
-        Feed(e, line);
-        PrintResponses(e, pretty, stdout);
-        return true;
-      },
-      [&] { return e.NeedsMoreInput(); }, [&] { e.reader().ResetPosition(); },
-      [&] {
-        e.FinishInput();
-        PrintResponses(e, pretty, stdout);
-      });
+// --file: the script, pipelined; or with stop_on_error, one statement at a
+// time until one is answered with an error.
+int RunFile(Backend& b, const ConsoleOptions& options) {
+  std::ifstream in(options.file, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "parendb console: cannot read %s\n", options.file.c_str());
+    return 1;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string script = ss.str();
+  Printer p{options.pretty, ColourWanted()};
+  ResponseCounter counter;
+  std::vector<std::string_view> units = SplitStatements(script, &counter);
+  auto print = [&](std::string_view line) { p.Line(line); };
+  if (!options.stop_on_error) {
+    bool ok = b.Run(script, units.size(), print);
+    b.Finish(print);
+    std::fflush(stdout);
+    return ok ? 0 : 1;
+  }
+  size_t offset = 0;
+  for (std::string_view unit : units) {
+    bool failed = false;
+    bool ok = b.Run(unit, 1, [&](std::string_view line) {
+      p.Line(line);
+      failed = failed || line.rfind("(error ", 0) == 0;
+    });
+    if (!ok) return 1;
+    if (failed) {
+      size_t first = unit.find_first_not_of(" \t\r\n");
+      size_t at = offset + (first == std::string_view::npos ? 0 : first);
+      size_t line_no = 1 + static_cast<size_t>(std::count(script.begin(), script.begin() + static_cast<long>(at), '\n'));
+      std::fflush(stdout);
+      std::fprintf(stderr, "parendb console: stopped at the first error, the statement on line %zu of %s\n", line_no,
+                   options.file.c_str());
+      return 1;
+    }
+    offset += unit.size();
+  }
+  b.Finish(print);
+  std::fflush(stdout);
+  return 0;
+}
+
+// stdin is not a terminal: read and answer as it comes, pipelined.
+int RunPiped(Backend& b, const ConsoleOptions& options) {
+  Printer p{options.pretty, false};
+  ResponseCounter counter;
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(STDIN_FILENO, buf, sizeof buf)) > 0) {
+    std::string_view chunk(buf, static_cast<size_t>(n));
+    size_t complete = counter.Feed(chunk);
+    if (!b.Run(chunk, complete, [&](std::string_view line) { p.Line(line); })) return 1;
+    std::fflush(stdout);
+    if (counter.fatal()) return 1;
+  }
+  b.Finish([&](std::string_view line) { p.Line(line); });
+  std::fflush(stdout);
+  return 0;
+}
+
+int RunWith(Backend& b, const ConsoleOptions& options) {
+  if (!options.file.empty()) return RunFile(b, options);
+  if (!isatty(STDIN_FILENO)) return RunPiped(b, options);
+  return RunInteractive(b, options);
 }
 
 }  // namespace
@@ -149,42 +338,13 @@ int RunRemoteConsole(const std::string& address, const std::string& password, co
     std::fprintf(stderr, "parendb: %s\n", error.c_str());
     return 1;
   }
-  std::string line;
-  ResponseCounter counter;
-  bool pretty = options.pretty;
-  // Sends text and prints the responses it completes; false once the
-  // server has closed the connection.
-  auto exchange = [&](std::string_view text) {
-    size_t expect = counter.Feed(text);
-    if (!remote.Send(text)) return false;
-    for (size_t i = 0; i < expect; ++i) {
-      if (!remote.ReadLine(&line)) {
-        std::fprintf(stderr, "parendb: the server closed the connection\n");
-        return false;
-      }
-      PrintLine(line, pretty, stdout);
-    }
-    std::fflush(stdout);
-    return !counter.fatal();
-  };
-  if (!isatty(STDIN_FILENO)) {
-    char buf[1 << 16];
-    ssize_t n;
-    while ((n = ::read(STDIN_FILENO, buf, sizeof buf)) > 0) {
-      if (!exchange(std::string_view(buf, static_cast<size_t>(n)))) return 1;
-    }
-    remote.ShutdownSend();
-    return 0;
-  }
-  return RunPrompt(
-      options, address, &pretty, [&](const std::string& l) { return exchange(l); },
-      [&] { return counter.NeedsMore(); }, [] {}, [&] { remote.ShutdownSend(); });
+  RemoteBackend b(&remote, address);
+  return RunWith(b, options);
 }
 
 int RunConsole(Database* db, const ConsoleOptions& options) {
-  Evaluator e(db->engine());
-  if (!isatty(STDIN_FILENO)) return RunScripted(e, options.pretty);
-  return RunInteractive(e, options);
+  EmbeddedBackend b(db->engine());
+  return RunWith(b, options);
 }
 
 }  // namespace parendb

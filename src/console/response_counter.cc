@@ -2,9 +2,14 @@
 
 namespace parendb {
 
-size_t ResponseCounter::Feed(std::string_view text) {
+size_t ResponseCounter::Feed(std::string_view text, std::vector<size_t>* ends) {
   reader_.Append(text);
+  fed_ += text.size();
   size_t n = 0;
+  // Offsets only move within one Feed (Append may compact the buffer).
+  auto end_here = [&] {
+    if (ends != nullptr) ends->push_back(fed_ - reader_.buffered());
+  };
   while (!fatal_) {
     Status err;
     if (awaiting_document_) {
@@ -14,6 +19,7 @@ size_t ResponseCounter::Feed(std::string_view text) {
       if (r == Reader::Result::kNeedMore) break;
       awaiting_document_ = false;
       ++n;
+      end_here();
       if (r == Reader::Result::kFatal) fatal_ = true;
       continue;
     }
@@ -25,6 +31,7 @@ size_t ResponseCounter::Feed(std::string_view text) {
       continue;
     }
     ++n;
+    end_here();
     if (r == Reader::Result::kFatal) fatal_ = true;
   }
   return n;

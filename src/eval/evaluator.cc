@@ -117,8 +117,37 @@ void Evaluator::RequirePassword(std::string password) {
 
 void Evaluator::Feed(std::string_view bytes) {
   reader_.Append(bytes);
+  if (pending_ && pending_kind_ == WaitKind::kAcquire) CancelWaitIfAsked();
   if (!pending_) Pump();
   reader_.ReleaseIfEmpty();
+}
+
+// (cancel) right after an acquire that waits is read at once, not in turn
+// (nothing else can be read while the session waits): the wait ends, the
+// acquire is answered lock-timeout and its transaction closed, and the
+// cancel (ok cancelled 1). Anywhere else it waits its turn and finds
+// nothing to cancel.
+void Evaluator::CancelWaitIfAsked() {
+  std::string_view text;
+  int depth;
+  size_t int_at, int_len;
+  if (!reader_.PeekSimpleStatement(&text, &depth, &int_at, &int_len)) return;
+  std::string compact;
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') compact += c;
+  }
+  if (compact != "(cancel)") return;
+  reader_.Skip(text.size());
+  CountStatement();
+  Transaction* t = pending_txn_;
+  // Cancels the wait: the lock manager will not call back. Had it granted
+  // the locks just before, they go now; the acquire fails either way.
+  engine_->locks().Release(&t->locks);
+  pending_.reset();
+  pending_txn_ = nullptr;
+  pending_started_ = {};
+  Fail(Error(ErrorCode::kLockTimeout, "the acquire of " + t->name + " was cancelled before its locks were granted"), t);
+  RespondOkCount("cancelled", 1);
 }
 
 void Evaluator::Abandon(const Status& why) {
@@ -496,6 +525,7 @@ void Evaluator::Run(const char* doc, size_t doc_len, size_t doc_cap) {
     case StatementKind::kIndexes: return Indexes();
     case StatementKind::kExplain: return Explain();
     case StatementKind::kBackup: return Backup();
+    case StatementKind::kCancel: return RespondOkCount("cancelled", 0);  // nothing waits: it came in turn
   }
 }
 

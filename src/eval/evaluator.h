@@ -70,6 +70,11 @@ class Evaluator {
   bool blocked() const { return pending_ != nullptr; }
   // Blocked on a commit's sync (milliseconds), not on locks (up to a timeout).
   bool waiting_for_commit() const { return pending_ != nullptr && pending_kind_ == WaitKind::kCommit; }
+  // While an acquire waits, a little more input is still read, so that a
+  // (cancel) sent after it can end the wait (see CancelWaitIfAsked).
+  bool ReadsWhileBlocked() const {
+    return pending_ != nullptr && pending_kind_ == WaitKind::kAcquire && reader_.buffered() < 4096;
+  }
   // True while a statement or its JSON document is unfinished (the console
   // then prompts for a continuation line).
   bool NeedsMoreInput() { return awaiting_document_ || !reader_.OnlyBlankLeft(); }
@@ -105,6 +110,7 @@ class Evaluator {
   enum class WaitKind { kAcquire, kCommit, kCatalog, kBackup };
 
   void Pump();
+  void CancelWaitIfAsked();
   // Compiles tree_ and runs it; true when it compiled.
   bool ExecuteStatement();
   bool RunCachedStatement();

@@ -17,7 +17,7 @@ struct Spec {
 };
 
 // Argument positions count from 1 (0 is the statement name).
-constexpr std::array<Spec, 25> kSpecs = {{
+constexpr std::array<Spec, 26> kSpecs = {{
     {"open", StatementKind::kOpen, 1, 1, 1, -1},
     {"select", StatementKind::kSelect, 5, 7, 2, 1},
     {"selects", StatementKind::kSelects, 5, 7, 2, 1},
@@ -43,6 +43,7 @@ constexpr std::array<Spec, 25> kSpecs = {{
     {"indexes", StatementKind::kIndexes, 1, 1, -1, -1},
     {"explain", StatementKind::kExplain, 1, 1, -1, 1},
     {"backup", StatementKind::kBackup, 1, 1, -1, -1},
+    {"cancel", StatementKind::kCancel, 0, 0, -1, -1},
 }};
 
 static_assert(kSpecs.size() == kStatementKindCount);
@@ -463,6 +464,7 @@ const std::vector<StatementHelp>& StatementHelpTable() {
       {"indexes", "(indexes people)", "the collection's indexes"},
       {"explain", "(explain a)", "how selection a finds and locks its documents"},
       {"backup", "(backup begin) (backup next) ...", "stream an online backup (use parendb backup)"},
+      {"cancel", "(cancel)", "end this connection's waiting acquire at once (the console's Ctrl-C)"},
   };
   return kHelp;
 }

@@ -20,7 +20,7 @@ enum class StatementKind : uint8_t {
   // v1.1 (section 10)
   kMakeIndex, kDropIndex, kIndexes, kExplain,
   // additions (lang-docs/additions.md)
-  kBackup,
+  kBackup, kCancel,
 };
 
 enum class BackupStep : uint8_t { kBegin, kNext, kEnd };
@@ -61,7 +61,7 @@ struct Named {
 // The statement's name as written: "select", "mkcoll", ...
 std::string_view StatementName(StatementKind kind);
 // How many kinds there are (StatementKind values are 0..count-1).
-constexpr size_t kStatementKindCount = static_cast<size_t>(StatementKind::kBackup) + 1;
+constexpr size_t kStatementKindCount = static_cast<size_t>(StatementKind::kCancel) + 1;
 
 // Compiles tree into *out. On failure *named says what the statement named.
 Status CompileStatement(const DatumTree& tree, Statement* out, Named* named);

@@ -166,7 +166,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Read() {
     if (closed_ || reading_) return;
-    if (evaluator_->blocked() || pending_output() >= shared_->options.max_output_bytes) return;
+    if (input_ended_) {  // the client finished sending while an acquire waited
+      if (!evaluator_->blocked()) {
+        closing_after_write_ = true;
+        close_reason_ = "closed by client";
+        if (!writing_) Close(close_reason_);
+      }
+      return;
+    }
+    if (evaluator_->blocked() && !evaluator_->ReadsWhileBlocked()) return;
+    if (pending_output() >= shared_->options.max_output_bytes) return;
     reading_ = true;
     socket_.async_read_some(asio::buffer(in_), Serially(&Connection::OnRead));
   }
@@ -174,6 +183,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(boost::system::error_code ec, size_t n) {
     reading_ = false;
     if (closed_) return;
+    if (ec == asio::error::eof && evaluator_->blocked()) {
+      input_ended_ = true;  // answer what was sent first; Read closes after
+      return;
+    }
     if (ec) return Close(ec == asio::error::eof ? "closed by client" : ec.message());
     NoteActivity();
     if (EngineMetrics* m = shared_->engine->metrics()) m->traffic.Add(EngineMetrics::kBytesIn, static_cast<int64_t>(n));
@@ -251,7 +264,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;  // the send failed
     if (evaluator_->must_close()) {
       closing_after_write_ = true;
-      if (!writing_) Close("protocol limit");
+      close_reason_ = "protocol limit";
+      if (!writing_) Close(close_reason_);
       return;
     }
     // Statements the output limit held back run once the output is gone;
@@ -300,7 +314,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_bytes_ = 0;
     if (closed_) return;
     if (ec) return Close(ec.message());
-    if (closing_after_write_ && evaluator_->output().empty()) return Close("protocol limit");
+    if (closing_after_write_ && evaluator_->output().empty()) return Close(close_reason_);
     Continue();
   }
 
@@ -392,6 +406,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool writing_ = false;
   bool closing_after_write_ = false;
+  const char* close_reason_ = "";
+  bool input_ended_ = false;  // end of input seen while blocked
   bool closed_ = false;
   std::atomic<size_t> held_{0};       // input buffered, as counted in Shared
   bool partial_ = false;              // an unfinished item is buffered ...
