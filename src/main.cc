@@ -127,7 +127,7 @@ void Usage(std::FILE* out) {
                "  --out FILE|DIR     export: where to write (default stdout; a directory with --all)\n"
                "  --all              export: every collection\n"
                "  --page N           export: documents per read (default 1000)\n"
-               "  --max-rate MB      backup: copy at most MB MiB per second (default 50; 0: as\n"
+               "  --max-rate MB      backup: copy at most MB MiB per second (default 25; 0: as\n"
                "                     fast as it goes). A backup at full speed takes cores and\n"
                "                     memory bandwidth from the server's clients; the backup runs\n"
                "                     at the lowest CPU priority on both sides regardless\n"

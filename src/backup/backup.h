@@ -16,7 +16,7 @@ struct BackupOptions {
   // Bytes per second at most (0: as fast as it goes), so that a backup
   // leaves the server's cores, memory bandwidth and disk to its clients
   // (docs/operating.md has the measurements behind the default).
-  int64_t max_rate_bytes = int64_t{50} << 20;
+  int64_t max_rate_bytes = int64_t{25} << 20;
 };
 
 // Returns the process exit code: 0 done (the files are durable), 1 failed
