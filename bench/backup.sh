@@ -52,7 +52,7 @@ backup_loop() {
     i=$((i + 1))
     local start end
     start=$(date +%s.%N)
-    ${BACKUP_PREFIX:-} build/parendb backup "$COPIES/copy$i" --connect 127.0.0.1:$PORT $BACKUP_FLAGS 2>/dev/null || exit 0
+    build/parendb backup "$COPIES/copy$i" --connect 127.0.0.1:$PORT $BACKUP_FLAGS 2>/dev/null || exit 0
     end=$(date +%s.%N)
     du -sm "$COPIES/copy$i" | awk -v s="$start" -v e="$end" '{ printf "backup %.2f s %d MB\n", e - s, $1 }' >> "$WORK/backups.txt"
     rm -rf "$COPIES/copy$i"
