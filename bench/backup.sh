@@ -28,15 +28,7 @@ cleanup() {
 scripts/build build RelWithDebInfo >/dev/null
 source bench/lib/server_cpu.sh
 
-python3 - "$N" > "$WORK/docs.jsonl" <<'PY'
-import json, sys
-n = int(sys.argv[1])
-out = sys.stdout
-for i in range(n):
-    out.write(json.dumps({"user": "user%d" % i, "email": "user%d@example.com" % i, "age": 18 + i % 60,
-                          "score": (i * 7919) % 10007 / 7.0, "tags": ["t%d" % (i % 13), "x"],
-                          "bio": "lorem ipsum dolor sit amet " * 3}, separators=(",", ":")) + "\n")
-PY
+python3 bench/lib/documents.py "$N" > "$WORK/docs.jsonl"  # ~200 bytes each
 build/parendb serve --data "$WORK/db" --port $PORT --sync full --log-level warn &
 SERVER=$!
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done

@@ -28,16 +28,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 scripts/build build RelWithDebInfo >/dev/null
 source bench/lib/server_cpu.sh
 
-# ~200-byte documents, each a little different.
-python3 - "$N" > "$WORK/docs.jsonl" <<'PY'
-import json, sys
-n = int(sys.argv[1])
-out = sys.stdout
-for i in range(n):
-    out.write(json.dumps({"user": "user%d" % i, "email": "user%d@example.com" % i, "age": 18 + i % 60,
-                          "score": (i * 7919) % 10007 / 7.0, "tags": ["t%d" % (i % 13), "x"],
-                          "bio": "lorem ipsum dolor sit amet " * 3}, separators=(",", ":")) + "\n")
-PY
+python3 bench/lib/documents.py "$N" > "$WORK/docs.jsonl"  # ~200 bytes each
 BYTES=$(stat -c %s "$WORK/docs.jsonl")
 echo "documents: $N, $((BYTES / N)) bytes each on average ($((BYTES >> 20)) MiB)"
 

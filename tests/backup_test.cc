@@ -57,6 +57,13 @@ Value DrainBackup(Session& s, const std::string& dir, const std::function<void()
   }
 }
 
+// Opens a data directory (a backup's copy) as a database.
+std::unique_ptr<Database> OpenCopy(const std::string& dir) {
+  Options o;
+  o.data_dir = dir;
+  return MemoryDb(o);
+}
+
 int64_t SumBalances(Session& s, int64_t* docs) {
   auto lines = Lines(s, "(open q)(selects a q r (coll acc) true)(acquire q)(readall a)(close q)");
   Value v;
@@ -148,9 +155,7 @@ TEST_SUITE("backup") {
     w.reset();
     db.reset();
 
-    Options r;
-    r.data_dir = copy;
-    auto restored = MemoryDb(r);
+    auto restored = OpenCopy(copy);
     auto rs = restored->NewSession();
     int64_t docs = 0;
     CHECK(SumBalances(*rs, &docs) == 299900);
@@ -166,7 +171,7 @@ TEST_SUITE("backup") {
     REQUIRE(Lines(*rs, "(open t)(acquire t)(create n t (coll later)) {\"x\": 1}(commit t)").back() == "(ok committed)");
     rs.reset();
     restored.reset();
-    restored = MemoryDb(r);
+    restored = OpenCopy(copy);
     rs = restored->NewSession();
     CHECK(Lines(*rs, "(open q)(selects a q r (coll later) true)(acquire q)(readall a)(close q)")[3] == "[{\"_id\":1,\"x\":1}]");
     fs::remove_all(dir);
@@ -185,9 +190,7 @@ TEST_SUITE("backup") {
     CHECK(done.find("log_records")->as_int() == 0);
     s.reset();
     db.reset();
-    Options r;
-    r.data_dir = dir;
-    auto restored = MemoryDb(r);
+    auto restored = OpenCopy(dir);
     auto rs = restored->NewSession();
     CHECK(Lines(*rs, "(open q)(selects a q r (coll c) true)(acquire q)(readall a)(close q)")[3] == "[{\"_id\":1,\"v\":\"é\"}]");
     fs::remove_all(dir);
@@ -244,9 +247,7 @@ TEST_SUITE("backup") {
     REQUIRE_MESSAGE(rc == 0, out);
     CHECK_MESSAGE(out.find(" documents into " + copy + " (a checkpoint through log record ") != std::string::npos, out);
 
-    Options r;
-    r.data_dir = copy;
-    auto restored = MemoryDb(r);
+    auto restored = OpenCopy(copy);
     auto rs = restored->NewSession();
     int64_t docs = 0;
     CHECK(SumBalances(*rs, &docs) == 2000000);

@@ -27,6 +27,16 @@ using namespace parendb::test;
 
 namespace {
 
+// Collection c with document 1, whose wn lock the returned session's
+// transaction h holds until (commit h).
+std::unique_ptr<Session> HoldDocumentOne(Database& db) {
+  auto holder = db.NewSession();
+  REQUIRE(Lines(*holder, "(mkcoll c)(open t)(acquire t)(create a t (coll c)) {}(commit t)"
+                         "(open h)(select a h wn (coll c) (= (f _id) 1))(acquire h)")
+              .back() == "(ok acquired)");
+  return holder;
+}
+
 // Waits (up to 10 s) until some acquire has waited for a lock.
 void UntilSomeoneWaits(Database& db) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -220,10 +230,7 @@ TEST_SUITE("console") {
 
   TEST_CASE("at a terminal, connected to a server: Ctrl-C ends a waiting acquire and the session goes on") {
     TestServer ts;
-    auto holder = ts.db->NewSession();
-    REQUIRE(Lines(*holder, "(mkcoll c)(open t)(acquire t)(create a t (coll c)) {}(commit t)"
-                           "(open h)(select a h wn (coll c) (= (f _id) 1))(acquire h)")
-                .back() == "(ok acquired)");
+    auto holder = HoldDocumentOne(*ts.db);
     Terminal t({"console", "--connect", "127.0.0.1:" + std::to_string(ts.port())});
     t.Prompt();
     t.Type("(open w)(select x w wn (coll c) (= (f _id) 1))(acquire w 60000)(readall x)\r");
@@ -248,10 +255,7 @@ TEST_SUITE("console") {
 
   TEST_CASE("(cancel) on a socket: only right after a waiting acquire; otherwise answered in turn") {
     TestServer ts;
-    auto holder = ts.db->NewSession();
-    REQUIRE(Lines(*holder, "(mkcoll c)(open t)(acquire t)(create a t (coll c)) {}(commit t)"
-                           "(open h)(select a h wn (coll c) (= (f _id) 1))(acquire h)")
-                .back() == "(ok acquired)");
+    auto holder = HoldDocumentOne(*ts.db);
     Client c(ts.port());
     c.Send("(cancel)\n");
     CHECK(c.Line() == "(ok cancelled 0)");

@@ -261,9 +261,8 @@ int Backup::Run() {
   std::snprintf(tail, sizeof tail, " (a checkpoint through log record %" PRId64 ", then %" PRId64
                 " log records through %" PRId64 "; %.1f MB)",
                 IntField(done, "checkpoint_lsn"), records, IntField(done, "last_lsn"), static_cast<double>(bytes_) / 1e6);
-  progress.Finish("backed up " + WithCommas(static_cast<uint64_t>(std::max<int64_t>(documents, 0))) +
-                      " documents into " + o_.dest + tail,
-                  static_cast<uint64_t>(std::max<int64_t>(documents, 0)));
+  uint64_t n = static_cast<uint64_t>(std::max<int64_t>(documents, 0));
+  progress.Finish("backed up " + WithCommas(n) + (n == 1 ? " document" : " documents") + " into " + o_.dest + tail, n);
   return 0;
 }
 

@@ -17,9 +17,11 @@
 namespace parendb {
 namespace {
 
-volatile sig_atomic_t g_presses = 0;
-volatile sig_atomic_t g_cancels = 0;
-volatile sig_atomic_t g_cancel_fd = -1;
+// Touched by the SIGINT handler: lock-free atomics (async-signal-safe).
+std::atomic<int> g_presses{0};
+std::atomic<int> g_cancels{0};
+std::atomic<int> g_cancel_fd{-1};
+static_assert(std::atomic<int>::is_always_lock_free);
 struct sigaction g_previous;
 pthread_t g_console_thread;
 
@@ -64,7 +66,7 @@ const char* PromptOf(EditLine* el) {
 // signal interrupted, so Ctrl-C would only be noticed at the next key; this
 // one gives up instead (el_gets then returns at once), and decodes UTF-8
 // itself, as libedit's does.
-volatile sig_atomic_t g_presses_at_read = 0;
+std::atomic<int> g_presses_at_read{0};
 
 int ReadChar(EditLine*, wchar_t* out) {
   std::mbstate_t state{};
