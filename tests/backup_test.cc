@@ -94,7 +94,7 @@ TEST_SUITE("backup") {
     out.clear();
     AppendBase64("fo", &out);
     CHECK(out == "Zm8=");
-    for (std::string_view bad : {"Zm8", "Zm=8", "Z===", "Zm9v!mFy", "=m9v", "Zm8=Zm8="}) {
+    for (std::string_view bad : {"Zm8", "Zm=8", "Z===", "Zm9v!mFy", "=m9v", "Zm8=Zm8=", "Zm9=", "Zh=="}) {
       std::string ignored;
       CHECK_MESSAGE(!DecodeBase64(bad, &ignored), bad);
     }

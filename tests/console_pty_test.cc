@@ -293,6 +293,13 @@ TEST_SUITE("console") {
     CHECK(RunFile("(mkcoll d)(open t)(acquire t)(create x t (coll d))\n{\"a\": 1}\n(commit t)", at + " --stop-on-error", &status) ==
           "(ok mkcoll)\n(ok opened)\n(ok acquired)\n(ok created)\n(ok committed)\n");
     CHECK(status == 0);
+    // A create without its document is answered only when the next
+    // statement begins: the two are sent together, so nothing waits (a
+    // fuzz finding); the second (ping) is not sent.
+    CHECK(RunFile("(open u)(acquire u)(create x u (coll d)) (ping)\n(ping)", at + " --stop-on-error", &status) ==
+          "(ok opened)\n(ok acquired)\n(error bad-document \"the statement must be followed by a JSON object; transaction u closed\")\n"
+          "(ok pong)\nparendb console: stopped at the first error, the statement on line 1 of " +
+              (std::filesystem::temp_directory_path() / ("parendb-script-" + std::to_string(getpid()) + ".pdb")).string() + "\n");
     std::string out;
     int raw = RunCommand(std::string(PARENDB_BINARY) + " console --memory --file /nonexistent/x.pdb 2>&1", &out);
     CHECK(out == "parendb console: cannot read /nonexistent/x.pdb\n");

@@ -76,6 +76,9 @@ bool DecodeBase64(std::string_view text, std::string* out) {
   const uint8_t* q = in + full;
   int32_t a = kDecode[q[0]], b = kDecode[q[1]], c = pad == 1 ? kDecode[q[2]] : 0;
   if ((a | b | c) < 0 || (pad == 2 && q[2] != '=')) return false;
+  // The bits past the last byte must be zero: one encoding per byte string
+  // (RFC 4648 3.5), so "Zm8=" decodes and "Zm9=" does not.
+  if ((pad == 1 && (c & 3) != 0) || (pad == 2 && (b & 15) != 0)) return false;
   uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6);
   *p++ = static_cast<char>(v >> 16);
   if (pad == 1) *p++ = static_cast<char>(v >> 8);

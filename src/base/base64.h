@@ -12,7 +12,8 @@ namespace parendb {
 // Appends the encoding of data to *out.
 void AppendBase64(std::string_view data, std::string* out);
 // Appends the bytes text encodes to *out; false (out unspecified) when
-// text is not padded base64.
+// text is not padded base64 in its one canonical form (the bits past the
+// last byte zero).
 bool DecodeBase64(std::string_view text, std::string* out);
 
 }  // namespace parendb

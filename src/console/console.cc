@@ -161,15 +161,19 @@ void PrintHelp() {
       "      entry being typed, and ends a waiting acquire on a server (lock-timeout).\n");
 }
 
-// The statements of text, one string each (with the blanks before them).
-std::vector<std::string_view> SplitStatements(std::string_view text, ResponseCounter* counter) {
-  std::vector<size_t> ends;
-  counter->Feed(text, &ends);
-  std::vector<std::string_view> units;
+// Text cut into pieces that are each answered in full once sent: a
+// statement each (with the blanks before it), or two where a create lacks
+// its document (see ResponseCounter::Piece).
+struct Unit {
+  std::string_view text;
+  size_t answers;
+};
+std::vector<Unit> SplitStatements(std::string_view text) {
+  std::vector<Unit> units;
   size_t from = 0;
-  for (size_t end : ends) {
-    units.push_back(text.substr(from, end - from));
-    from = end;
+  for (const ResponseCounter::Piece& p : SplitIntoPieces(text)) {
+    units.push_back(Unit{text.substr(from, p.end - from), p.answers});
+    from = p.end;
   }
   return units;
 }
@@ -179,11 +183,10 @@ std::vector<std::string_view> SplitStatements(std::string_view text, ResponseCou
 // it on the server and ends a waiting acquire at once. (A person types
 // slower than a round trip; --file and piped input are pipelined.)
 bool RunEntry(Backend& b, std::string_view entry, bool timing, const Printer& p) {
-  ResponseCounter counter;
   auto print = [&](std::string_view line) { p.Line(line); };
-  for (std::string_view unit : SplitStatements(entry, &counter)) {
+  for (const Unit& unit : SplitStatements(entry)) {
     auto start = std::chrono::steady_clock::now();
-    bool ok = b.Run(unit, 1, print);
+    bool ok = b.Run(unit.text, unit.answers, print);
     if (timing) {
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       std::printf("Time: %.3f ms\n", ms);
@@ -272,25 +275,26 @@ int RunFile(Backend& b, const ConsoleOptions& options) {
   ss << in.rdbuf();
   std::string script = ss.str();
   Printer p{options.pretty, ColourWanted()};
-  ResponseCounter counter;
-  std::vector<std::string_view> units = SplitStatements(script, &counter);
+  std::vector<Unit> units = SplitStatements(script);
   auto print = [&](std::string_view line) { p.Line(line); };
   if (!options.stop_on_error) {
-    bool ok = b.Run(script, units.size(), print);
+    size_t answers = 0;
+    for (const Unit& u : units) answers += u.answers;
+    bool ok = b.Run(script, answers, print);
     b.Finish(print);
     std::fflush(stdout);
     return ok ? 0 : 1;
   }
   size_t offset = 0;
-  for (std::string_view unit : units) {
+  for (const Unit& unit : units) {
     bool failed = false;
-    bool ok = b.Run(unit, 1, [&](std::string_view line) {
+    bool ok = b.Run(unit.text, unit.answers, [&](std::string_view line) {
       p.Line(line);
       failed = failed || line.rfind("(error ", 0) == 0;
     });
     if (!ok) return 1;
     if (failed) {
-      size_t first = unit.find_first_not_of(" \t\r\n");
+      size_t first = unit.text.find_first_not_of(" \t\r\n");
       size_t at = offset + (first == std::string_view::npos ? 0 : first);
       size_t line_no = 1 + static_cast<size_t>(std::count(script.begin(), script.begin() + static_cast<long>(at), '\n'));
       std::fflush(stdout);
@@ -298,7 +302,7 @@ int RunFile(Backend& b, const ConsoleOptions& options) {
                    options.file.c_str());
       return 1;
     }
-    offset += unit.size();
+    offset += unit.text.size();
   }
   b.Finish(print);
   std::fflush(stdout);
