@@ -4,7 +4,9 @@
 // load, the copy then opened as a database.
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "base/base64.h"
 #include "doc/json.h"
@@ -267,6 +270,37 @@ TEST_SUITE("backup") {
     out.clear();
     CHECK(ExitCode(RunCommand(Tool("backup " + copy + " --connect 127.0.0.1:" + std::to_string(ts.port()) + " 2>&1"), &out)) == 1);
     CHECK(out.find("is not an empty directory") != std::string::npos);
+    // A backup killed midway leaves a directory no server opens.
+    std::string killed = dir + "/killed";
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      std::string port = "127.0.0.1:" + std::to_string(ts.port());
+      execl(PARENDB_BINARY, "parendb", "backup", killed.c_str(), "--connect", port.c_str(), "--max-rate", "1",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    bool writing = false;
+    while (!writing && std::chrono::steady_clock::now() < deadline) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(killed, ec)) writing = writing || e.path().extension() == ".tmp";
+      if (!writing) std::this_thread::yield();
+    }
+    CHECK(writing);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    CHECK(fs::exists(killed + "/BACKUP-INCOMPLETE"));
+    std::string error;
+    Options k;
+    k.data_dir = killed;
+    CHECK(Database::Open(k, &error) == nullptr);
+    CHECK(error.find("holds a backup that never finished") != std::string::npos);
+    out.clear();
+    CHECK(ExitCode(RunCommand(Tool("doctor " + killed), &out)) == 1);
+    CHECK(out.find("never finished") != std::string::npos);
+    CHECK(!fs::exists(copy + "/BACKUP-INCOMPLETE"));  // a finished backup has none
+
     // A server that is gone: a clear error, no directory left behind.
     out.clear();
     CHECK(ExitCode(RunCommand(Tool("backup " + dir + "/none --connect 127.0.0.1:1 2>&1"), &out)) == 1);

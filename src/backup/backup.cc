@@ -1,8 +1,10 @@
 // The client's side of (backup begin)/(backup next): pieces of the
 // server's files arrive base64-encoded, a window of them asked for ahead,
-// and are written under temporary names (".tmp", which a server opening the
-// directory removes), then synced and renamed once every piece is in. A
-// backup cut short therefore never opens as a smaller database.
+// and are written under temporary names (".tmp"), then synced and renamed
+// once every piece is in. A marker file (BACKUP-INCOMPLETE) is made before
+// the first and removed after the last: a server refuses a directory that
+// has it, so a backup cut short, even by SIGKILL, never opens as a smaller
+// database.
 #include "backup/backup.h"
 
 #include <sys/resource.h>
@@ -24,6 +26,7 @@
 #include "client/progress.h"
 #include "doc/json.h"
 #include "doc/value.h"
+#include "wal/data_dir.h"
 #include "wal/file.h"
 
 namespace parendb {
@@ -68,6 +71,8 @@ class Backup {
   void Pace(double seconds);
   bool Write(const std::string& name, std::string_view bytes, std::string* error);
   bool Complete(std::string* error);
+  bool MarkUnfinished(std::string* error);
+  std::string Marker() const { return o_.dest + "/" + std::string(kBackupIncomplete); }
   void RemovePartial();
 
   const BackupOptions& o_;
@@ -99,6 +104,20 @@ bool Backup::PrepareDest(std::string* error) {
   }
   created_dest_ = true;
   return true;
+}
+
+// Until every file is in, DEST holds a marker that makes a server refuse to
+// open it: a backup tool killed midway leaves no directory that opens as a
+// smaller (or empty) database.
+bool Backup::MarkUnfinished(std::string* error) {
+  std::unique_ptr<WritableFile> f;
+  Status st = fs_->OpenWritable(Marker(), false, &f);
+  if (st.ok()) st = f->Append("parendb backup is writing this directory, or died doing it: it is not a database yet\n");
+  if (st.ok()) st = f->Sync();
+  if (st.ok()) st = f->Close();
+  if (st.ok()) st = fs_->SyncDir(o_.dest);
+  if (!st.ok()) *error = st.message();
+  return st.ok();
 }
 
 // A piece, {"file":"NAME","documents":N,"data":"BASE64"}, is taken apart
@@ -178,10 +197,8 @@ bool Backup::Write(const std::string& name, std::string_view bytes, std::string*
   return true;
 }
 
-// Every piece is in: sync, then give the files their names (the checkpoint
-// last of all is not needed: a log segment without its checkpoint is never
-// read alone, since recovery starts from a checkpoint when there is one,
-// and every name appears only after every file is durable).
+// Every piece is in: sync every file, give each its name, and only then
+// remove the marker, so DEST opens only once all of it is durable.
 bool Backup::Complete(std::string* error) {
   for (auto& [name, f] : files_) {
     Status st = f->Sync();
@@ -199,6 +216,8 @@ bool Backup::Complete(std::string* error) {
     }
   }
   Status st = fs_->SyncDir(o_.dest);
+  if (st.ok()) st = fs_->Remove(Marker());  // only now does DEST open
+  if (st.ok()) st = fs_->SyncDir(o_.dest);
   if (!st.ok()) {
     *error = st.message();
     return false;
@@ -221,12 +240,13 @@ void Backup::RemovePartial() {
     std::filesystem::remove(o_.dest + "/" + name + ".tmp", ec);
     std::filesystem::remove(o_.dest + "/" + name, ec);
   }
+  std::filesystem::remove(Marker(), ec);
   if (created_dest_) std::filesystem::remove(o_.dest, ec);
 }
 
 int Backup::Run() {
   std::string error;
-  if (!PrepareDest(&error)) return Fail(error);
+  if (!PrepareDest(&error) || !MarkUnfinished(&error)) return Fail(error);
   Value v;
   if (!channel_->Send("(backup begin)\n") || !Answer(&v, &error)) return Fail(error);
   const int64_t total = IntField(v, "documents");

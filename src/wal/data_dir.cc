@@ -19,6 +19,7 @@ struct DirFiles {
   std::vector<uint64_t> checkpoints;  // lsns, ascending
   std::vector<uint64_t> segments;     // first lsns, ascending
   std::vector<std::string> temporary;
+  bool unfinished_backup = false;     // kBackupIncomplete is there
 };
 
 bool ParseHexName(const std::string& name, std::string_view prefix, std::string_view suffix, uint64_t* v) {
@@ -41,11 +42,18 @@ Status ListDataDir(FileSystem* fs, const std::string& dir, DirFiles* out) {
       out->segments.push_back(v);
     } else if (n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) {
       out->temporary.push_back(n);
+    } else if (n == kBackupIncomplete) {
+      out->unfinished_backup = true;
     }
   }
   std::sort(out->checkpoints.begin(), out->checkpoints.end());
   std::sort(out->segments.begin(), out->segments.end());
   return Status::Ok();
+}
+
+Status UnfinishedBackup(const std::string& dir) {
+  return Status(ErrorCode::kIo, dir + " holds a backup that never finished (" + std::string(kBackupIncomplete) +
+                                    " is there): it is not a database; make the backup again");
 }
 
 Status Corrupt(const std::string& file, uint64_t offset, const std::string& what) {
@@ -318,6 +326,7 @@ Status DataDir::Recover(RecoveryReport* report, uint64_t* next_lsn) {
   DirFiles files;
   Status st = ListDataDir(fs, options_.dir, &files);
   if (!st.ok()) return st;
+  if (files.unfinished_backup) return UnfinishedBackup(options_.dir);
   for (const std::string& t : files.temporary) (void)fs->Remove(options_.dir + "/" + t);  // unfinished checkpoints
   uint64_t from = 0;
   if (!files.checkpoints.empty()) {
@@ -438,6 +447,10 @@ int RunDoctor(const std::string& dir, bool salvage, FileSystem* fs, std::string*
   Status st = ListDataDir(fs, dir, &files);
   if (!st.ok()) {
     *out += "cannot read " + dir + ": " + st.message() + "\n";
+    return 1;
+  }
+  if (files.unfinished_backup) {
+    *out += UnfinishedBackup(dir).message() + "\n";
     return 1;
   }
   std::unique_ptr<DirLock> lock;

@@ -4,6 +4,8 @@
 //   DIR/LOCK                    flock'ed by the one process that has it open
 //   DIR/checkpoint-<lsn>.ckpt   every committed document as of log record lsn
 //   DIR/wal-<first lsn>.log     log segments (log_format.h)
+//   DIR/BACKUP-INCOMPLETE       a backup is being written here, or died
+//                               writing it: opening refuses the directory
 //
 // Opening loads the newest checkpoint and replays the log after it. A torn
 // tail (a frame cut or garbled at the very end of the newest segment, with no
@@ -28,6 +30,9 @@
 #include "wal/log_writer.h"
 
 namespace parendb {
+
+// Made first and removed last by `parendb backup` in its destination.
+inline constexpr std::string_view kBackupIncomplete = "BACKUP-INCOMPLETE";
 
 struct DataDirOptions {
   std::string dir;
