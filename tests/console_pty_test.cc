@@ -128,6 +128,13 @@ class Terminal {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  // Ctrl-D at a prompt: the console exits, with status 0.
+  void Quit() {
+    Prompt();
+    Type("\x04");
+    CHECK(Wait() == 0);
+  }
+
   // Keys are typed only at a prompt, once the line editor has the terminal
   // (canonical mode off): a key typed before that is read by the terminal's
   // own line discipline, which a person is never fast enough to hit, but a
@@ -223,9 +230,7 @@ TEST_SUITE("console") {
     t.Expect("Time: ");
     t.Expect("(ok pong)");
     t.Expect("Time: ");
-    t.Prompt();
-    t.Type("\x04");
-    CHECK(t.Wait() == 0);
+    t.Quit();
   }
 
   TEST_CASE("at a terminal, connected to a server: Ctrl-C ends a waiting acquire and the session goes on") {
@@ -248,9 +253,7 @@ TEST_SUITE("console") {
     t.Prompt();
     t.Type("(colls)\r");
     t.Expect("[\"c\"]");
-    t.Prompt();
-    t.Type("\x04");
-    CHECK(t.Wait() == 0);
+    t.Quit();
   }
 
   TEST_CASE("(cancel) on a socket: only right after a waiting acquire; otherwise answered in turn") {
