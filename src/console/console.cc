@@ -71,15 +71,15 @@ class RemoteBackend : public Backend {
  public:
   RemoteBackend(ServerConnection* c, std::string address) : c_(c), address_(std::move(address)) {}
   bool Run(std::string_view text, size_t responses, const std::function<void(std::string_view)>& each) override {
-    // Ctrl-C from here on writes (cancel) to the socket: a waiting acquire
-    // ends at once; the server answers every (cancel) with one line more
-    // (one that arrives before the statement is answered in turn).
+    // Once the statement is sent, Ctrl-C writes (cancel) to the socket (not
+    // before: it would land inside a statement still being written): a
+    // waiting acquire ends at once, and the server answers every (cancel)
+    // with one line more. A press during the send is acted on after it.
     const int cancels_before = InterruptGuard::cancels_sent();
+    const int presses_before = InterruptGuard::presses();
+    if (!c_->Send(text)) return Closed();
     InterruptGuard::SetCancelSocket(c_->native_handle());
-    if (!c_->Send(text)) {
-      InterruptGuard::SetCancelSocket(-1);
-      return Closed();
-    }
+    if (InterruptGuard::presses() != presses_before) InterruptGuard::CancelNow();
     auto expected = [&] { return responses + static_cast<size_t>(InterruptGuard::cancels_sent() - cancels_before); };
     size_t read = 0;
     std::string line;

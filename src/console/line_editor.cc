@@ -25,6 +25,14 @@ static_assert(std::atomic<int>::is_always_lock_free);
 struct sigaction g_previous;
 pthread_t g_console_thread;
 
+// Writes (cancel) to the cancel socket, if one is set; async-signal-safe.
+void WriteCancel() {
+  int fd = g_cancel_fd;
+  if (fd < 0) return;
+  static const char kCancel[] = "(cancel)\n";
+  if (::write(fd, kCancel, sizeof kCancel - 1) == static_cast<ssize_t>(sizeof kCancel - 1)) ++g_cancels;
+}
+
 void OnInterrupt(int) {
   int saved = errno;
   // A process-wide signal may land on any thread (an embedded database has
@@ -35,11 +43,7 @@ void OnInterrupt(int) {
     return;
   }
   ++g_presses;
-  int fd = g_cancel_fd;
-  if (fd >= 0) {
-    static const char kCancel[] = "(cancel)\n";
-    if (::write(fd, kCancel, sizeof kCancel - 1) == static_cast<ssize_t>(sizeof kCancel - 1)) ++g_cancels;
-  }
+  WriteCancel();
   errno = saved;
 }
 
@@ -198,6 +202,7 @@ InterruptGuard::~InterruptGuard() {
 }
 
 void InterruptGuard::SetCancelSocket(int fd) { g_cancel_fd = fd; }
+void InterruptGuard::CancelNow() { WriteCancel(); }
 int InterruptGuard::presses() { return g_presses; }
 int InterruptGuard::cancels_sent() { return g_cancels; }
 

@@ -46,6 +46,8 @@ class InterruptGuard {
   ~InterruptGuard();
   // While fd >= 0, each Ctrl-C sends (cancel) to it; -1 stops that.
   static void SetCancelSocket(int fd);
+  // Sends (cancel) to that socket now (for a press that came before it was set).
+  static void CancelNow();
   // Presses so far, and (cancel)s written so far.
   static int presses();
   static int cancels_sent();
