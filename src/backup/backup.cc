@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -28,23 +27,15 @@
 #include "doc/value.h"
 #include "wal/data_dir.h"
 #include "wal/file.h"
+#include "wal/log_writer.h"
 
 namespace parendb {
 namespace {
 
-// The only names a server may give: checkpoint-<16 hex>.ckpt, wal-<16 hex>.log.
+// The only names a server may give: a data directory's checkpoint or log segment.
 bool SafeFileName(const std::string& name) {
-  auto hex_between = [&](std::string_view prefix, std::string_view suffix) {
-    if (name.size() != prefix.size() + 16 + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      return false;
-    }
-    for (size_t i = prefix.size(); i < prefix.size() + 16; ++i) {
-      if (!std::isxdigit(static_cast<unsigned char>(name[i]))) return false;
-    }
-    return true;
-  };
-  return hex_between("checkpoint-", ".ckpt") || hex_between("wal-", ".log");
+  uint64_t lsn;
+  return ParseCheckpointName(name, &lsn) || ParseSegmentName(name, &lsn);
 }
 
 int64_t IntField(const Value& v, std::string_view key) {

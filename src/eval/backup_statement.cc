@@ -26,6 +26,7 @@ namespace parendb {
 // What a (backup next) waits for: the stream, and the answer made from it.
 struct Evaluator::BackupJob {
   std::unique_ptr<BackupStream> stream;
+  std::string bytes;   // the piece, raw (kept: its megabyte is reused)
   std::string answer;  // the JSON response, without its newline
 };
 
@@ -70,10 +71,12 @@ class BackgroundThread {
 
 // Makes the answer to one (backup next).
 Status MakePiece(Evaluator::BackupJob* job) {
-  std::string file, bytes;
+  std::string file;
+  std::string& bytes = job->bytes;
   Status st;
   BackupStream& b = *job->stream;
   std::string& out = job->answer;
+  bytes.clear();
   out.clear();
   if (!b.Next(kPieceBytes, &file, &bytes, &st)) {
     if (!st.ok()) return st;
@@ -136,11 +139,16 @@ void Evaluator::FinishBackup(Status st) {
     backup_.reset();
     return RespondError(st);
   }
-  // A done answer is kept (the stream holds nothing now), so that pieces
-  // asked for ahead are answered the same; (backup end) or the next begin
-  // frees it.
+  // The stream is kept once done (it holds nothing then), so that pieces
+  // asked for ahead are answered done the same; (backup end) or the next
+  // begin frees it. A piece usually is all the output there is: it is
+  // handed over, not copied.
   BeginResponse();
-  out_ += backup_->answer;
+  if (out_.empty()) {
+    out_.swap(backup_->answer);
+  } else {
+    out_ += backup_->answer;
+  }
   EndResponse(ResponseKind::kJson, ErrorCode::kOk);
 }
 

@@ -1,8 +1,6 @@
 #include "wal/backup_source.h"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <vector>
 
 #include "wal/checkpoint_encoder.h"
@@ -37,10 +35,7 @@ Status ListSegments(FileSystem* fs, const std::string& dir, std::vector<uint64_t
   if (!st.ok()) return st;
   for (const std::string& n : names) {
     uint64_t v;
-    if (n.size() == 4 + 16 + 4 && n.compare(0, 4, "wal-") == 0 && n.compare(20, 4, ".log") == 0 &&
-        std::sscanf(n.c_str() + 4, "%16" SCNx64, &v) == 1) {
-      out->push_back(v);
-    }
+    if (ParseSegmentName(n, &v)) out->push_back(v);
   }
   std::sort(out->begin(), out->end());
   return Status::Ok();
@@ -68,17 +63,11 @@ class Backup final : public BackupStream {
     }
     if (phase_ == Phase::kLog) {
       *file = SegmentName(encoder_.lsn() + 1);
-      Status st = NextLog(at_least, bytes);
-      if (!st.ok()) {
-        *status = st;
-        phase_ = Phase::kDone;
-        pin_.reset();
-        return false;
-      }
-      if (!bytes->empty()) return true;
+      *status = NextLog(at_least, bytes);
+      if (status->ok() && !bytes->empty()) return true;
       phase_ = Phase::kDone;
     }
-    pin_.reset();  // complete: checkpoints may remove this log again
+    pin_.reset();  // complete (or failed): checkpoints may remove this log again
     return false;
   }
 
@@ -100,9 +89,6 @@ class Backup final : public BackupStream {
     if (end_lsn_ < next_lsn_) return;
     if (!ListSegments(fs_, dir_, &segments_).ok()) return;
     phase_ = Phase::kLog;
-    segment_ = 0;
-    header_sent_ = false;
-    OpenSegment();
   }
 
   void OpenSegment() {

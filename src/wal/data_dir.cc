@@ -22,23 +22,15 @@ struct DirFiles {
   bool unfinished_backup = false;     // kBackupIncomplete is there
 };
 
-bool ParseHexName(const std::string& name, std::string_view prefix, std::string_view suffix, uint64_t* v) {
-  if (name.size() != prefix.size() + 16 + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
-      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-    return false;
-  }
-  return std::sscanf(name.c_str() + prefix.size(), "%16" SCNx64, v) == 1;
-}
-
 Status ListDataDir(FileSystem* fs, const std::string& dir, DirFiles* out) {
   std::vector<std::string> names;
   Status st = fs->ListDir(dir, &names);
   if (!st.ok()) return st;
   for (const std::string& n : names) {
     uint64_t v;
-    if (ParseHexName(n, "checkpoint-", ".ckpt", &v)) {
+    if (ParseCheckpointName(n, &v)) {
       out->checkpoints.push_back(v);
-    } else if (ParseHexName(n, "wal-", ".log", &v)) {
+    } else if (ParseSegmentName(n, &v)) {
       out->segments.push_back(v);
     } else if (n.size() > 4 && n.compare(n.size() - 4, 4, ".tmp") == 0) {
       out->temporary.push_back(n);

@@ -22,6 +22,31 @@ std::string CheckpointName(uint64_t lsn) {
   return buf;
 }
 
+namespace {
+
+bool ParseHexName(std::string_view name, std::string_view prefix, std::string_view suffix, uint64_t* v) {
+  if (name.size() != prefix.size() + 16 + suffix.size() || name.substr(0, prefix.size()) != prefix ||
+      name.substr(prefix.size() + 16) != suffix) {
+    return false;
+  }
+  uint64_t n = 0;
+  for (char c : name.substr(prefix.size(), 16)) {
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return false;
+    n = n << 4 | static_cast<uint64_t>(d);
+  }
+  *v = n;
+  return true;
+}
+
+}  // namespace
+
+bool ParseSegmentName(std::string_view name, uint64_t* first_lsn) { return ParseHexName(name, "wal-", ".log", first_lsn); }
+
+bool ParseCheckpointName(std::string_view name, uint64_t* lsn) {
+  return ParseHexName(name, "checkpoint-", ".ckpt", lsn);
+}
+
 Status WalLog::Open(const WalOptions& options, uint64_t next_lsn, std::unique_ptr<WalLog>* out) {
   std::unique_ptr<WalLog> log(new WalLog(options));
   log->next_lsn_ = next_lsn;

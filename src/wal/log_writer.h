@@ -85,5 +85,9 @@ class WalLog final : public CommitLog {
 // "wal-000000000000002a.log" for first lsn 42.
 std::string SegmentName(uint64_t first_lsn);
 std::string CheckpointName(uint64_t lsn);
+// The lsn such a name carries; false for any other name (exactly 16
+// hexadecimal digits between the prefix and the suffix).
+bool ParseSegmentName(std::string_view name, uint64_t* first_lsn);
+bool ParseCheckpointName(std::string_view name, uint64_t* lsn);
 
 }  // namespace parendb
