@@ -144,8 +144,8 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
     if (w.keys_unchanged && w.replaced != nullptr) continue;
     w.keys_unchanged = false;
     for (const auto& index : indexes) {
-      if (w.doc != nullptr) w.keys.push_back(index->KeyOf(*w.doc));
-      if (w.replaced != nullptr) w.replaced_keys.push_back(index->KeyOf(*w.replaced));
+      if (w.doc != nullptr) w.keys.push_back(index->KeyOf(w.doc->view()));
+      if (w.replaced != nullptr) w.replaced_keys.push_back(index->KeyOf(w.replaced->view()));
     }
   }
   auto pending = std::make_shared<std::vector<Write>>(std::move(writes));
@@ -205,7 +205,7 @@ void Engine::Reindex(const IndexList& indexes, const Write& w, const std::vector
   for (size_t i = 0; i < indexes.size(); ++i) {
     if (unchanged(i)) continue;
     if (w.keys_unchanged) {
-      indexes[i]->Add(indexes[i]->KeyOf(*w.replaced), w.id);  // the replaced version stays (a snapshot sees it)
+      indexes[i]->Add(indexes[i]->KeyOf(w.replaced->view()), w.id);  // the replaced version stays (a snapshot sees it)
     } else if (i < w.keys.size()) {
       indexes[i]->Add(w.keys[i], w.id);
     }
@@ -216,7 +216,7 @@ void Engine::Reindex(const IndexList& indexes, const Write& w, const std::vector
     for (size_t i = 0; i < indexes.size(); ++i) {
       if (is_replaced && unchanged(i)) continue;
       // An older version kept for a snapshot: rare, and worked out here.
-      indexes[i]->Remove(known ? w.replaced_keys[i] : indexes[i]->KeyOf(*dropped[d]), w.id);
+      indexes[i]->Remove(known ? w.replaced_keys[i] : indexes[i]->KeyOf(dropped[d]->view()), w.id);
     }
   }
 }
@@ -253,7 +253,7 @@ std::string PathJson(const Path& path) {
 Status FillIndex(const Collection& c, Index* index, const std::function<void(size_t)>& progress) {
   size_t done = 0;
   c.ScanVersions([&](const DocId& id, const DocRef& doc) {
-    index->Add(index->KeyOf(*doc), id);
+    index->Add(index->KeyOf(doc->view()), id);
     if (++done % 100000 == 0) progress(done);
   });
   if (!index->unique()) return Status::Ok();
@@ -270,7 +270,7 @@ Status FillIndex(const Collection& c, Index* index, const std::function<void(siz
     for (Index::Hit& h : hits) {
       if (IsNullKey(h.key)) continue;
       DocRef doc = c.Get(h.id, kLatest);
-      if (doc == nullptr || index->KeyOf(*doc) != h.key) continue;
+      if (doc == nullptr || index->KeyOf(doc->view()) != h.key) continue;
       if (have_prev && prev.key == h.key && !(prev.id == h.id)) {
         return Status(ErrorCode::kDuplicateKey, "documents " + prev.id.ToString() + " and " + h.id.ToString() + " of " +
                                                     c.name() + " share the value at " + PathToString(index->path()));
@@ -395,7 +395,7 @@ Status Engine::PrepareReplay(const DecodedRecord& r, DocRef* doc) {
   if (r.kind != LogRecord::Kind::kPut) return Status::Ok();
   // Our own canonical text, protected by the record's CRC: kept as it is and
   // parsed only when something needs the tree.
-  *doc = StoredDoc::FromTrustedJson(r.doc);
+  *doc = StoredDoc::FromJson(r.doc);
   return Status::Ok();
 }
 

@@ -56,12 +56,14 @@ void Insert(Value* into, const Path& path, size_t step, const Value& v) {
   }
 }
 
-Value Project(const Value& doc, const std::vector<Path>& paths) {
+Value Project(const DocView& doc, const std::vector<Path>& paths) {
+  static const Path kId{PathStep{false, 0, "_id"}};
   Value out{Object{}};
-  if (const Value* id = doc.find("_id")) out.as_object().push_back(Member{"_id", *id});
+  Value slot;
+  if (const Value* id = doc.Resolve(kId, &slot)) out.as_object().push_back(Member{"_id", *id});
   for (const Path& p : paths) {
     if (p.size() == 1 && !p[0].is_index && p[0].name == "_id") continue;
-    if (const Value* v = Resolve(p, doc)) Insert(&out, p, 0, *v);
+    if (const Value* v = doc.Resolve(p, &slot)) Insert(&out, p, 0, *v);
   }
   return out;
 }
@@ -758,13 +760,13 @@ void Evaluator::RespondError(const Status& st) {
 // ---------------------------------------------------------------------------
 // Reading through the workspace
 
-const Value* Evaluator::View(Transaction* t, Selection* s, size_t i) const {
+DocView Evaluator::View(Transaction* t, Selection* s, size_t i) const {
   const Selection::Bound& b = s->docs[i];
   if (!t->workspace.empty()) {
     auto it = t->workspace.find(WorkspaceKey{s->collection, b.id});
-    if (it != t->workspace.end()) return it->second.deleted ? nullptr : &it->second.view();
+    if (it != t->workspace.end()) return it->second.deleted ? DocView() : it->second.view();
   }
-  return b.committed ? &b.committed->value() : nullptr;
+  return b.committed ? b.committed->view() : DocView();
 }
 
 bool Evaluator::Visible(Transaction* t, Selection* s, size_t i) const {
@@ -927,14 +929,14 @@ Status Evaluator::Bind(Transaction* t, bool* retry) {
         DocRef doc = s->collection->Get(id, ts);
         // `true` (every _id select) needs no look at the document, so a
         // recovered one is not parsed just to be returned.
-        if (doc && (s->condition.op == Expr::Op::kTrue || Test(s->condition, doc->value()))) {
+        if (doc && (s->condition.op == Expr::Op::kTrue || Test(s->condition, doc->view()))) {
           s->docs.push_back(Selection::Bound{id, std::move(doc)});
           if (!all) break;
         }
       }
     } else {
       s->collection->Scan(ts, [&](const DocId& id, const DocRef& doc) {
-        if (s->condition.op != Expr::Op::kTrue && !Test(s->condition, doc->value())) return true;
+        if (s->condition.op != Expr::Op::kTrue && !Test(s->condition, doc->view())) return true;
         s->docs.push_back(Selection::Bound{id, doc});
         return all;
       });
@@ -999,7 +1001,7 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   std::string id_json;
   AppendJson(given_id, &id_json);
   std::string json;
-  json.reserve(7 + id_json.size() + 1 + members.size() + 1 + JsonPadding());  // exact: see StoredDoc
+  json.reserve(7 + id_json.size() + 1 + members.size() + 1);
   json += "{\"_id\":";
   json += id_json;
   if (!members.empty()) {
@@ -1008,9 +1010,9 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   }
   json += '}';
   if (members.capacity() > (1u << 20)) std::string().swap(members);  // keep no huge document's buffer
-  DocRef rendered = StoredDoc::FromRenderedJson(std::move(json));
+  DocRef rendered = StoredDoc::FromJson(json);
   if (!c->indexes().empty()) {
-    st = NoteIndexWrite(t, c, id, {}, IndexKeys(c, &rendered->value()), LockKind::kWriteNonBlocking);
+    st = NoteIndexWrite(t, c, id, {}, IndexKeys(c, rendered->view()), LockKind::kWriteNonBlocking);
     if (!st.ok()) return Fail(std::move(st), t);
   }
   t->workspace[key] = WorkspaceEntry{c, Value(), false, created, true, std::move(rendered)};
@@ -1073,11 +1075,11 @@ void Evaluator::Read() {
   Value result;
   if (s->multi) result = Value(Array{});
   ForEachInWindow(t, s, [&](size_t i) {
-    const Value* doc = View(t, s, i);
+    DocView doc = View(t, s, i);
     if (!s->multi) {
-      result = Project(*doc, stmt_->paths);
+      result = Project(doc, stmt_->paths);
     } else {
-      result.as_array().push_back(Project(*doc, stmt_->paths));
+      result.as_array().push_back(Project(doc, stmt_->paths));
     }
   });
   std::string json;
@@ -1096,13 +1098,13 @@ void Evaluator::Update() {
   uint64_t n = 0;
   std::vector<Value> results(stmt_->values.size());
   for (size_t i = 0; i < s->docs.size(); ++i) {
-    const Value* before = View(t, s, i);
-    if (before == nullptr) continue;
+    DocView before = View(t, s, i);
+    if (!before) continue;
     // Every expression sees the document as it was before this statement.
     for (size_t k = 0; k < stmt_->values.size(); ++k) {
       Value scratch;
       Status err;
-      const Value* r = Evaluate(stmt_->values[k], *before, &scratch, &err);
+      const Value* r = Evaluate(stmt_->values[k], before, &scratch, &err);
       if (r == nullptr) {
         err.AppendMessage(" (setting " + PathToString(stmt_->paths[k]) + " of _id " + s->docs[i].id.ToString() + ")");
         return Fail(std::move(err), t);
@@ -1114,14 +1116,17 @@ void Evaluator::Update() {
     std::vector<std::string> keys_before = touches_index ? IndexKeys(s->collection, before) : std::vector<std::string>();
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
-    if (fresh) it->second = WorkspaceEntry{s->collection, s->docs[i].committed->value(), false, false, false, nullptr};
+    if (fresh) {
+      it->second = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
+      s->docs[i].committed->view().Tree(&it->second.value);  // parsed straight into the workspace
+    }
     for (size_t k = 0; k < stmt_->paths.size(); ++k) {
       Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.mutable_value());
       if (!st.ok()) return Fail(std::move(st), t);
     }
     if (!keys_before.empty()) {
       it->second.keys_moved = true;
-      Status st = NoteIndexWrite(t, s->collection, key.id, keys_before, IndexKeys(s->collection, &it->second.view()), s->lock);
+      Status st = NoteIndexWrite(t, s->collection, key.id, keys_before, IndexKeys(s->collection, it->second.view()), s->lock);
       if (!st.ok()) return Fail(std::move(st), t);
     }
     ++n;
@@ -1154,7 +1159,7 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     if (!s->collection->indexes().empty()) {
       Value after(std::move(fresh));
       Status st = NoteIndexWrite(t, s->collection, id, IndexKeys(s->collection, View(t, s, i)),
-                                 IndexKeys(s->collection, &after), s->lock);
+                                 IndexKeys(s->collection, after), s->lock);
       if (!st.ok()) return Fail(std::move(st), t);
       fresh = std::move(after.as_object());
     }
@@ -1195,8 +1200,8 @@ void Evaluator::Check() {
   if (s == nullptr) return;
   Transaction* t = s->txn;
   for (size_t i = 0; i < s->docs.size(); ++i) {
-    const Value* doc = View(t, s, i);
-    if (doc != nullptr && !Test(stmt_->condition, *doc)) {
+    DocView doc = View(t, s, i);
+    if (doc && !Test(stmt_->condition, doc)) {
       return Fail(Error(ErrorCode::kCheckFailed, "document " + s->docs[i].id.ToString() + " of selection " + s->name +
                                                      " does not satisfy the condition"),
                   t);
@@ -1215,8 +1220,7 @@ void Evaluator::Commit() {
   writes.reserve(t->workspace.size());
   for (auto& [key, e] : t->workspace) {
     if (e.deleted && e.created) continue;  // never existed outside this transaction
-    // A new document keeps only its text (see StoredDoc::FromValue).
-    DocRef doc = e.deleted ? nullptr : e.rendered ? std::move(e.rendered) : MakeStoredDoc(std::move(e.value), !e.created);
+    DocRef doc = e.deleted ? nullptr : e.rendered ? std::move(e.rendered) : MakeStoredDoc(e.value);
     Write& w = writes.emplace_back();
     w.collection = e.collection;
     w.id = key.id;

@@ -168,7 +168,7 @@ class Evaluator {
   void RedoPredictions(Transaction* t);
   void OrderAndLimit(Selection* s);
   // A document's keys in each index of c (empty: no indexes, or no doc).
-  static std::vector<std::string> IndexKeys(const Collection* c, const Value* doc);
+  static std::vector<std::string> IndexKeys(const Collection* c, const DocView& doc);
   // A write of id from the keys `before` to `after` (empty: the document
   // is absent then): locks the keys it moves, checks unique indexes.
   Status NoteIndexWrite(Transaction* t, Collection* c, const DocId& id, const std::vector<std::string>& before,
@@ -214,7 +214,7 @@ class Evaluator {
   void EndResponse(ResponseKind kind, ErrorCode code);
 
   // The document as transaction t sees it (own writes first).
-  const Value* View(Transaction* t, Selection* s, size_t i) const;
+  DocView View(Transaction* t, Selection* s, size_t i) const;
   // Whether it exists for t, without parsing a committed version's text.
   bool Visible(Transaction* t, Selection* s, size_t i) const;
   void AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const;

@@ -35,11 +35,11 @@ struct WorkspaceEntry {
   // committed version's, and the commit needs not work them out.
   bool keys_moved = false;
   // A created document as its final text, never parsed into `value`: most
-  // are committed without anything reading them (its tree is built if
-  // something does).
+  // are committed without anything reading them (conditions read values out
+  // of the text; an update parses it into `value`).
   DocRef rendered;
 
-  const Value& view() const { return rendered ? rendered->value() : value; }
+  DocView view() const { return rendered ? rendered->view() : DocView(value); }
   // Replaces the document (dropping any text).
   void set_value(Value v) {
     rendered.reset();
@@ -48,7 +48,7 @@ struct WorkspaceEntry {
   // The tree to change in place (the text, if any, is then out of date).
   Value& mutable_value() {
     if (rendered) {
-      value = rendered->value();
+      rendered->view().Tree(&value);
       rendered.reset();
     }
     return value;

@@ -193,20 +193,6 @@ Status CompileCondition(const DatumTree& t, uint32_t at, Expr* out) {
 // ---------------------------------------------------------------------------
 // Evaluation
 
-const Value* Resolve(const Path& path, const Value& doc) {
-  const Value* cur = &doc;
-  for (const PathStep& s : path) {
-    if (s.is_index) {
-      if (!cur->is_array() || static_cast<uint64_t>(s.index) >= cur->as_array().size()) return nullptr;
-      cur = &cur->as_array()[s.index];
-    } else {
-      cur = cur->find(s.name);
-      if (cur == nullptr) return nullptr;
-    }
-  }
-  return cur;
-}
-
 namespace {
 
 const Value kNull;
@@ -220,7 +206,7 @@ bool ToFinite(double d, Value* out, Status* error) {
   return true;
 }
 
-const Value* Arithmetic(const Expr& e, const Value& doc, Value* scratch, Status* error) {
+const Value* Arithmetic(const Expr& e, const DocView& doc, Value* scratch, Status* error) {
   auto operand = [&](size_t i, Value* slot) -> const Value* {
     const Value* v = Evaluate(e.args[i], doc, slot, error);
     if (v == nullptr) return nullptr;
@@ -304,7 +290,7 @@ const Value* Arithmetic(const Expr& e, const Value& doc, Value* scratch, Status*
   }
 }
 
-bool Compare(const Expr& e, const Value& doc) {
+bool Compare(const Expr& e, const DocView& doc) {
   Value sa, sb;
   Status err;
   const Value* a = Evaluate(e.args[0], doc, &sa, &err);
@@ -329,12 +315,12 @@ bool Compare(const Expr& e, const Value& doc) {
 
 }  // namespace
 
-const Value* Evaluate(const Expr& e, const Value& doc, Value* scratch, Status* error) {
+const Value* Evaluate(const Expr& e, const DocView& doc, Value* scratch, Status* error) {
   switch (e.op) {
     case Expr::Op::kLiteral:
       return &e.literal;
     case Expr::Op::kPath: {
-      const Value* v = Resolve(e.path, doc);
+      const Value* v = doc.Resolve(e.path, scratch);
       return v == nullptr ? &kNull : v;
     }
     default:
@@ -342,7 +328,7 @@ const Value* Evaluate(const Expr& e, const Value& doc, Value* scratch, Status* e
   }
 }
 
-bool Test(const Expr& c, const Value& doc) {
+bool Test(const Expr& c, const DocView& doc) {
   switch (c.op) {
     case Expr::Op::kTrue: return true;
     case Expr::Op::kFalse: return false;
@@ -357,7 +343,7 @@ bool Test(const Expr& c, const Value& doc) {
       }
       return false;
     case Expr::Op::kNot: return !Test(c.args[0], doc);
-    case Expr::Op::kExists: return Resolve(c.path, doc) != nullptr;
+    case Expr::Op::kExists: return doc.Has(c.path);
     case Expr::Op::kIn: {
       Value sa;
       Status err;

@@ -9,19 +9,14 @@
 
 #include "base/status.h"
 #include "doc/doc_id.h"
+#include "doc/doc_view.h"
+#include "doc/path.h"
 #include "doc/value.h"
 #include "reader/datum.h"
 
 namespace parendb {
 
 class LiteralSet;
-
-struct PathStep {
-  bool is_index = false;
-  int64_t index = 0;
-  std::string name;
-};
-using Path = std::vector<PathStep>;
 
 struct Expr {
   enum class Op : uint8_t {
@@ -46,16 +41,15 @@ Status CompileExpression(const DatumTree& tree, uint32_t at, Expr* out);
 // `(f NAME …)`.
 Status CompilePath(const DatumTree& tree, uint32_t at, Path* out);
 
-// Evaluates an expression against doc. The result points into doc, into the
-// expression's literal, or at *scratch. On failure returns nullptr and sets
+// Evaluates an expression against doc (a tree, or a stored version's text).
+// The result points into doc's tree, into the expression's literal, or at
+// *scratch. On failure returns nullptr and sets
 // *error (type: arithmetic on a non-number, overflow, division by zero).
-const Value* Evaluate(const Expr& e, const Value& doc, Value* scratch, Status* error);
+const Value* Evaluate(const Expr& e, const DocView& doc, Value* scratch, Status* error);
 
 // Evaluates a condition; a failing expression makes its comparison false.
-bool Test(const Expr& cond, const Value& doc);
+bool Test(const Expr& cond, const DocView& doc);
 
-// The value a path names in doc, or nullptr when it does not resolve.
-const Value* Resolve(const Path& path, const Value& doc);
 
 // Sets a path in doc, creating missing intermediate containers. Errors:
 // bad-document for `_id`, type when a step meets a non-container.

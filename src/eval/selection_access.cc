@@ -86,9 +86,9 @@ void Find(const Evaluator::Selection& s, uint64_t ts, bool reuse, Findings* f) {
     // The entry may be another version's (kept for a snapshot): then the
     // visible version has an entry of its own. With one version, the
     // entry is that version's (Engine::Reindex), and needs no parsing.
-    if (!only && index.KeyOf(*doc) != h.key) return;
+    if (!only && index.KeyOf(doc->view()) != h.key) return;
     f->in_ranges.push_back(h.id);
-    if (s.plan.exact || Test(s.condition, doc->value())) {
+    if (s.plan.exact || Test(s.condition, doc->view())) {
       f->matches.push_back(Found{h.key, h.id, std::move(doc)});
     }
   };
@@ -333,7 +333,9 @@ void Evaluator::OrderAndLimit(Selection* s) {
     std::vector<Found> keyed;
     keyed.reserve(s->docs.size());
     for (Selection::Bound& b : s->docs) {
-      keyed.push_back(Found{KeyOf(Resolve(s->order.path, b.committed->value())), std::move(b.id), std::move(b.committed)});
+      Value slot;
+      std::string key = KeyOf(b.committed->view().Resolve(s->order.path, &slot));
+      keyed.push_back(Found{std::move(key), std::move(b.id), std::move(b.committed)});
     }
     std::stable_sort(keyed.begin(), keyed.end(), [&](const Found& a, const Found& b) { return Sooner(a, b, s->order.desc); });
     s->docs.clear();
@@ -343,12 +345,12 @@ void Evaluator::OrderAndLimit(Selection* s) {
   if (s->docs.size() > want) s->docs.resize(want);
 }
 
-std::vector<std::string> Evaluator::IndexKeys(const Collection* c, const Value* doc) {
+std::vector<std::string> Evaluator::IndexKeys(const Collection* c, const DocView& doc) {
   std::vector<std::string> keys;
   const IndexList& indexes = c->indexes();
-  if (indexes.empty() || doc == nullptr) return keys;
+  if (indexes.empty() || !doc) return keys;
   keys.reserve(indexes.size());
-  for (const auto& index : indexes) keys.push_back(index->KeyOf(*doc));
+  for (const auto& index : indexes) keys.push_back(index->KeyOf(doc));
   return keys;
 }
 
@@ -412,7 +414,7 @@ Status Evaluator::CheckUnique(Transaction* t, Collection* c, const Index& index,
       continue;
     }
     DocRef doc = c->Get(h.id, kLatest);
-    if (doc != nullptr && index.KeyOf(doc->value()) == key) return duplicate(h.id);
+    if (doc != nullptr && index.KeyOf(doc->view()) == key) return duplicate(h.id);
   }
   return Status::Ok();
 }

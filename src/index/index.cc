@@ -48,14 +48,9 @@ bool PathFromValue(const Value& v, Path* out) {
   return true;
 }
 
-std::string Index::KeyOf(const Value& doc) const { return parendb::KeyOf(Resolve(path_, doc)); }
-
-std::string Index::KeyOf(const StoredDoc& doc) const {
-  if (doc.has_tree()) return KeyOf(doc.value());
-  thread_local Value scratch;
-  const std::string& text = doc.json();
-  if (!ParseTrustedJsonObject(text.data(), text.size(), text.capacity(), &scratch).ok()) return KeyOf(doc.value());
-  return KeyOf(scratch);
+std::string Index::KeyOf(const DocView& doc) const {
+  Value slot;
+  return parendb::KeyOf(doc.Resolve(path_, &slot));
 }
 
 void Index::Add(std::string_view key, const DocId& id) {

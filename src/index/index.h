@@ -44,12 +44,9 @@ class Index {
   bool unique() const { return unique_; }
   uint64_t lock_name() const { return lock_name_; }
 
-  // The key of doc (an object) at this index's path.
-  std::string KeyOf(const Value& doc) const;
-  // The same for a stored version, without keeping a parsed tree for it
-  // when it has none (an index build or a commit parses each document once
-  // and would otherwise keep every tree).
-  std::string KeyOf(const StoredDoc& doc) const;
+  // The key of doc (an object: a tree, or a stored version's text, of
+  // which only the indexed value is read) at this index's path.
+  std::string KeyOf(const DocView& doc) const;
 
   // Writers (one at a time).
   void Add(std::string_view key, const DocId& id);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -12,45 +13,26 @@
 
 namespace parendb {
 
-DocRef StoredDoc::FromValue(Value value, bool keep_tree) {
-  auto doc = std::make_shared<StoredDoc>();
-  if (keep_tree) {
-    AppendJson(value, &doc->json_);
-    doc->value_ = std::move(value);
-    doc->parsed_.store(kParsed, std::memory_order_relaxed);  // published with the document
-  } else {
-    // Room for the parser's padding, so a later parse needs no copy; made
-    // with the text (a reserve afterwards would double the capacity).
-    AppendJson(value, &doc->json_, JsonPadding());
-  }
-  return doc;
+DocRef StoredDoc::FromValue(const Value& value) {
+  thread_local std::string text;  // reused: a commit renders many
+  text.clear();
+  AppendJson(value, &text);
+  return FromJson(text);
 }
 
-DocRef StoredDoc::FromTrustedJson(std::string_view json) {
-  auto doc = std::make_shared<StoredDoc>();
-  doc->json_.reserve(json.size() + JsonPadding());  // so the parser needs no copy
-  doc->json_.assign(json);
-  return doc;
+DocRef StoredDoc::FromJson(std::string_view json) {
+  // Documents are far below 4 GiB (the reader's limits); the size is kept
+  // in 32 bits so the header is 8 bytes.
+  void* mem = ::operator new(sizeof(StoredDoc) + json.size());
+  auto* doc = new (mem) StoredDoc(static_cast<uint32_t>(json.size()));
+  std::memcpy(doc->text(), json.data(), json.size());
+  return DocRef(doc);
 }
 
-DocRef StoredDoc::FromRenderedJson(std::string json) {
-  auto doc = std::make_shared<StoredDoc>();
-  doc->json_ = std::move(json);
-  return doc;
-}
-
-const Value& StoredDoc::ParseOnce() const {
-  uint8_t state = kText;
-  if (parsed_.compare_exchange_strong(state, kParsing, std::memory_order_acquire)) {
-    // The text was written by ParenDB and checked by the log's CRC; were it
-    // unreadable anyway, an empty object is safer than a crash.
-    if (!ParseTrustedJsonObject(json_.data(), json_.size(), json_.capacity(), &value_).ok()) value_ = Value(Object{});
-    parsed_.store(kParsed, std::memory_order_release);
-    return value_;
-  }
-  // Another thread is parsing it: a microsecond or so.
-  while (parsed_.load(std::memory_order_acquire) != kParsed) std::this_thread::yield();
-  return value_;
+void StoredDoc::Free(const StoredDoc* d) {
+  size_t bytes = d->allocated();
+  d->~StoredDoc();
+  ::operator delete(const_cast<StoredDoc*>(d), bytes);
 }
 
 const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts) {

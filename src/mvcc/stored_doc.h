@@ -1,63 +1,60 @@
-// A committed document version's payload. Immutable once published, so any
-// number of readers share it without copying.
+// A committed document version: its compact JSON text, in one allocation
+// with its reference count. Immutable once published, so any number of
+// readers share it without copying or locking.
 //
-// The JSON text is always there (rendered once at commit, or read back as
-// it was logged); the parsed tree is built on first use. Recovery therefore
-// only copies text — most documents are never parsed until a condition, a
-// projection or an update needs them — and `readall` never needs the tree.
+// The text is the only form kept (docs/storage.md says why): conditions,
+// projections and index keys read the values they need straight out of it
+// through view() (see doc/doc_view.h), `readall` copies it as it is, and an
+// update parses it into the transaction's own tree.
 #pragma once
 
-#include <memory>
 #include <atomic>
-#include <string>
+#include <cstdint>
+#include <string_view>
 
+#include <boost/intrusive_ptr.hpp>
+
+#include "doc/doc_view.h"
 #include "doc/value.h"
 
 namespace parendb {
 
 class StoredDoc;
-using DocRef = std::shared_ptr<const StoredDoc>;
+using DocRef = boost::intrusive_ptr<const StoredDoc>;
 
 class StoredDoc {
  public:
-  // A document just committed: renders the text, and keeps the tree too
-  // when keep_tree (an updated document is likely to be updated again; a
-  // new one is mostly read back whole or not at all, and then costs only
-  // its text until something needs the tree).
-  static DocRef FromValue(Value value, bool keep_tree = true);
-  // Text ParenDB wrote itself (a log record or checkpoint): parsed lazily.
-  static DocRef FromTrustedJson(std::string_view json);
-  // The same, taking the text (a new document rendered by
-  // RenderJsonObject; spare capacity of JsonPadding() spares a later parse
-  // a copy).
-  static DocRef FromRenderedJson(std::string json);
+  // A document just committed: renders its text.
+  static DocRef FromValue(const Value& value);
+  // Text ParenDB wrote itself (a log record, a checkpoint, a new document
+  // rendered by RenderJsonObject): kept as it is.
+  static DocRef FromJson(std::string_view json);
 
-  const std::string& json() const { return json_; }
-  // The parsed document (an object whose first member is `_id`). Thread-safe.
-  // Whether the tree is built (a test and statistics hook; value() builds it).
-  bool has_tree() const { return parsed_.load(std::memory_order_acquire) == kParsed; }
-  const Value& value() const {
-    return parsed_.load(std::memory_order_acquire) == kParsed ? value_ : ParseOnce();
-  }
+  std::string_view json() const { return {text(), size_}; }
+  DocView view() const { return DocView::Text(json()); }
+  // Bytes allocated for this version (statistics).
+  size_t allocated() const { return sizeof(StoredDoc) + size_; }
 
-  StoredDoc() = default;
   StoredDoc(const StoredDoc&) = delete;
   StoredDoc& operator=(const StoredDoc&) = delete;
 
  private:
-  // Not std::call_once: glibc's pthread_once makes a futex system call on
-  // every first call, and every commit makes a new document.
-  enum : uint8_t { kText, kParsing, kParsed };
-  const Value& ParseOnce() const;
+  explicit StoredDoc(uint32_t size) : size_(size) {}
+  // The text follows the header in the same allocation.
+  const char* text() const { return reinterpret_cast<const char*>(this + 1); }
+  char* text() { return reinterpret_cast<char*>(this + 1); }
 
-  std::string json_;
-  mutable std::atomic<uint8_t> parsed_{kText};
-  mutable Value value_;
+  friend void intrusive_ptr_add_ref(const StoredDoc* d) { d->refs_.fetch_add(1, std::memory_order_relaxed); }
+  friend void intrusive_ptr_release(const StoredDoc* d) {
+    if (d->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Free(d);
+  }
+  static void Free(const StoredDoc* d);
+
+  mutable std::atomic<uint32_t> refs_{0};
+  const uint32_t size_;
 };
 
 // Builds a StoredDoc from a value, rendering its JSON.
-inline DocRef MakeStoredDoc(Value value, bool keep_tree = true) {
-  return StoredDoc::FromValue(std::move(value), keep_tree);
-}
+inline DocRef MakeStoredDoc(const Value& value) { return StoredDoc::FromValue(value); }
 
 }  // namespace parendb

@@ -1,0 +1,276 @@
+#include "doc/json_text.h"
+
+#include <charconv>
+#include <cstring>
+#include <string>
+
+#include "doc/json.h"
+
+namespace parendb {
+namespace {
+
+// Every walker takes [p, end) and returns where what it read ends, or
+// nullptr when the text is not what it expects.
+
+const char* SkipSpace(const char* p, const char* end) {
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+  return p;
+}
+
+// p at an opening quote; returns just past the closing one.
+const char* SkipString(const char* p, const char* end) {
+  ++p;
+  for (const char* from = p; from < end;) {
+    const auto* q = static_cast<const char*>(std::memchr(from, '"', end - from));
+    if (q == nullptr) return nullptr;
+    // Escaped when an odd number of backslashes precede it (they cannot
+    // reach back past `from`: the byte before it is a quote).
+    const char* b = q;
+    while (b > from && b[-1] == '\\') --b;
+    if (((q - b) & 1) == 0) return q + 1;
+    from = q + 1;
+  }
+  return nullptr;
+}
+
+// p at the first byte of any value; returns just past it.
+const char* SkipValue(const char* p, const char* end) {
+  if (p >= end) return nullptr;
+  if (*p == '"') return SkipString(p, end);
+  if (*p == '{' || *p == '[') {
+    size_t depth = 0;
+    while (p < end) {
+      switch (*p) {
+        case '"':
+          p = SkipString(p, end);
+          if (p == nullptr) return nullptr;
+          continue;
+        case '{':
+        case '[': ++depth; break;
+        case '}':
+        case ']':
+          if (--depth == 0) return p + 1;
+          break;
+        default: break;
+      }
+      ++p;
+    }
+    return nullptr;
+  }
+  const char* start = p;
+  while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') ++p;
+  return p == start ? nullptr : p;
+}
+
+// Appends the UTF-8 of code point cp.
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+bool Hex4(const char* p, const char* end, uint32_t* out) {
+  if (end - p < 4) return false;
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) {
+    char c = p[i];
+    v <<= 4;
+    if (c >= '0' && c <= '9') {
+      v |= c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v |= c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v |= c - 'A' + 10;
+    } else {
+      return false;
+    }
+  }
+  *out = v;
+  return true;
+}
+
+// The string between the quotes of `raw` (escapes and all), unescaped.
+bool Unescape(std::string_view raw, std::string* out) {
+  out->clear();
+  out->reserve(raw.size());
+  const char* p = raw.data();
+  const char* end = p + raw.size();
+  while (p < end) {
+    const auto* bs = static_cast<const char*>(std::memchr(p, '\\', end - p));
+    if (bs == nullptr) {
+      out->append(p, end);
+      return true;
+    }
+    out->append(p, bs);
+    p = bs + 1;
+    if (p >= end) return false;
+    char c = *p++;
+    switch (c) {
+      case '"': out->push_back('"'); break;
+      case '\\': out->push_back('\\'); break;
+      case '/': out->push_back('/'); break;
+      case 'b': out->push_back('\b'); break;
+      case 'f': out->push_back('\f'); break;
+      case 'n': out->push_back('\n'); break;
+      case 'r': out->push_back('\r'); break;
+      case 't': out->push_back('\t'); break;
+      case 'u': {
+        uint32_t cp;
+        if (!Hex4(p, end, &cp)) return false;
+        p += 4;
+        if (cp >= 0xD800 && cp < 0xDC00) {  // a high surrogate: its low half follows
+          uint32_t low;
+          if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !Hex4(p + 2, end, &low) || low < 0xDC00 || low >= 0xE000) {
+            return false;
+          }
+          p += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        } else if (cp >= 0xDC00 && cp < 0xE000) {
+          return false;
+        }
+        AppendUtf8(cp, out);
+        break;
+      }
+      default: return false;
+    }
+  }
+  return true;
+}
+
+// Whether the key between quotes, raw (possibly escaped), is `name`.
+bool KeyIs(std::string_view raw, std::string_view name) {
+  if (std::memchr(raw.data(), '\\', raw.size()) == nullptr) return raw == name;
+  thread_local std::string key;
+  return Unescape(raw, &key) && key == name;
+}
+
+// *p at '{': the value of member `name`.
+TextLookup FindMember(const char*& p, const char*& end, std::string_view name) {
+  p = SkipSpace(p + 1, end);
+  if (p < end && *p == '}') return TextLookup::kAbsent;
+  while (p < end) {
+    if (*p != '"') return TextLookup::kMalformed;
+    const char* key_end = SkipString(p, end);
+    if (key_end == nullptr) return TextLookup::kMalformed;
+    bool match = KeyIs(std::string_view(p + 1, key_end - p - 2), name);
+    p = SkipSpace(key_end, end);
+    if (p >= end || *p != ':') return TextLookup::kMalformed;
+    p = SkipSpace(p + 1, end);
+    const char* value_end = SkipValue(p, end);
+    if (value_end == nullptr) return TextLookup::kMalformed;
+    if (match) {
+      end = value_end;
+      return TextLookup::kFound;
+    }
+    p = SkipSpace(value_end, end);
+    if (p < end && *p == '}') return TextLookup::kAbsent;
+    if (p >= end || *p != ',') return TextLookup::kMalformed;
+    p = SkipSpace(p + 1, end);
+  }
+  return TextLookup::kMalformed;
+}
+
+// *p at '[': element i.
+TextLookup FindElement(const char*& p, const char*& end, int64_t i) {
+  p = SkipSpace(p + 1, end);
+  if (p < end && *p == ']') return TextLookup::kAbsent;
+  for (int64_t at = 0; p < end; ++at) {
+    const char* value_end = SkipValue(p, end);
+    if (value_end == nullptr) return TextLookup::kMalformed;
+    if (at == i) {
+      end = value_end;
+      return TextLookup::kFound;
+    }
+    p = SkipSpace(value_end, end);
+    if (p < end && *p == ']') return TextLookup::kAbsent;
+    if (p >= end || *p != ',') return TextLookup::kMalformed;
+    p = SkipSpace(p + 1, end);
+  }
+  return TextLookup::kMalformed;
+}
+
+}  // namespace
+
+TextLookup FindInJsonText(std::string_view json, const Path& path, std::string_view* found) {
+  const char* p = SkipSpace(json.data(), json.data() + json.size());
+  const char* end = json.data() + json.size();
+  while (end > p && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t')) --end;
+  if (p >= end) return TextLookup::kMalformed;
+  for (const PathStep& step : path) {
+    TextLookup r;
+    if (step.is_index) {
+      // As in Resolve: an index into anything but an array resolves to nothing.
+      if (*p != '[' || step.index < 0) return TextLookup::kAbsent;
+      r = FindElement(p, end, step.index);
+    } else {
+      if (*p != '{') return TextLookup::kAbsent;
+      r = FindMember(p, end, step.name);
+    }
+    if (r != TextLookup::kFound) return r;
+  }
+  *found = std::string_view(p, end - p);
+  return TextLookup::kFound;
+}
+
+bool ValueFromJsonText(std::string_view text, Value* out) {
+  if (text.empty()) return false;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  switch (*p) {
+    case 'n':
+      if (text != "null") return false;
+      *out = Value();
+      return true;
+    case 't':
+      if (text != "true") return false;
+      *out = Value(true);
+      return true;
+    case 'f':
+      if (text != "false") return false;
+      *out = Value(false);
+      return true;
+    case '"': {
+      if (text.size() < 2 || text.back() != '"') return false;
+      std::string s;
+      if (!Unescape(text.substr(1, text.size() - 2), &s)) return false;
+      *out = Value(std::move(s));
+      return true;
+    }
+    case '{':
+    case '[':
+      // Compound values are rarer in conditions; the parser builds them.
+      return ParseJson(text, 1 << 20, out).ok();
+    default: {
+      if (*p != '-' && (*p < '0' || *p > '9')) return false;
+      bool integral = text.find_first_of(".eE") == std::string_view::npos;
+      if (integral) {
+        int64_t i;
+        auto r = std::from_chars(p, end, i);
+        if (r.ec == std::errc() && r.ptr == end) {
+          *out = Value(i);
+          return true;
+        }
+        if (r.ec != std::errc::result_out_of_range) return false;
+      }
+      double d;
+      auto r = std::from_chars(p, end, d);
+      if (r.ec != std::errc() || r.ptr != end) return false;
+      *out = Value(d);
+      return true;
+    }
+  }
+}
+
+}  // namespace parendb
