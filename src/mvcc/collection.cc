@@ -42,14 +42,46 @@ const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts
   return nullptr;
 }
 
-Collection::Entry* Collection::Find(const DocId& id) const {
-  auto it = index_.find(id);
-  return it == index_.end() ? nullptr : &it->second;
+namespace {
+constexpr size_t kFirstBuckets = 16;
+}  // namespace
+
+Collection::Collection(std::string name)
+    : name_(std::move(name)), buckets_(kFirstBuckets), index_(ByHash::bucket_traits(buckets_.data(), buckets_.size())) {
+  index_lists_[0] = std::make_unique<IndexList>();
+  indexes_.store(index_lists_[0].get(), std::memory_order_release);
 }
 
-void Collection::Erase(const DocId& id) {
-  docs_.erase(id);
-  index_.erase(id);
+Collection::~Collection() {
+  index_.clear();
+  docs_.clear_and_dispose([](Entry* e) { delete e; });
+}
+
+Collection::Entry* Collection::Find(const DocId& id) const {
+  auto it = index_.find(id, EntryHash(), EntryEqual());
+  return it == index_.end() ? nullptr : &*it;
+}
+
+Collection::Entry* Collection::Add(const DocId& id, bool last) {
+  if (index_.size() >= buckets_.size()) {  // a load factor of at most one
+    std::vector<ByHash::bucket_type> bigger(buckets_.size() * 2);
+    index_.rehash(ByHash::bucket_traits(bigger.data(), bigger.size()));
+    buckets_.swap(bigger);
+  }
+  auto* e = new Entry(id);
+  index_.insert(*e);
+  if (last) {
+    docs_.insert(docs_.end(), *e);
+  } else {
+    docs_.insert(*e);
+  }
+  return e;
+}
+
+void Collection::Erase(Entry* e) {
+  index_.erase(index_.iterator_to(*e));
+  docs_.erase(docs_.iterator_to(*e));
+  delete e;
 }
 
 DocRef Collection::Get(const DocId& id, uint64_t ts) const {
@@ -142,16 +174,13 @@ int Collection::Install(const DocId& id, DocRef doc, uint64_t ts, const std::vec
   {
     std::unique_lock ids(ids_lock_);
     Entry* e = Find(id);
-    if (e == nullptr) {
-      e = &index_.try_emplace(id).first->second;
-      docs_.emplace(id, e);
-    }
+    if (e == nullptr) e = Add(id);
     Chain& chain = e->chain;
     was_live = !chain.empty() && chain.back().doc != nullptr;
     chain.push_back(Version{ts, std::move(doc)});
     versions = 1 + Prune(&chain, live_snapshots, dropped);
     if (chain.size() == 1 && chain.back().doc == nullptr) {
-      Erase(id);
+      Erase(e);
       versions -= 1;
     }
   }
@@ -168,12 +197,12 @@ int Collection::InstallRecovered(const DocId& id, DocRef doc) {
   if (!is_live) {
     if (e != nullptr) {
       versions_.fetch_sub(static_cast<int64_t>(e->chain.size()), std::memory_order_relaxed);
-      Erase(id);
+      Erase(e);
     }
   } else if (e == nullptr) {
-    e = &index_.try_emplace(id).first->second;
+    // A checkpoint lists _ids in order: each then goes last at no cost.
+    e = Add(id, docs_.empty() || docs_.rbegin()->id < id);
     e->chain.push_back(Version{0, std::move(doc)});
-    docs_.emplace_hint(docs_.end(), id, e);
     versions_.fetch_add(1, std::memory_order_relaxed);
   } else {
     e->chain.assign(1, Version{0, std::move(doc)});
@@ -187,18 +216,19 @@ void Collection::ScanChunk(uint64_t ts, const DocId* from, size_t max,
                            std::vector<std::pair<DocId, DocRef>>* out) const {
   out->clear();
   std::shared_lock ids(ids_lock_);
-  auto it = from == nullptr ? docs_.begin() : docs_.upper_bound(*from);
+  auto it = from == nullptr ? docs_.begin() : docs_.upper_bound(*from, EntryOrder());
   for (; it != docs_.end() && out->size() < max; ++it) {
-    std::shared_lock latch(it->second->latch);
-    const Version* v = VisibleAt(it->second->chain, ts);
-    if (v != nullptr && v->doc != nullptr) out->emplace_back(it->first, v->doc);
+    std::shared_lock latch(it->latch);
+    const Version* v = VisibleAt(it->chain, ts);
+    if (v != nullptr && v->doc != nullptr) out->emplace_back(it->id.ToDocId(), v->doc);
   }
 }
 void Collection::ScanVersions(const std::function<void(const DocId&, const DocRef&)>& fn) const {
   std::shared_lock ids(ids_lock_);
-  for (const auto& [id, e] : docs_) {
-    std::shared_lock latch(e->latch);
-    for (const Version& v : e->chain) {
+  for (const Entry& e : docs_) {
+    std::shared_lock latch(e.latch);
+    DocId id = e.id.ToDocId();
+    for (const Version& v : e.chain) {
       if (v.doc != nullptr) fn(id, v.doc);
     }
   }
@@ -268,19 +298,19 @@ void Collection::CollectIds(const KeyRange& range, bool desc, size_t max, std::v
     return max == 0 || ++n < max;
   };
   if (!desc) {
-    auto it = after != nullptr        ? docs_.upper_bound(*after)
+    auto it = after != nullptr        ? docs_.upper_bound(*after, EntryOrder())
               : range.lo_unbounded ? docs_.begin()
-                                   : docs_.lower_bound(IdNear(range.lo, false));
+                                   : docs_.lower_bound(IdNear(range.lo, false), EntryOrder());
     for (; it != docs_.end(); ++it) {
-      if (!take(it->first)) return;
+      if (!take(it->id.ToDocId())) return;
     }
   } else {
-    auto it = after != nullptr        ? docs_.lower_bound(*after)
+    auto it = after != nullptr        ? docs_.lower_bound(*after, EntryOrder())
               : range.hi_unbounded ? docs_.end()
-                                   : docs_.upper_bound(IdNear(range.hi, true));
+                                   : docs_.upper_bound(IdNear(range.hi, true), EntryOrder());
     while (it != docs_.begin()) {
       --it;
-      if (!take(it->first)) return;
+      if (!take(it->id.ToDocId())) return;
     }
   }
 }
