@@ -30,9 +30,10 @@ DocRef StoredDoc::FromJson(std::string_view json) {
 }
 
 void StoredDoc::Free(const StoredDoc* d) {
-  size_t bytes = d->allocated();
+  // Unsized delete: clang before 19 declares the sized form only with
+  // -fsized-deallocation, and the fuzz and sanitizer builds use clang.
   d->~StoredDoc();
-  ::operator delete(const_cast<StoredDoc*>(d), bytes);
+  ::operator delete(const_cast<StoredDoc*>(d));
 }
 
 const Collection::Version* Collection::VisibleAt(const Chain& chain, uint64_t ts) {
@@ -48,6 +49,7 @@ constexpr size_t kFirstBuckets = 16;
 
 Collection::Collection(std::string name)
     : name_(std::move(name)), buckets_(kFirstBuckets), index_(ByHash::bucket_traits(buckets_.data(), buckets_.size())) {
+  static_assert(sizeof(Entry) <= 96, "an entry per document: keep it in the allocator's 96-byte class");
   index_lists_[0] = std::make_unique<IndexList>();
   indexes_.store(index_lists_[0].get(), std::memory_order_release);
 }

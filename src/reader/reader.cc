@@ -400,7 +400,7 @@ StatementParser::Outcome StatementParser::ParsePrefix(std::string_view text, int
     }
     size_t j = i;
     while (j < n && kClass[static_cast<unsigned char>(t[j])] == kOther) ++j;
-    if (j < n && kClass[static_cast<unsigned char>(t[j])] == kControl) {
+    if (j < n && IsControl(static_cast<unsigned char>(t[j]))) {
       return fail(j, "unexpected control character " + Describe(t[j]));
     }
     if (j >= n) return Outcome::kIncomplete;  // the token may go on
