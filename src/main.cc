@@ -19,7 +19,9 @@
 #include "backup/backup.h"
 #include "import_export/import_export.h"
 #include "metrics/http_server.h"
+#include "api/engine_options.h"
 #include "net/server.h"
+#include "raft/cluster_node.h"
 #include "wal/data_dir.h"
 
 namespace {
@@ -35,6 +37,7 @@ void Usage(std::FILE* out) {
                "      Serves the database over TCP (default 127.0.0.1:7420) until SIGINT or\n"
                "      SIGTERM; the first signal finishes in-flight commits, closes open\n"
                "      transactions, checkpoints and exits 0; a second exits at once.\n"
+               "      With --cluster, one node of a replicated cluster (see below).\n"
                "  parendb console [--data DIR | --memory | --connect HOST:PORT] [options]\n"
                "      An interactive prompt, on an embedded database or (--connect) a server.\n"
                "      When stdin is not a terminal it reads statements and prints one\n"
@@ -111,6 +114,23 @@ void Usage(std::FILE* out) {
                "  --config FILE      read options from FILE: one \"name value\" per line, names\n"
                "                     as above without the dashes (--port 7420 is \"port 7420\");\n"
                "                     the command line wins; # starts a comment\n"
+               "\n"
+               "Cluster options (serve; docs/replication.md):\n"
+               "  --cluster ID=HOST:PORT,...  replicate through Raft with these nodes (3 or 5;\n"
+               "                     each entry a node's Raft address, the same list on every\n"
+               "                     node). A fresh set of data directories bootstraps the\n"
+               "                     cluster; a used one rejoins it. Without it: standalone\n"
+               "  --node-id ID       this node's entry in --cluster (it binds that address)\n"
+               "  --advertise HOST:PORT  the client address other nodes name in not-leader\n"
+               "                     answers and ask read indexes at (default: --bind:--port)\n"
+               "  --election-timeout MS  a follower that hears no leader for MS to 2*MS ms\n"
+               "                     starts an election; a leader that hears no majority for\n"
+               "                     MS steps down (default 1000)\n"
+               "  --heartbeat MS     the leader's heartbeat interval (default 100)\n"
+               "  --snapshot-entries N  take a snapshot (a checkpoint) after N Raft entries and\n"
+               "                     drop the log before it (default 65536)\n"
+               "  In a cluster --sync, --sync-interval and --checkpoint-mb do not apply: every\n"
+               "  commit is on a majority's disk before it is acknowledged.\n"
                "\n"
                "Import, export and backup options:\n"
                "  --coll C           the collection\n"
@@ -201,6 +221,13 @@ struct Settings {
   parendb::ImportOptions import;
   parendb::ExportOptions exporting;
   int64_t backup_max_rate_mb = -1;  // -1: the default
+  // serve --cluster (src/raft)
+  std::string cluster;   // ID=HOST:PORT,...
+  int64_t node_id = 0;
+  std::string advertise;  // empty: --bind:--port
+  int64_t election_timeout_ms = 1000;
+  int64_t heartbeat_ms = 100;
+  int64_t snapshot_entries = 65536;
 };
 
 [[noreturn]] void Fail(const std::string& msg) {
@@ -311,6 +338,18 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->exporting.all = true;
     } else if (a == "--page") {
       s->exporting.page = number(1, 1000000);
+    } else if (a == "--cluster") {
+      s->cluster = value();
+    } else if (a == "--node-id") {
+      s->node_id = number(1, INT64_MAX);
+    } else if (a == "--advertise") {
+      s->advertise = value();
+    } else if (a == "--election-timeout") {
+      s->election_timeout_ms = number(50, 600000);
+    } else if (a == "--heartbeat") {
+      s->heartbeat_ms = number(10, 60000);
+    } else if (a == "--snapshot-entries") {
+      s->snapshot_entries = number(16, UINT32_MAX);
     } else if (a == "--max-rate") {
       s->backup_max_rate_mb = number(0, 1 << 20);
     } else if (a == "-" || a.rfind("--", 0) != 0) {
@@ -333,6 +372,33 @@ std::unique_ptr<parendb::Database> OpenDatabase(const parendb::Options& o) {
     std::exit(1);
   }
   return db;
+}
+
+// serve --cluster: this node's data directory, Raft and engine.
+std::unique_ptr<parendb::ClusterNode> OpenClusterNode(const Settings& s, const parendb::Options& db_options) {
+  if (s.db.data_dir.empty()) Fail("--cluster needs a data directory (not --memory)");
+  parendb::ClusterOptions co;
+  parendb::Status st = parendb::ParseClusterMembers(s.cluster, &co.members);
+  if (!st.ok()) Fail(st.message());
+  if (s.node_id == 0) Fail("--cluster needs --node-id (this node's entry)");
+  co.dir = s.db.data_dir;
+  co.node_id = static_cast<uint64_t>(s.node_id);
+  co.advertise = s.advertise.empty() ? s.server.bind + ":" + std::to_string(s.server.port) : s.advertise;
+  co.password = s.server.password;
+  co.engine = parendb::ToEngineOptions(db_options);
+  co.election_timeout_ms = static_cast<unsigned>(s.election_timeout_ms);
+  co.heartbeat_ms = static_cast<unsigned>(s.heartbeat_ms);
+  co.snapshot_threshold = static_cast<unsigned>(s.snapshot_entries);
+  co.snapshot_trailing = static_cast<unsigned>(std::max<int64_t>(16, s.snapshot_entries / 8));
+  co.on_event = [](const std::string& line) { spdlog::info("cluster: {}", line); };
+  std::unique_ptr<parendb::ClusterNode> node;
+  st = parendb::ClusterNode::Open(co, &node);
+  if (!st.ok()) {
+    std::fprintf(stderr, "parendb: cannot start cluster node %lld in %s: %s\n", static_cast<long long>(s.node_id),
+                 s.db.data_dir.c_str(), st.message().c_str());
+    std::exit(1);
+  }
+  return node;
 }
 
 int Serve(const Settings& s) {
@@ -360,11 +426,20 @@ int Serve(const Settings& s) {
   };
   db_options.on_progress = [](const std::string& line) { spdlog::info("{}", line); };
   db_options.on_slow_transaction = [](const std::string& line) { spdlog::warn("{}", line); };
-  auto db = OpenDatabase(db_options);
-  double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::unique_ptr<parendb::Database> db;
+  std::unique_ptr<parendb::ClusterNode> node;
+  parendb::Engine* engine = nullptr;
   parendb::ServerOptions so = s.server;
+  if (!s.cluster.empty()) {
+    node = OpenClusterNode(s, db_options);
+    engine = node->engine();
+  } else {
+    db = OpenDatabase(db_options);
+    engine = db->engine();
+  }
+  double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   so.handle_signals = true;
-  parendb::Server server(db->engine(), so);
+  parendb::Server server(engine, so);
   std::string error;
   if (!server.Start(&error)) {
     spdlog::error("{}", error);
@@ -372,9 +447,9 @@ int Serve(const Settings& s) {
   }
   std::unique_ptr<parendb::MetricsServer> metrics;
   if (s.metrics_port >= 0) {
-    db->engine()->EnableMetrics();
+    engine->EnableMetrics();
     metrics = std::make_unique<parendb::MetricsServer>(
-        db->engine(), s.metrics_bind.empty() ? so.bind : s.metrics_bind, static_cast<uint16_t>(s.metrics_port));
+        engine, s.metrics_bind.empty() ? so.bind : s.metrics_bind, static_cast<uint16_t>(s.metrics_port));
     if (!metrics->Start(&error)) {
       spdlog::error("{}", error);
       return 1;
@@ -386,14 +461,16 @@ int Serve(const Settings& s) {
       "ParenDB {} listening on {}:{}{}{} data={} (opened in {:.2f}s) sync={} threads={} auth={} max-connections={} "
       "lock-timeout={}ms slow-transaction={}ms max-statement-bytes={} max-depth={} max-input-mb={} input-timeout={}s",
       PARENDB_VERSION, so.bind, server.port(), so.unix_socket.empty() ? "" : " and unix:", so.unix_socket,
-      s.db.data_dir.empty() ? "memory" : s.db.data_dir, open_s,
+      s.db.data_dir.empty() ? "memory" : s.db.data_dir + (node ? " (cluster node " + std::to_string(s.node_id) + ")" : ""), open_s,
       s.db.sync_mode, threads, so.password.empty() ? "off" : "on", so.max_connections, s.db.lock_timeout_ms,
       s.db.slow_transaction_ms, s.db.max_statement_bytes, s.db.max_depth, so.max_input_bytes >> 20,
       std::chrono::duration_cast<std::chrono::seconds>(so.input_timeout).count());
   server.Run();
   if (metrics) metrics->Stop();
-  spdlog::info("all connections closed; writing a checkpoint and exiting");
+  spdlog::info(node ? "all connections closed; leaving the cluster's loop and exiting"
+                    : "all connections closed; writing a checkpoint and exiting");
   db.reset();
+  node.reset();
   spdlog::info("bye");
   return 0;
 }

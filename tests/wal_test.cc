@@ -316,7 +316,7 @@ TEST_SUITE("wal") {
     // lost, nothing before it.
     std::string newest = files.rbegin()->first;
     REQUIRE(newest.find("/wal-") != std::string::npos);
-    fs.Truncate(newest, files.rbegin()->second.size() - 3);
+    REQUIRE(fs.Truncate(newest, files.rbegin()->second.size() - 3).ok());
     db = Database::Open(o, &fs, &error);
     REQUIRE_MESSAGE(db, error);
     s = db->NewSession();

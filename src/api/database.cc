@@ -1,6 +1,7 @@
 // The embedded API (include/parendb/parendb.h) over the engine and evaluator.
 #include <parendb/parendb.h>
 
+#include "api/engine_options.h"
 #include "engine/engine.h"
 #include "eval/evaluator.h"
 #include "wal/data_dir.h"
@@ -11,7 +12,7 @@ std::unique_ptr<Database> Database::Open(const Options& options, std::string* er
   return Open(options, FileSystem::Default(), error);
 }
 
-std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs, std::string* error) {
+EngineOptions ToEngineOptions(const Options& options) {
   EngineOptions eo;
   eo.reader.max_bytes = options.max_statement_bytes;
   eo.reader.max_depth = options.max_depth;
@@ -21,6 +22,11 @@ std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs,
   eo.on_progress = options.on_progress;
   eo.slow_transaction = std::chrono::milliseconds(std::max<int64_t>(0, options.slow_transaction_ms));
   eo.on_slow_transaction = options.on_slow_transaction;
+  return eo;
+}
+
+std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs, std::string* error) {
+  EngineOptions eo = ToEngineOptions(options);
   std::unique_ptr<Database> db(new Database());
   if (options.data_dir.empty()) {
     db->engine_ = std::make_unique<Engine>(eo, std::make_unique<NoLog>());

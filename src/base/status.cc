@@ -30,6 +30,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kIndexExists: return "index-exists";
     case ErrorCode::kUnknownIndex: return "unknown-index";
     case ErrorCode::kDuplicateKey: return "duplicate-key";
+    case ErrorCode::kNotLeader: return "not-leader";
+    case ErrorCode::kUnavailable: return "unavailable";
   }
   return "internal";
 }

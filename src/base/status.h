@@ -36,6 +36,9 @@ enum class ErrorCode : unsigned char {
   kIndexExists,
   kUnknownIndex,
   kDuplicateKey,
+  // v1.1 (section 11)
+  kNotLeader,
+  kUnavailable,
 };
 
 // The wire spelling of a code, e.g. "unknown-collection".

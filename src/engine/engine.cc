@@ -4,6 +4,7 @@
 #include <future>
 
 #include "base/mix.h"
+#include "engine/fill_index.h"
 #include "doc/json.h"
 #include "index/key.h"
 #include "wal/log_format.h"
@@ -63,7 +64,7 @@ Status Engine::LogCatalogChange(LogRecord record, const std::function<void()>& a
       apply();
       applied_lsn_ = lsn;
     } else {
-      failed_.store(true, std::memory_order_release);
+      st = LogFailure(std::move(st));
     }
     result.set_value(std::move(st));
   });
@@ -137,6 +138,27 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
   }
   // Index keys are worked out here, on the committer's thread, not under
   // the commit mutex. Its locks keep the newest version stable.
+  WorkOutIndexKeys(writes);
+  auto pending = std::make_shared<std::vector<Write>>(std::move(writes));
+  log_->Append(records, [this, pending, done = std::move(done)](Status st, uint64_t lsn) {
+    if (!st.ok()) return done(LogFailure(std::move(st)));
+    Install(*pending, lsn);
+    counters_.Add(EngineCounters::kCommits);
+    done(Status::Ok());
+  });
+}
+
+Status Engine::LogFailure(Status st) {
+  // A cluster's answers: nothing here is broken, the commit went to (or
+  // could not reach) the wrong node or majority.
+  if (st.code() == ErrorCode::kNotLeader || st.code() == ErrorCode::kUnavailable) return st;
+  failed_.store(true, std::memory_order_release);
+  return Status(ErrorCode::kIo, "the commit could not be made durable (" + st.message() +
+                                    "); nothing was applied and the database accepts no more commits "
+                                    "until it is restarted");
+}
+
+void Engine::WorkOutIndexKeys(std::vector<Write>& writes) {
   for (Write& w : writes) {
     const IndexList& indexes = w.collection->indexes();
     if (indexes.empty()) continue;
@@ -148,18 +170,6 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
       if (w.replaced != nullptr) w.replaced_keys.push_back(index->KeyOf(w.replaced->view()));
     }
   }
-  auto pending = std::make_shared<std::vector<Write>>(std::move(writes));
-  log_->Append(records, [this, pending, done = std::move(done)](Status st, uint64_t lsn) {
-    if (!st.ok()) {
-      failed_.store(true, std::memory_order_release);
-      return done(Status(ErrorCode::kIo, "the commit could not be made durable (" + st.message() +
-                                             "); nothing was applied and the database accepts no more commits "
-                                             "until it is restarted"));
-    }
-    Install(*pending, lsn);
-    counters_.Add(EngineCounters::kCommits);
-    done(Status::Ok());
-  });
 }
 
 void Engine::Install(std::vector<Write>& writes, uint64_t lsn) {
@@ -248,6 +258,8 @@ std::string PathJson(const Path& path) {
   return out;
 }
 
+}  // namespace
+
 // Fills index from every version the collection keeps; for a unique one,
 // says whether two documents share a non-null key.
 Status FillIndex(const Collection& c, Index* index, const std::function<void(size_t)>& progress) {
@@ -285,8 +297,6 @@ Status FillIndex(const Collection& c, Index* index, const std::function<void(siz
   } while (hits.size() == 1024);
   return Status::Ok();
 }
-
-}  // namespace
 
 Status Engine::MakeIndex(const std::string& name, const Path& path, bool unique) {
   Status st = CheckWritable();

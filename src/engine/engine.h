@@ -16,6 +16,7 @@
 #include "base/histogram.h"
 #include "base/status.h"
 #include "base/striped_counters.h"
+#include "engine/cluster_role.h"
 #include "engine/backup_stream.h"
 #include "lockmgr/lock_manager.h"
 #include "mvcc/collection.h"
@@ -173,6 +174,20 @@ class Engine {
   // Recovery: the lsn of the last record applied.
   void SetAppliedLsn(uint64_t lsn) { applied_lsn_ = lsn; }
 
+  // In a cluster (src/raft): who may update here, and how reads stay
+  // strictly serializable. Set before sessions start; null standalone.
+  void SetCluster(ClusterRole* role) { cluster_ = role; }
+  ClusterRole* cluster() const { return cluster_; }
+  // A follower (or a node replaying its Raft log) installs one replicated
+  // commit: the records of one CommitLog::Append, in log order, at lsn.
+  // Documents become visible atomically, indexes follow, as on the leader.
+  // Catalog records are applied as the leader applied them (an index is
+  // built here, over the same documents).
+  Status ApplyReplicated(const std::vector<DecodedRecord>& records, uint64_t lsn);
+  // Installing a Raft snapshot: every collection goes (transactions that
+  // hold one find it dropped), before the snapshot's are loaded.
+  void ForgetAll();
+
   // A consistent view for a checkpoint: a registered snapshot, the lsn of
   // the last commit it contains, and the collections then.
   struct CheckpointView {
@@ -205,6 +220,12 @@ class Engine {
 
  private:
   Status CheckWritable() const;
+  // A failed log append: whether it leaves the log usable (a cluster
+  // that lost or never had the leadership) or stops commits (I/O).
+  Status LogFailure(Status st);
+  // The index keys of each write and of the version it replaces.
+  void WorkOutIndexKeys(std::vector<Write>& writes);
+  void ApplyReplicatedCatalog(const DecodedRecord& r);
   void Install(std::vector<Write>& writes, uint64_t lsn);
   static void Reindex(const IndexList& indexes, const Write& w, const std::vector<DocRef>& dropped, size_t first);
   // Logs one catalog record and applies it (apply runs under the commit mutex).
@@ -231,6 +252,7 @@ class Engine {
   uint64_t applied_lsn_ = 0;   // guarded by snapshots_.mutex(), the commit mutex
   std::function<Status()> checkpoint_hook_;
   BackupHook backup_hook_;
+  ClusterRole* cluster_ = nullptr;
   // An I/O failure: no more commits. Read by every commit, written once:
   // on a line of its own, away from what commits write.
   alignas(64) std::atomic<bool> failed_{false};

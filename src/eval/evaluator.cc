@@ -169,6 +169,19 @@ void Evaluator::Resume() {
     FinishBackup(std::move(p->status));
   } else if (pending_kind_ == WaitKind::kCommit) {
     FinishCommit(t, std::move(p->status));
+  } else if (pending_kind_ == WaitKind::kReadIndex) {
+    if (p->status.ok()) {
+      RespondOkCount("read-index", *pending_index_);
+    } else {
+      RespondError(p->status);
+    }
+    pending_index_.reset();
+  } else if (pending_kind_ == WaitKind::kReadBarrier) {
+    if (p->status.ok()) {
+      RequestLocks(t);
+    } else {
+      Fail(std::move(p->status), t);
+    }
   } else if (p->status.ok()) {
     FinishAcquire(t);
   } else {
@@ -528,6 +541,7 @@ void Evaluator::Run(const char* doc, size_t doc_len, size_t doc_cap) {
     case StatementKind::kExplain: return Explain();
     case StatementKind::kBackup: return Backup();
     case StatementKind::kCancel: return RespondOkCount("cancelled", 0);  // nothing waits: it came in turn
+    case StatementKind::kCluster: return Cluster();
   }
 }
 
@@ -882,6 +896,11 @@ void Evaluator::Acquire() {
   t->acquire_millis = stmt_->millis;
   t->attempts = 0;
   if (slow_log_) t->acquire_began = std::chrono::steady_clock::now();
+  if (ClusterRole* cluster = engine_->cluster()) {
+    if (t->read_only) return ReadBarrier(t);  // then RequestLocks
+    Status st = cluster->AcceptsUpdates();
+    if (!st.ok()) return Fail(std::move(st), t);
+  }
   RequestLocks(t);
 }
 

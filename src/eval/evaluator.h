@@ -107,7 +107,9 @@ class Evaluator {
   struct BackupJob;  // backup_statement.cc
 
  private:
-  enum class WaitKind { kAcquire, kCommit, kCatalog, kBackup };
+  // kReadBarrier: a read-only acquire in a cluster, until this node has
+  // caught up (ClusterRole::ReadBarrier); kReadIndex: (cluster read-index).
+  enum class WaitKind { kAcquire, kCommit, kCatalog, kBackup, kReadBarrier, kReadIndex };
 
   void Pump();
   void CancelWaitIfAsked();
@@ -149,6 +151,8 @@ class Evaluator {
   void MakeCollection();
   void DropCollection();
   void Collections();
+  void Cluster();  // cluster_statement.cc
+  void ReadBarrier(Transaction* t);
   void Stats();
   void Checkpoint();
   void FinishCommit(Transaction* t, Status st);
@@ -286,6 +290,7 @@ class Evaluator {
   Transaction* pending_txn_ = nullptr;
   WaitKind pending_kind_ = WaitKind::kAcquire;
   std::string pending_word_;  // kCatalog: the ok word
+  std::shared_ptr<uint64_t> pending_index_;  // kReadIndex: the answer
   // With metrics on: when the waiting statement began, and its kind.
   std::chrono::steady_clock::time_point pending_started_{};
   StatementKind pending_statement_ = StatementKind::kPing;

@@ -17,7 +17,7 @@ struct Spec {
 };
 
 // Argument positions count from 1 (0 is the statement name).
-constexpr std::array<Spec, 26> kSpecs = {{
+constexpr std::array<Spec, 27> kSpecs = {{
     {"open", StatementKind::kOpen, 1, 1, 1, -1},
     {"select", StatementKind::kSelect, 5, 7, 2, 1},
     {"selects", StatementKind::kSelects, 5, 7, 2, 1},
@@ -44,6 +44,7 @@ constexpr std::array<Spec, 26> kSpecs = {{
     {"explain", StatementKind::kExplain, 1, 1, -1, 1},
     {"backup", StatementKind::kBackup, 1, 1, -1, -1},
     {"cancel", StatementKind::kCancel, 0, 0, -1, -1},
+    {"cluster", StatementKind::kCluster, 0, 1, -1, -1},
 }};
 
 static_assert(kSpecs.size() == kStatementKindCount);
@@ -114,6 +115,15 @@ class Compiler {
         } else {
           return Err(ErrorCode::kType, "backup takes begin, next or end");
         }
+        return Status::Ok();
+      }
+      case StatementKind::kCluster: {
+        if (args_.size() == 1) return Status::Ok();
+        const Datum& d = t_[args_[1]];
+        if (d.kind != DatumKind::kSymbol || d.text != "read-index") {
+          return Err(ErrorCode::kType, "cluster takes nothing, or read-index");
+        }
+        s.read_index = true;
         return Status::Ok();
       }
       case StatementKind::kAuth: {
@@ -465,6 +475,7 @@ const std::vector<StatementHelp>& StatementHelpTable() {
       {"explain", "(explain a)", "how selection a finds and locks its documents"},
       {"backup", "(backup begin) (backup next) ...", "stream an online backup (use parendb backup)"},
       {"cancel", "(cancel)", "end this connection's waiting acquire at once (the console's Ctrl-C)"},
+      {"cluster", "(cluster)", "this node's role, the leader and the members (a standalone server says so)"},
   };
   return kHelp;
 }

@@ -21,6 +21,8 @@ enum class StatementKind : uint8_t {
   kMakeIndex, kDropIndex, kIndexes, kExplain,
   // additions (lang-docs/additions.md)
   kBackup, kCancel,
+  // v1.1 (section 11); (cluster read-index) is an addition
+  kCluster,
 };
 
 enum class BackupStep : uint8_t { kBegin, kNext, kEnd };
@@ -45,6 +47,7 @@ struct Statement {
   int64_t millis = -1;         // acquire: -1 means the configured default
   std::string password;        // auth
   BackupStep backup_step = BackupStep::kBegin;  // backup
+  bool read_index = false;     // (cluster read-index)
 
   // Whether a JSON object follows the statement on the stream.
   bool TakesDocument() const { return kind == StatementKind::kCreate || kind == StatementKind::kUpdateAll; }
@@ -61,7 +64,7 @@ struct Named {
 // The statement's name as written: "select", "mkcoll", ...
 std::string_view StatementName(StatementKind kind);
 // How many kinds there are (StatementKind values are 0..count-1).
-constexpr size_t kStatementKindCount = static_cast<size_t>(StatementKind::kCancel) + 1;
+constexpr size_t kStatementKindCount = static_cast<size_t>(StatementKind::kCluster) + 1;
 
 // Compiles tree into *out. On failure *named says what the statement named.
 Status CompileStatement(const DatumTree& tree, Statement* out, Named* named);

@@ -173,8 +173,21 @@ Status LoadCheckpoint(FileSystem* fs, const std::string& dir, uint64_t lsn, Engi
   if (!ReadFileHeader(data, kCheckpointMagic, &header_lsn) || header_lsn != lsn) {
     return Corrupt(name, 0, "bad checkpoint header");
   }
+  uint64_t documents = 0;
+  st = LoadCheckpointData(data, name, engine, &documents);
+  if (!st.ok()) return st;
+  report->checkpoint = name;
+  report->checkpoint_lsn = lsn;
+  report->checkpoint_documents = documents;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadCheckpointData(std::string_view data, const std::string& name, Engine* engine, uint64_t* documents_out) {
   Engine scratch(EngineOptions{}, std::make_unique<NoLog>());
   Engine* target = engine != nullptr ? engine : &scratch;
+  Status st;
   Scan scan = ScanFrames(data);
   if (!scan.clean || scan.zero_tail) return Corrupt(name, scan.stop, "damaged checkpoint record");
   const std::vector<Frame>& frames = scan.frames;
@@ -189,11 +202,11 @@ Status LoadCheckpoint(FileSystem* fs, const std::string& dir, uint64_t lsn, Engi
   if (static_cast<uint64_t>(applied.last.number) != documents) {
     return Corrupt(name, frames.back().offset, "checkpoint document count mismatch");
   }
-  report->checkpoint = name;
-  report->checkpoint_lsn = lsn;
-  report->checkpoint_documents = documents;
+  *documents_out = documents;
   return Status::Ok();
 }
+
+namespace {
 
 // Replays (engine non-null) or only checks the segments after from_lsn.
 // repair: cut a torn tail off the newest segment.

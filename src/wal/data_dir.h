@@ -104,6 +104,11 @@ class DataDir {
   std::thread checkpointer_;
 };
 
+// Loads a checkpoint's bytes (data: header and frames, as the file holds
+// them; name: what errors call it) into engine, or with a null engine only
+// checks them. Indexes are defined, not yet built (BuildRecoveredIndexes).
+Status LoadCheckpointData(std::string_view data, const std::string& name, Engine* engine, uint64_t* documents);
+
 // `parendb doctor DIR [--salvage]`: explains a data directory without
 // opening it for writing; with salvage, cuts the log at its first damaged
 // record so the valid prefix can be opened. Returns a process exit code.

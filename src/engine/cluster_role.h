@@ -1,0 +1,41 @@
+// What an engine that replicates through a cluster (src/raft) asks of it.
+// A standalone database has none (Engine::cluster() is null) and pays
+// nothing for the question.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "base/status.h"
+
+namespace parendb {
+
+class ClusterRole {
+ public:
+  virtual ~ClusterRole() = default;
+
+  // Whether update transactions may acquire here (only the leader's do,
+  // once it has applied every commit of the terms before its own). When
+  // not, the not-leader error to answer: its message begins with the
+  // leader's client address (HOST:PORT) when this node knows it.
+  virtual Status AcceptsUpdates() = 0;
+
+  // Calls done, from any thread, once this node has applied every commit
+  // that had been acknowledged anywhere in the cluster when ReadBarrier was
+  // called — what a read-only acquire waits for (section 11). Fails with
+  // unavailable when that cannot be learnt (no leader, no majority).
+  virtual void ReadBarrier(std::function<void(Status)> done) = 0;
+
+  // On the leader: done(ok, index) once the leader has confirmed it still
+  // leads and applied every commit up to index, which covers every commit
+  // acknowledged before the call. Followers ask it of the leader
+  // ((cluster read-index)); elsewhere not-leader.
+  virtual void ReadIndex(std::function<void(Status, uint64_t index)> done) = 0;
+
+  // (cluster): this node, its role, the leader and the members, as a JSON
+  // object.
+  virtual std::string DescribeJson() = 0;
+};
+
+}  // namespace parendb

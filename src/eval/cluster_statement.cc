@@ -1,0 +1,52 @@
+// Section 11 in the session: (cluster), (cluster read-index), and the
+// wait of a read-only acquire until this node has caught up.
+#include "doc/json.h"
+#include "eval/evaluator.h"
+#include "eval/evaluator_state.h"
+
+namespace parendb {
+
+void Evaluator::ReadBarrier(Transaction* t) {
+  // The session waits like a lock wait; the barrier completes on the Raft
+  // thread (a leader) or the read-index thread (a follower).
+  auto p = std::make_shared<PendingWait>();
+  p->wakeup = wakeup_;
+  pending_ = p;
+  pending_txn_ = t;
+  pending_kind_ = WaitKind::kReadBarrier;
+  engine_->cluster()->ReadBarrier(PendingWait::Completer(std::move(p)));
+}
+
+void Evaluator::Cluster() {
+  ClusterRole* cluster = engine_->cluster();
+  if (stmt_->read_index) {
+    if (cluster == nullptr) return RespondError(Error(ErrorCode::kNotLeader, "this server is not in a cluster"));
+    auto p = std::make_shared<PendingWait>();
+    p->wakeup = wakeup_;
+    auto index = std::make_shared<uint64_t>(0);
+    pending_ = p;
+    pending_txn_ = nullptr;
+    pending_kind_ = WaitKind::kReadIndex;
+    pending_index_ = index;
+    // The index is written before the completer publishes the outcome
+    // under its mutex, and read after Resume saw it decided.
+    cluster->ReadIndex([index, done = PendingWait::Completer(std::move(p))](Status st, uint64_t i) {
+      *index = i;
+      done(std::move(st));
+    });
+    return;
+  }
+  if (cluster != nullptr) return RespondJson(cluster->DescribeJson());
+  Object o;
+  o.push_back({"node", Value()});
+  o.push_back({"role", Value(std::string("standalone"))});
+  o.push_back({"leader", Value()});
+  o.push_back({"term", Value(int64_t{0})});
+  o.push_back({"applied", Value(static_cast<int64_t>(engine_->AppliedLsn()))});
+  o.push_back({"nodes", Value(Array{})});
+  std::string json;
+  AppendJson(Value(std::move(o)), &json);
+  RespondJson(json);
+}
+
+}  // namespace parendb

@@ -1,0 +1,188 @@
+#include "raft/cluster_node.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+
+#include "doc/json.h"
+
+namespace parendb {
+
+Status ParseClusterMembers(const std::string& spec, std::map<uint64_t, std::string>* out) {
+  out->clear();
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string::npos) end = spec.size();
+    std::string item = spec.substr(pos, end - pos);
+    size_t eq = item.find('=');
+    char* stop = nullptr;
+    unsigned long long id = eq == std::string::npos ? 0 : std::strtoull(item.c_str(), &stop, 10);
+    std::string address = eq == std::string::npos ? std::string() : item.substr(eq + 1);
+    if (id == 0 || stop != item.c_str() + eq || address.rfind(':') == std::string::npos || address.rfind(':') == 0) {
+      return Status(ErrorCode::kType, "bad --cluster entry \"" + item + "\": expected ID=HOST:PORT with ID a positive integer");
+    }
+    if (!out->emplace(id, address).second) return Status(ErrorCode::kType, "--cluster names node " + std::to_string(id) + " twice");
+    pos = end + 1;
+  }
+  if (out->empty()) return Status(ErrorCode::kType, "--cluster names no node");
+  return Status::Ok();
+}
+
+Status ClusterNode::Open(ClusterOptions options, std::unique_ptr<ClusterNode>* out) {
+  if (options.members.count(options.node_id) == 0) {
+    return Status(ErrorCode::kType, "--node-id " + std::to_string(options.node_id) + " is not one of the --cluster entries");
+  }
+  std::unique_ptr<ClusterNode> node(new ClusterNode(std::move(options)));
+  Status st = node->Start();
+  if (!st.ok()) return st;
+  *out = std::move(node);
+  return Status::Ok();
+}
+
+Status ClusterNode::Start() {
+  const ClusterOptions& o = options_;
+  std::string raft_dir = o.dir + "/raft";
+  for (const std::string& d : {o.dir, raft_dir}) {
+    if (mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status(ErrorCode::kIo, "cannot create " + d + ": " + std::strerror(errno));
+    }
+  }
+  Status st = DirLock::Acquire(o.dir, &lock_);
+  if (!st.ok()) return st;
+  // libuv writes to peers' sockets without MSG_NOSIGNAL: a peer that died
+  // mid-message must not kill this process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  engine_ = std::make_unique<Engine>(o.engine, nullptr);
+  auto log = std::make_unique<ReplicatedLog>(engine_.get(), &raft_, o.advertise, [this] { uv_async_send(&wake_); });
+  log_ = log.get();
+  log_->SetEventLog([this](const std::string& line) { Event(line); });
+  engine_->AttachLog(std::move(log));
+  engine_->SetCluster(this);
+
+  auto fail = [&](const char* what, int rv, const char* msg) {
+    return Status(ErrorCode::kIo, std::string(what) + ": " + (msg != nullptr && *msg != '\0' ? msg : raft_strerror(rv)));
+  };
+  int rv = uv_loop_init(&loop_);
+  if (rv != 0) return Status(ErrorCode::kIo, std::string("uv_loop_init: ") + uv_strerror(rv));
+  loop_ready_ = true;
+  loop_.data = this;
+  uv_async_init(&loop_, &wake_, [](uv_async_t* a) {
+    auto* self = static_cast<ClusterNode*>(a->loop->data);
+    if (!self->stopping_.load(std::memory_order_acquire)) {
+      self->log_->Drain();
+      return;
+    }
+    // Leaving: raft fails what it holds (unavailable), then every handle
+    // closes and uv_run returns.
+    self->log_->FailAll(Status(ErrorCode::kUnavailable, "the server is shutting down"));
+    if (self->raft_ready_) raft_close(&self->raft_, nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->wake_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&self->check_), nullptr);
+  });
+  uv_check_init(&loop_, &check_);
+  uv_check_start(&check_, [](uv_check_t* c) {
+    auto* self = static_cast<ClusterNode*>(c->loop->data);
+    if (self->raft_ready_ && !self->stopping_.load(std::memory_order_acquire)) self->log_->Refresh();
+  });
+
+  rv = raft_uv_tcp_init(&transport_, &loop_);
+  if (rv != 0) return fail("raft transport", rv, nullptr);
+  rv = raft_uv_init(&io_, &loop_, raft_dir.c_str(), &transport_);
+  if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io_.errmsg);
+  const std::string& self_address = o.members.at(o.node_id);
+  rv = raft_init(&raft_, &io_, log_->fsm(), o.node_id, self_address.c_str());
+  if (rv != 0) return fail("raft_init", rv, raft_.errmsg);
+  raft_ready_ = true;
+  log_->SetAsyncSnapshots(io_.version >= 2 && io_.async_work != nullptr);
+
+  struct raft_configuration conf;
+  raft_configuration_init(&conf);
+  for (const auto& [id, address] : o.members) raft_configuration_add(&conf, id, address.c_str(), RAFT_VOTER);
+  rv = raft_bootstrap(&raft_, &conf);
+  raft_configuration_close(&conf);
+  if (rv == 0) {
+    Event("bootstrapped a new cluster of " + std::to_string(o.members.size()) + " nodes in " + raft_dir);
+  } else if (rv != RAFT_CANTBOOTSTRAP) {
+    return fail("raft bootstrap", rv, raft_.errmsg);
+  }
+  raft_set_election_timeout(&raft_, o.election_timeout_ms);
+  raft_set_heartbeat_timeout(&raft_, o.heartbeat_ms);
+  raft_set_snapshot_threshold(&raft_, o.snapshot_threshold);
+  raft_set_snapshot_trailing(&raft_, o.snapshot_trailing);
+  raft_set_pre_vote(&raft_, true);  // a node cut off and back does not depose a healthy leader
+  rv = raft_start(&raft_);  // loads the snapshot and the log; applies once the commit index is known
+  if (rv != 0) return fail("raft_start", rv, raft_.errmsg);
+
+  read_index_ = std::make_unique<ReadIndexClient>([this] { return log_->LeaderAddress(); }, o.password, o.read_timeout);
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  Event("node " + std::to_string(o.node_id) + " started: Raft at " + self_address + ", clients at " + o.advertise);
+  return Status::Ok();
+}
+
+ClusterNode::~ClusterNode() {
+  read_index_.reset();
+  if (thread_.joinable()) {
+    stopping_.store(true, std::memory_order_release);
+    uv_async_send(&wake_);
+    thread_.join();
+  } else if (loop_ready_) {
+    // Start failed part way: close what was opened and let the loop finish.
+    if (raft_ready_) raft_close(&raft_, nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+  }
+  if (loop_ready_) {
+    raft_uv_close(&io_);
+    raft_uv_tcp_close(&transport_);
+    uv_loop_close(&loop_);
+  }
+  engine_.reset();
+}
+
+void ClusterNode::ReadBarrier(std::function<void(Status)> done) {
+  ReplicatedLog::Role role = log_->role();
+  if (role.state == RAFT_LEADER) {
+    log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
+    return;
+  }
+  auto deadline = std::chrono::steady_clock::now() + options_.read_timeout;
+  read_index_->Ask([this, deadline, done = std::move(done)](Status st, uint64_t index) mutable {
+    if (!st.ok()) return done(std::move(st));
+    log_->WhenApplied(index, deadline, std::move(done));
+  });
+}
+
+std::string ClusterNode::DescribeJson() {
+  ReplicatedLog::Role r = log_->role();
+  Object o;
+  o.push_back({"node", Value(static_cast<int64_t>(options_.node_id))});
+  const char* role = r.state == RAFT_LEADER ? "leader" : r.state == RAFT_CANDIDATE ? "candidate" : "follower";
+  o.push_back({"role", Value(std::string(role))});
+  o.push_back({"leader", r.leader_address.empty() ? Value() : Value(r.leader_address)});
+  o.push_back({"leader_id", r.leader_id == 0 ? Value() : Value(static_cast<int64_t>(r.leader_id))});
+  o.push_back({"term", Value(static_cast<int64_t>(r.term))});
+  o.push_back({"applied", Value(static_cast<int64_t>(log_->applied()))});
+  o.push_back({"client_address", Value(options_.advertise)});
+  Array nodes;
+  for (const auto& [id, address] : r.members) {
+    Object n;
+    n.push_back({"id", Value(static_cast<int64_t>(id))});
+    n.push_back({"address", Value(address)});
+    nodes.emplace_back(std::move(n));
+  }
+  o.push_back({"nodes", Value(std::move(nodes))});
+  o.push_back({"elections_won", Value(static_cast<int64_t>(r.elections_won))});
+  o.push_back({"commits_proposed", Value(static_cast<int64_t>(r.commits_proposed))});
+  o.push_back({"snapshots_taken", Value(static_cast<int64_t>(r.snapshots_taken))});
+  o.push_back({"snapshots_installed", Value(static_cast<int64_t>(r.snapshots_installed))});
+  std::string json;
+  AppendJson(Value(std::move(o)), &json);
+  return json;
+}
+
+}  // namespace parendb
