@@ -129,6 +129,10 @@ void Usage(std::FILE* out) {
                "  --heartbeat MS     the leader's heartbeat interval (default 100)\n"
                "  --snapshot-entries N  take a snapshot (a checkpoint) after N Raft entries and\n"
                "                     drop the log before it (default 65536)\n"
+               "  --snapshot-timeout MS  the leader resends a snapshot a follower has not\n"
+               "                     installed within MS ms; a node restarted with an empty\n"
+               "                     data directory catches up after at most this (default\n"
+               "                     10000)\n"
                "  In a cluster --sync, --sync-interval and --checkpoint-mb do not apply: every\n"
                "  commit is on a majority's disk before it is acknowledged.\n"
                "\n"
@@ -228,6 +232,7 @@ struct Settings {
   int64_t election_timeout_ms = 1000;
   int64_t heartbeat_ms = 100;
   int64_t snapshot_entries = 65536;
+  int64_t snapshot_timeout_ms = 10000;
 };
 
 [[noreturn]] void Fail(const std::string& msg) {
@@ -350,6 +355,8 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->heartbeat_ms = number(10, 60000);
     } else if (a == "--snapshot-entries") {
       s->snapshot_entries = number(16, UINT32_MAX);
+    } else if (a == "--snapshot-timeout") {
+      s->snapshot_timeout_ms = number(100, 3600000);
     } else if (a == "--max-rate") {
       s->backup_max_rate_mb = number(0, 1 << 20);
     } else if (a == "-" || a.rfind("--", 0) != 0) {
@@ -390,6 +397,7 @@ std::unique_ptr<parendb::ClusterNode> OpenClusterNode(const Settings& s, const p
   co.heartbeat_ms = static_cast<unsigned>(s.heartbeat_ms);
   co.snapshot_threshold = static_cast<unsigned>(s.snapshot_entries);
   co.snapshot_trailing = static_cast<unsigned>(std::max<int64_t>(16, s.snapshot_entries / 8));
+  co.install_snapshot_timeout_ms = static_cast<unsigned>(s.snapshot_timeout_ms);
   co.on_event = [](const std::string& line) { spdlog::info("cluster: {}", line); };
   std::unique_ptr<parendb::ClusterNode> node;
   st = parendb::ClusterNode::Open(co, &node);

@@ -113,6 +113,7 @@ Status ClusterNode::Start() {
   raft_set_heartbeat_timeout(&raft_, o.heartbeat_ms);
   raft_set_snapshot_threshold(&raft_, o.snapshot_threshold);
   raft_set_snapshot_trailing(&raft_, o.snapshot_trailing);
+  raft_set_install_snapshot_timeout(&raft_, o.install_snapshot_timeout_ms);
   raft_set_pre_vote(&raft_, true);  // a node cut off and back does not depose a healthy leader
   rv = raft_start(&raft_);  // loads the snapshot and the log; applies once the commit index is known
   if (rv != 0) return fail("raft_start", rv, raft_.errmsg);
@@ -145,14 +146,25 @@ ClusterNode::~ClusterNode() {
 }
 
 void ClusterNode::ReadBarrier(std::function<void(Status)> done) {
-  ReplicatedLog::Role role = log_->role();
-  if (role.state == RAFT_LEADER) {
-    log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
+  if (log_->role().state == RAFT_LEADER) {
+    // A leader that finds it is no longer one (it was cut off, or stopped,
+    // and does not know yet) asks the new leader like any follower.
+    log_->ReadIndex([this, done = std::move(done)](Status st, uint64_t) mutable {
+      if (st.code() == ErrorCode::kNotLeader) return AskLeader(std::move(done));
+      done(std::move(st));
+    });
     return;
   }
+  AskLeader(std::move(done));
+}
+
+void ClusterNode::AskLeader(std::function<void(Status)> done) {
   auto deadline = std::chrono::steady_clock::now() + options_.read_timeout;
   read_index_->Ask([this, deadline, done = std::move(done)](Status st, uint64_t index) mutable {
-    if (!st.ok()) return done(std::move(st));
+    if (!st.ok()) {
+      if (st.code() == ErrorCode::kNotLeader) st = Status(ErrorCode::kUnavailable, st.message());
+      return done(std::move(st));
+    }
     log_->WhenApplied(index, deadline, std::move(done));
   });
 }

@@ -25,11 +25,28 @@ struct ReplicatedLog::Barrier {
 
 // A snapshot being taken: the engine's snapshot (held by the encoder
 // until it is done) and the bytes made from it.
+//
+//   snapshot := "PDBRSN1\n" count:u32 (node:u64 len:u32 address)* checkpoint
+//
+// The announced client addresses come first (a node that starts from a
+// snapshot has no log entries to learn the leader's from), then the
+// checkpoint file's bytes (wal/log_format.h).
+constexpr std::string_view kSnapshotMagic = "PDBRSN1\n";
+
 struct ReplicatedLog::SnapshotWork {
   std::unique_ptr<CheckpointEncoder> encoder;
+  std::map<uint64_t, std::string> addresses;
   std::string bytes;
   struct raft_buffer buf {};
   void Encode() {
+    bytes.append(kSnapshotMagic);
+    auto put32 = [&](uint32_t v) { bytes.append(reinterpret_cast<const char*>(&v), 4); };
+    put32(static_cast<uint32_t>(addresses.size()));
+    for (const auto& [node, address] : addresses) {
+      bytes.append(reinterpret_cast<const char*>(&node), 8);
+      put32(static_cast<uint32_t>(address.size()));
+      bytes.append(address);
+    }
     while (encoder->Next(1u << 20, &bytes)) {
     }
     encoder.reset();  // the engine's snapshot goes now, not when raft is done
@@ -41,6 +58,29 @@ struct ReplicatedLog::SnapshotWork {
 namespace {
 
 Status Unavailable(const std::string& what) { return Status(ErrorCode::kUnavailable, what); }
+
+// Takes the snapshot header (see SnapshotWork) off the front of *data.
+bool ParseSnapshotHeader(std::string_view* data, std::map<uint64_t, std::string>* addresses) {
+  std::string_view d = *data;
+  if (d.substr(0, kSnapshotMagic.size()) != kSnapshotMagic || d.size() < kSnapshotMagic.size() + 4) return false;
+  d.remove_prefix(kSnapshotMagic.size());
+  uint32_t n;
+  std::memcpy(&n, d.data(), 4);
+  d.remove_prefix(4);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (d.size() < 12) return false;
+    uint64_t node;
+    uint32_t len;
+    std::memcpy(&node, d.data(), 8);
+    std::memcpy(&len, d.data() + 8, 4);
+    d.remove_prefix(12);
+    if (d.size() < len) return false;
+    (*addresses)[node] = std::string(d.substr(0, len));
+    d.remove_prefix(len);
+  }
+  *data = d;
+  return true;
+}
 
 // An entry's bytes as raft_apply takes them: libraft's disk format pads
 // every entry to 8 bytes and writes (and checksums) the padded length
@@ -411,6 +451,10 @@ int ReplicatedLog::Snapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[], un
   // applied so far — the snapshot's index.
   self->snapshot_ = std::make_unique<SnapshotWork>();
   self->snapshot_->encoder = std::make_unique<CheckpointEncoder>(self->engine_);
+  {
+    std::lock_guard lock(self->role_mu_);
+    self->snapshot_->addresses = self->client_addresses_;
+  }
   *bufs = nullptr;
   *n_bufs = 0;
   if (fsm->snapshot_async == nullptr) return SnapshotAsync(fsm, bufs, n_bufs);
@@ -441,6 +485,16 @@ int ReplicatedLog::SnapshotFinalize(struct raft_fsm* fsm, struct raft_buffer* bu
 int ReplicatedLog::Restore(struct raft_fsm* fsm, struct raft_buffer* buf) {
   auto* self = static_cast<ReplicatedLog*>(fsm->data);
   std::string_view data(static_cast<const char*>(buf->base), buf->len);
+  std::map<uint64_t, std::string> addresses;
+  if (!ParseSnapshotHeader(&data, &addresses)) {
+    raft_free(buf->base);
+    self->Event("the Raft snapshot could not be installed: its header is malformed");
+    return RAFT_MALFORMED;
+  }
+  {
+    std::lock_guard lock(self->role_mu_);
+    for (auto& [node, address] : addresses) self->client_addresses_[node] = std::move(address);
+  }
   self->engine_->ForgetAll();
   uint64_t documents = 0;
   Status st = LoadCheckpointData(data, "the Raft snapshot", self->engine_, &documents);

@@ -1,0 +1,485 @@
+// Replicated clusters (section 11) with real processes on loopback: three
+// `parendb serve --cluster` nodes, killed, stopped and wiped under load.
+// The Raft glue's step-by-step cases are in raft_glue_test.cc.
+//
+// PARENDB_CLUSTER_KILLS sets how many leaders the transfer test kills
+// (default 3; a soak: PARENDB_CLUSTER_KILLS=50 build/tests/parendb_tests
+// -ts=cluster).
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "doc/json.h"
+
+using namespace parendb;
+using namespace std::chrono_literals;
+
+namespace {
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A connection that may fail: nodes come and go in these tests.
+class Conn {
+ public:
+  explicit Conn(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(fd_);
+      fd_ = -1;
+      return;
+    }
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~Conn() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  bool Send(const std::string& text) {
+    size_t off = 0;
+    while (fd_ >= 0 && off < text.size()) {
+      ssize_t n = send(fd_, text.data() + off, text.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return fd_ >= 0;
+  }
+  // The next line, or "<closed>" / "<timeout>".
+  std::string Line(int timeout_ms = 10000) {
+    while (true) {
+      size_t nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, timeout_ms) <= 0) return "<timeout>";
+      char chunk[65536];
+      ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) return "<closed>";
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+  // Sends text and reads n lines; stops at the first "<closed>"/"<timeout>".
+  std::vector<std::string> Ask(const std::string& text, size_t n) {
+    std::vector<std::string> out;
+    if (!Send(text)) return {"<closed>"};
+    for (size_t i = 0; i < n; ++i) {
+      out.push_back(Line());
+      if (out.back()[0] == '<') break;
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+bool StartsWith(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
+
+class TestCluster {
+ public:
+  struct Node {
+    uint16_t port = 0, raft_port = 0;
+    std::string dir;
+    pid_t pid = -1;
+    bool stopped = false;  // SIGSTOP'ed: it takes connections but answers nothing
+  };
+
+  explicit TestCluster(size_t n, std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
+    root_ = std::filesystem::temp_directory_path() /
+            ("parendb-cluster-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+    nodes_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      nodes_[i].port = FreePort();
+      nodes_[i].raft_port = FreePort();
+      nodes_[i].dir = (root_ / ("n" + std::to_string(i + 1))).string();
+      spec_ += (i ? "," : "") + std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(nodes_[i].raft_port);
+    }
+    for (size_t i = 0; i < n; ++i) Start(i);
+  }
+  ~TestCluster() {
+    for (size_t i = 0; i < nodes_.size(); ++i) Kill(i, SIGKILL);
+    std::filesystem::remove_all(root_);
+  }
+
+  size_t size() const { return nodes_.size(); }
+  uint16_t port(size_t i) const { return nodes_[i].port; }
+  const std::string& dir(size_t i) const { return nodes_[i].dir; }
+  bool up(size_t i) const { return nodes_[i].pid > 0 && !nodes_[i].stopped; }
+
+  void Start(size_t i) {
+    Node& n = nodes_[i];
+    std::vector<std::string> args = {PARENDB_BINARY, "serve", "--data", n.dir, "--port", std::to_string(n.port),
+                                     "--node-id", std::to_string(i + 1), "--cluster", spec_,
+                                     "--election-timeout", "300", "--heartbeat", "30", "--threads", "1",
+                                     "--log-level", "warn"};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    std::string log = (root_ / ("log" + std::to_string(i + 1))).string();
+    std::fflush(stdout);  // or the child flushes the parent's buffered output too
+    std::fflush(stderr);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      freopen(log.c_str(), "a", stderr);
+      freopen("/dev/null", "w", stdout);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(PARENDB_BINARY, argv.data());
+      _exit(127);
+    }
+    n.pid = pid;
+    // Listening once (ping) answers.
+    for (int k = 0; k < 500; ++k) {
+      Conn c(n.port);
+      if (c.ok() && c.Ask("(ping)\n", 1)[0] == "(ok pong)") return;
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL("node " << i + 1 << " did not start");
+  }
+  void Kill(size_t i, int sig) {
+    Node& n = nodes_[i];
+    if (n.pid <= 0) return;
+    if (sig == SIGKILL) kill(n.pid, SIGCONT);  // a stopped process dies too
+    kill(n.pid, sig);
+    n.stopped = sig == SIGSTOP;
+    if (sig == SIGKILL || sig == SIGTERM) {
+      int status;
+      waitpid(n.pid, &status, 0);
+      n.pid = -1;
+    }
+  }
+  // The node that runs update transactions now (it commits one), waiting
+  // up to `within`; -1 if none did.
+  int Leader(std::chrono::milliseconds within = 10s) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < until) {
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (!up(i)) continue;
+        Conn c(port(i));
+        if (!c.ok()) continue;
+        auto r = c.Ask("(open leader_probe)(acquire leader_probe)(commit leader_probe)\n", 3);
+        if (r.size() == 3 && r[2] == "(ok committed)") return static_cast<int>(i);
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return -1;
+  }
+  // Which node a not-leader answer names, or -1.
+  int NodeNamedIn(const std::string& line) const {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (line.find("127.0.0.1:" + std::to_string(nodes_[i].port) + " is the leader") != std::string::npos) {
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path root_;
+  std::vector<std::string> extra_;
+  std::string spec_;
+  std::vector<Node> nodes_;
+};
+
+// A JSON array response, parsed.
+Array ParseArray(const std::string& line) {
+  Value v;
+  REQUIRE_MESSAGE(ParseJson(line, 64, &v).ok(), line);
+  REQUIRE(v.is_array());
+  return v.as_array();
+}
+
+// Every document of coll as node i sees it now (a read-only transaction:
+// strictly serializable, so current on a follower too).
+Array ReadAll(TestCluster& c, size_t i, const std::string& coll) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Conn conn(c.port(i));
+    if (conn.ok()) {
+      auto r = conn.Ask("(open q)(selects s q r (coll " + coll + ") true)(acquire q)(readall s)(close q)\n", 5);
+      if (r.size() == 5 && r[2] == "(ok acquired)") return ParseArray(r[3]);
+      MESSAGE("read on node " << i + 1 << ": " << (r.size() > 2 ? r[2] : r.back()));
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  FAIL("node " << i + 1 << " never answered a read of " << coll);
+  return {};
+}
+
+int64_t Field(const Value& doc, const std::string& name) {
+  const Value* v = doc.find(name);
+  return v != nullptr && v->is_int() ? v->as_int() : -1;
+}
+
+void Setup(TestCluster& c, int accounts, int64_t balance) {
+  int leader = c.Leader();
+  REQUIRE(leader >= 0);
+  Conn conn(c.port(static_cast<size_t>(leader)));
+  std::string text = "(mkcoll acc)(mkcoll log)(open t)(acquire t)";
+  for (int a = 0; a < accounts; ++a) {
+    text += "(create c" + std::to_string(a) + " t (coll acc)) {\"_id\": " + std::to_string(a) +
+            ", \"balance\": " + std::to_string(balance) + "}";
+  }
+  text += "(commit t)\n";
+  auto r = conn.Ask(text, static_cast<size_t>(accounts) + 5);
+  REQUIRE(r.back() == "(ok committed)");
+}
+
+}  // namespace
+
+TEST_SUITE("cluster") {
+  TEST_CASE("commits replicate; followers serve current reads and name the leader to updates") {
+    TestCluster c(3);
+    Setup(c, 4, 100);
+    int leader = c.Leader();
+    REQUIRE(leader >= 0);
+    size_t follower = static_cast<size_t>((leader + 1) % 3);
+    // An update on a follower: not-leader, naming the leader's client address.
+    Conn f(c.port(follower));
+    auto r = f.Ask("(open t)(select a t wn (coll acc) (= (f _id) 1))(acquire t)\n", 3);
+    REQUIRE(r.size() == 3);
+    CHECK(StartsWith(r[2], "(error not-leader \"127.0.0.1:"));
+    CHECK(c.NodeNamedIn(r[2]) == leader);
+    // A commit on the leader is seen at once by a read on every follower.
+    Conn l(c.port(static_cast<size_t>(leader)));
+    r = l.Ask("(open t)(select a t wn (coll acc) (= (f _id) 1))(acquire t)(update a (f balance) 77)(commit t)\n", 5);
+    REQUIRE(r.back() == "(ok committed)");
+    for (size_t i = 0; i < 3; ++i) {
+      Array docs = ReadAll(c, i, "acc");
+      REQUIRE(docs.size() == 4);
+      CHECK(Field(docs[1], "balance") == 77);
+    }
+    // Catalog statements go to the leader too.
+    CHECK(StartsWith(f.Ask("(mkcoll other)\n", 1)[0], "(error not-leader"));
+    CHECK(l.Ask("(mkindex acc (f balance))\n", 1)[0] == "(ok mkindex)");
+    r = f.Ask("(open q)(selects s q r (coll acc) (= (f balance) 77))(acquire q)(explain s)(readall s)(close q)\n", 6);
+    CHECK(r[3].find("index") != std::string::npos);
+    CHECK(r[4] == "[{\"_id\":1,\"balance\":77}]");
+    // (cluster) as the contract has it.
+    auto info = f.Ask("(cluster)\n", 1)[0];
+    Value v;
+    REQUIRE(ParseJson(info, 64, &v).ok());
+    CHECK(Field(v, "node") == static_cast<int64_t>(follower) + 1);
+    CHECK(info.find("\"role\":\"follower\"") != std::string::npos);
+    CHECK(info.find("\"leader\":\"127.0.0.1:" + std::to_string(c.port(static_cast<size_t>(leader))) + "\"") !=
+          std::string::npos);
+    CHECK(info.find("\"nodes\":[{\"id\":1,") != std::string::npos);
+  }
+
+  TEST_CASE("SIGKILL the leader under transfers: nothing acknowledged is lost, totals stay exact on every node") {
+    const int kAccounts = 8;
+    TestCluster c(3);
+    Setup(c, kAccounts, 100);
+    int kills = 3;
+    if (const char* e = std::getenv("PARENDB_CLUSTER_KILLS")) kills = std::atoi(e);
+
+    std::atomic<bool> stop{false};
+    std::atomic<int64_t> next_k{1};
+    std::mutex mu;
+    std::set<int64_t> acked, refused;  // committed / certainly not
+    int64_t indeterminate = 0;
+    std::atomic<int> hint{-1};
+    auto worker = [&](int seed) {
+      std::mt19937 rng(static_cast<unsigned>(seed));
+      size_t target = static_cast<size_t>(seed) % c.size();
+      std::unique_ptr<Conn> conn;
+      while (!stop) {
+        if (hint >= 0) target = static_cast<size_t>(hint.load());
+        if (!conn || !conn->ok()) conn = std::make_unique<Conn>(c.port(target));
+        if (!conn->ok()) {
+          conn.reset();
+          int dead = static_cast<int>(target);
+          hint.compare_exchange_strong(dead, -1);  // the named leader is gone
+          target = (target + 1) % c.size();
+          std::this_thread::sleep_for(5ms);
+          continue;
+        }
+        int a = static_cast<int>(rng() % kAccounts), b = static_cast<int>(rng() % (kAccounts - 1));
+        if (b >= a) ++b;
+        int64_t k = next_k++;
+        std::string ks = std::to_string(k);
+        auto r = conn->Ask("(open t)(select a t wn (coll acc) (= (f _id) " + std::to_string(a) +
+                               "))(select b t wn (coll acc) (= (f _id) " + std::to_string(b) +
+                               "))(acquire t)(update a (f balance) (- (f balance) 1))(update b (f balance) (+ "
+                               "(f balance) 1))(create l t (coll log)) {\"k\": " + ks + "}(commit t)\n",
+                           8);
+        std::lock_guard lock(mu);
+        const std::string& last = r.back();
+        if (r.size() == 8 && last == "(ok committed)") {
+          acked.insert(k);
+        } else if (last[0] == '<' || StartsWith(last, "(error unavailable")) {
+          ++indeterminate;  // the one answer that may go either way
+          conn.reset();
+        } else {
+          refused.insert(k);
+          int named = -1;
+          for (const auto& line : r) {
+            if (StartsWith(line, "(error not-leader")) named = c.NodeNamedIn(line);
+          }
+          if (named >= 0) {
+            hint = named;
+          } else {
+            target = (target + 1) % c.size();
+          }
+          conn.reset();
+          std::this_thread::sleep_for(2ms);
+        }
+      }
+    };
+    std::vector<std::thread> workers;
+    struct Joiner {  // a failed REQUIRE below must not leave them running
+      std::atomic<bool>& stop;
+      std::vector<std::thread>& threads;
+      ~Joiner() {
+        stop = true;
+        for (auto& t : threads) {
+          if (t.joinable()) t.join();
+        }
+      }
+    } joiner{stop, workers};
+    for (int w = 0; w < 4; ++w) workers.emplace_back(worker, w + 1);
+    std::vector<double> failovers;
+    for (int kill = 0; kill < kills; ++kill) {
+      std::this_thread::sleep_for(300ms);
+      int leader = c.Leader();
+      REQUIRE(leader >= 0);
+      size_t before;
+      {
+        std::lock_guard lock(mu);
+        before = acked.size();
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      c.Kill(static_cast<size_t>(leader), SIGKILL);
+      hint = -1;
+      // Until the survivors acknowledge a commit again.
+      while (true) {
+        {
+          std::lock_guard lock(mu);
+          if (acked.size() > before) break;
+        }
+        REQUIRE(std::chrono::steady_clock::now() - t0 < 20s);
+        std::this_thread::sleep_for(5ms);
+      }
+      failovers.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      c.Start(static_cast<size_t>(leader));
+    }
+    std::this_thread::sleep_for(200ms);
+    stop = true;
+    for (auto& t : workers) t.join();
+    MESSAGE(acked.size() << " transfers acknowledged, " << refused.size() << " refused, " << indeterminate
+                         << " indeterminate over " << kills << " leader kills");
+    for (double f : failovers) MESSAGE("failover " << f << " s");
+    REQUIRE(acked.size() > 0);
+
+    std::set<int64_t> first_ks;
+    for (size_t i = 0; i < c.size(); ++i) {
+      Array accounts = ReadAll(c, i, "acc");
+      REQUIRE(accounts.size() == static_cast<size_t>(kAccounts));
+      int64_t total = 0;
+      for (const Value& d : accounts) total += Field(d, "balance");
+      CHECK_MESSAGE(total == kAccounts * 100, "node " << i + 1);
+      std::set<int64_t> ks;
+      for (const Value& d : ReadAll(c, i, "log")) ks.insert(Field(d, "k"));
+      for (int64_t k : acked) REQUIRE_MESSAGE(ks.count(k) == 1, "acknowledged transfer " << k << " missing on node " << i + 1);
+      for (int64_t k : refused) REQUIRE_MESSAGE(ks.count(k) == 0, "refused transfer " << k << " applied on node " << i + 1);
+      if (i == 0) {
+        first_ks = ks;
+      } else {
+        CHECK(ks == first_ks);  // the same commits everywhere
+      }
+    }
+  }
+
+  TEST_CASE("a stopped leader is replaced; continued, it steps down and catches up") {
+    TestCluster c(3);
+    Setup(c, 2, 10);
+    int old = c.Leader();
+    REQUIRE(old >= 0);
+    c.Kill(static_cast<size_t>(old), SIGSTOP);
+    int leader = c.Leader(15s);
+    REQUIRE(leader >= 0);
+    REQUIRE(leader != old);
+    Conn l(c.port(static_cast<size_t>(leader)));
+    auto r = l.Ask("(open t)(select a t wn (coll acc) (= (f _id) 0))(acquire t)(update a (f balance) 42)(commit t)\n", 5);
+    REQUIRE(r.back() == "(ok committed)");
+    c.Kill(static_cast<size_t>(old), SIGCONT);
+    // Its first read after waking is current: it learns the new term and
+    // the commit it missed before answering.
+    Array docs = ReadAll(c, static_cast<size_t>(old), "acc");
+    CHECK(Field(docs[0], "balance") == 42);
+    Conn o(c.port(static_cast<size_t>(old)));
+    r = o.Ask("(open t)(select a t wn (coll acc) (= (f _id) 0))(acquire t)\n", 3);
+    CHECK(StartsWith(r[2], "(error not-leader"));
+
+    // A stopped follower: commits go on with the other two; it catches up.
+    size_t follower = static_cast<size_t>((leader + 1) % 3);
+    c.Kill(follower, SIGSTOP);
+    for (int k = 0; k < 20; ++k) {
+      r = l.Ask("(open t)(select a t wn (coll acc) (= (f _id) 1))(acquire t)(update a (f balance) (+ (f balance) 1))(commit t)\n", 5);
+      REQUIRE(r.back() == "(ok committed)");
+    }
+    c.Kill(follower, SIGCONT);
+    docs = ReadAll(c, follower, "acc");
+    CHECK(Field(docs[1], "balance") == 30);
+  }
+
+  TEST_CASE("a node restarted with an empty data directory catches up by snapshot") {
+    TestCluster c(3, {"--snapshot-entries", "32", "--snapshot-timeout", "500"});
+    Setup(c, 1, 0);
+    int leader = c.Leader();
+    REQUIRE(leader >= 0);
+    Conn l(c.port(static_cast<size_t>(leader)));
+    for (int k = 1; k <= 150; ++k) {
+      auto r = l.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)\n", 4);
+      REQUIRE(r.back() == "(ok committed)");
+    }
+    size_t wiped = static_cast<size_t>((leader + 1) % 3);
+    c.Kill(wiped, SIGKILL);
+    std::filesystem::remove_all(c.dir(wiped));
+    c.Start(wiped);
+    Array docs = ReadAll(c, wiped, "log");
+    CHECK(docs.size() == 150);
+    Conn w(c.port(wiped));
+    auto info = w.Ask("(cluster)\n", 1)[0];
+    CHECK(info.find("\"snapshots_installed\":0") == std::string::npos);
+  }
+}
