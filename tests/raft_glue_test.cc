@@ -1,0 +1,434 @@
+// ParenDB's Raft glue (ReplicatedLog: the commit path and the state
+// machine) on libraft's deterministic fixture: three engines whose Raft
+// instances talk through an in-memory network and disk with simulated
+// time, so partitions, lost and delayed messages, disk failures and
+// crashes happen at exactly the step a test chooses. Sessions run on the
+// engines as they do in the server; one thread drives everything.
+#include <doctest/doctest.h>
+
+extern "C" {
+#include <raft/fixture.h>
+}
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "eval/evaluator.h"
+#include "raft/replicated_log.h"
+
+using namespace parendb;
+
+namespace {
+
+// What the evaluator asks of a cluster, answered from one node's log. The
+// fixture has no client ports, so a follower's read barrier is not
+// exercised here (tests/cluster_test.cc does, with real processes).
+class FixtureRole final : public ClusterRole {
+ public:
+  explicit FixtureRole(ReplicatedLog* log) : log_(log) {}
+  Status AcceptsUpdates() override { return log_->AcceptsUpdates(); }
+  void ReadBarrier(std::function<void(Status)> done) override {
+    log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
+  }
+  void ReadIndex(std::function<void(Status, uint64_t)> done) override { log_->ReadIndex(std::move(done)); }
+  std::string DescribeJson() override { return "{}"; }
+
+ private:
+  ReplicatedLog* log_;
+};
+
+struct Node {
+  std::unique_ptr<Engine> engine;
+  ReplicatedLog* log = nullptr;
+  std::unique_ptr<FixtureRole> role;
+  std::unique_ptr<Evaluator> session;
+};
+
+class GlueCluster {
+ public:
+  explicit GlueCluster(unsigned n) {
+    REQUIRE(raft_fixture_initialize(&f_) == 0);
+    nodes_.resize(n);
+    for (unsigned i = 0; i < n; ++i) {
+      Node& node = nodes_[i];
+      node.engine = std::make_unique<Engine>(EngineOptions{}, nullptr);
+      // The fixture keeps each server's raft in place: its address is known
+      // before the server exists.
+      auto log = std::make_unique<ReplicatedLog>(node.engine.get(), &f_.servers[i].raft,
+                                                 "10.0.0." + std::to_string(i + 1) + ":7420", [] {});
+      node.log = log.get();
+      node.engine->AttachLog(std::move(log));
+      node.role = std::make_unique<FixtureRole>(node.log);
+      node.engine->SetCluster(node.role.get());
+      REQUIRE(raft_fixture_grow(&f_, node.log->fsm()) == 0);
+    }
+    struct raft_configuration conf;
+    REQUIRE(raft_fixture_configuration(&f_, n, &conf) == 0);
+    REQUIRE(raft_fixture_bootstrap(&f_, &conf) == 0);
+    raft_configuration_close(&conf);
+    REQUIRE(raft_fixture_start(&f_) == 0);
+  }
+  ~GlueCluster() {
+    for (Node& n : nodes_) n.session.reset();
+    for (Node& n : nodes_) n.log->FailAll(Status(ErrorCode::kUnavailable, "test over"));
+    raft_fixture_close(&f_);
+    nodes_.clear();
+  }
+
+  raft_fixture* fixture() { return &f_; }
+  Node& node(unsigned i) { return nodes_[i]; }
+  unsigned size() const { return static_cast<unsigned>(nodes_.size()); }
+
+  // One fixture event, with each node's queued work proposed before it and
+  // its role picked up after (what the server's loop does around libraft).
+  void Step() {
+    for (Node& n : nodes_) n.log->Drain();
+    raft_fixture_step(&f_);
+    for (unsigned i = 0; i < size(); ++i) {
+      if (raft_fixture_alive(&f_, i)) nodes_[i].log->Refresh();
+    }
+    for (Node& n : nodes_) {
+      if (n.session) n.session->Resume();
+    }
+  }
+  void StepFor(raft_time ms) {
+    raft_time until = raft_fixture_time(&f_) + ms;
+    while (raft_fixture_time(&f_) < until) Step();
+  }
+  // Steps until node i accepts updates (it leads and has applied its own
+  // announcement); false if it did not within max_ms.
+  bool StepUntilReady(unsigned i, raft_time max_ms = 10000) {
+    raft_time until = raft_fixture_time(&f_) + max_ms;
+    while (raft_fixture_time(&f_) < until) {
+      if (nodes_[i].log->AcceptsUpdates().ok()) return true;
+      Step();
+    }
+    return false;
+  }
+  int Ready() {
+    for (unsigned i = 0; i < size(); ++i) {
+      if (raft_fixture_alive(&f_, i) && nodes_[i].log->AcceptsUpdates().ok()) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  int StepUntilSomeReady(raft_time max_ms = 20000) {
+    raft_time until = raft_fixture_time(&f_) + max_ms;
+    while (raft_fixture_time(&f_) < until) {
+      int r = Ready();
+      if (r >= 0) return r;
+      Step();
+    }
+    return -1;
+  }
+
+  // Feeds statements to node i's session and steps the cluster until it
+  // has answered them all (or max_ms passes); the answers, one per line.
+  // each_step(k) runs before the k-th step it takes (to crash a node at
+  // a chosen point of the commit).
+  std::vector<std::string> Run(unsigned i, const std::string& text, const std::function<void(int)>& each_step = nullptr,
+                               raft_time max_ms = 120000) {
+    Node& n = nodes_[i];
+    if (!n.session) n.session = std::make_unique<Evaluator>(n.engine.get());
+    n.session->ClearOutput();
+    n.session->Feed(text);
+    raft_time until = raft_fixture_time(&f_) + max_ms;
+    for (int k = 0; n.session->blocked() && raft_fixture_time(&f_) < until; ++k) {
+      if (each_step) each_step(k);
+      Step();
+    }
+    std::vector<std::string> out;
+    std::string& o = n.session->output();
+    size_t start = 0;
+    for (size_t nl; (nl = o.find('\n', start)) != std::string::npos; start = nl + 1) out.push_back(o.substr(start, nl - start));
+    return out;
+  }
+  // A catalog change (mkcoll, mkindex) on node i: the engine waits for the
+  // log there, so it runs on a thread of its own while this one steps.
+  Status Catalog(unsigned i, const std::function<Status(Engine&)>& change) {
+    std::atomic<bool> done{false};
+    Status st;
+    std::thread t([&] {
+      st = change(*nodes_[i].engine);
+      done = true;
+    });
+    while (!done) Step();
+    t.join();
+    return st;
+  }
+
+  // Steps until every live node has applied what the first has.
+  void Settle(raft_time max_ms = 20000) {
+    raft_time until = raft_fixture_time(&f_) + max_ms;
+    while (raft_fixture_time(&f_) < until) {
+      uint64_t most = 0;
+      bool same = true;
+      for (unsigned i = 0; i < size(); ++i) most = std::max(most, nodes_[i].log->applied());
+      for (unsigned i = 0; i < size(); ++i) {
+        if (raft_fixture_alive(&f_, i) && nodes_[i].log->applied() != most) same = false;
+      }
+      if (same && raft_fixture_leader_index(&f_) < size()) return;
+      Step();
+    }
+  }
+
+  // Everything a node's engine holds, as text: collections, documents,
+  // index entry counts.
+  std::string Dump(unsigned i) {
+    std::string out;
+    Engine& e = *nodes_[i].engine;
+    for (const std::string& name : e.CollectionNames()) {
+      auto c = e.FindCollection(name);
+      out += name + ":";
+      c->Scan(kLatest, [&](const DocId&, const DocRef& doc) {
+        out += std::string(doc->json()) + ";";
+        return true;
+      });
+      for (const auto& index : c->indexes()) out += " index " + std::to_string(index->entries());
+      out += "\n";
+    }
+    return out;
+  }
+
+ private:
+  raft_fixture f_{};
+  std::vector<Node> nodes_;
+};
+
+bool StartsWith(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
+
+std::string Transfer(int from, int to, int64_t k) {
+  return "(open t)(select a t wn (coll acc) (= (f _id) " + std::to_string(from) + "))(select b t wn (coll acc) (= (f _id) " +
+         std::to_string(to) + "))(acquire t)(update a (f balance) (- (f balance) 1))(update b (f balance) (+ (f balance) 1))" +
+         "(create l t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)";
+}
+
+void Seed(GlueCluster& c, unsigned leader, int accounts) {
+  REQUIRE(c.Catalog(leader, [](Engine& e) { return e.MakeCollection("acc"); }).ok());
+  REQUIRE(c.Catalog(leader, [](Engine& e) { return e.MakeCollection("log"); }).ok());
+  Path k;
+  k.push_back(PathStep{false, 0, "k"});
+  REQUIRE(c.Catalog(leader, [&](Engine& e) { return e.MakeIndex("log", k, true); }).ok());
+  std::string text = "(open t)(acquire t)";
+  for (int a = 0; a < accounts; ++a) {
+    text += "(create c" + std::to_string(a) + " t (coll acc)) {\"_id\": " + std::to_string(a) + ", \"balance\": 100}";
+  }
+  text += "(commit t)";
+  auto r = c.Run(leader, text);
+  INFO(r[0] << " | " << r[1] << " | " << r[2]);
+  REQUIRE(r.size() == static_cast<size_t>(accounts) + 3);
+  REQUIRE(r.back() == "(ok committed)");
+}
+
+}  // namespace
+
+TEST_SUITE("raft") {
+  TEST_CASE("commits reach every engine, in one order, with their indexes") {
+    GlueCluster c(3);
+    int leader = c.StepUntilSomeReady();
+    REQUIRE(leader >= 0);
+    Seed(c, static_cast<unsigned>(leader), 4);
+    for (int k = 1; k <= 30; ++k) {
+      auto r = c.Run(static_cast<unsigned>(leader), Transfer(k % 4, (k + 1) % 4, k));
+      REQUIRE(r.back() == "(ok committed)");
+    }
+    c.Settle();
+    std::string expected = c.Dump(static_cast<unsigned>(leader));
+    CHECK(expected.find(" index 30") != std::string::npos);
+    for (unsigned i = 0; i < 3; ++i) CHECK(c.Dump(i) == expected);
+  }
+
+  TEST_CASE("a follower refuses updates naming the leader; a new leader waits for the earlier terms") {
+    GlueCluster c(3);
+    int leader = c.StepUntilSomeReady();
+    REQUIRE(leader >= 0);
+    Seed(c, static_cast<unsigned>(leader), 2);
+    unsigned follower = (static_cast<unsigned>(leader) + 1) % 3;
+    auto r = c.Run(follower, "(open t)(select a t wn (coll acc) (= (f _id) 1))(acquire t)");
+    REQUIRE(r.size() == 3);
+    CHECK(StartsWith(r[2], "(error not-leader \"10.0.0." + std::to_string(leader + 1) + ":7420 is the leader"));
+    CHECK(c.Catalog(follower, [](Engine& e) { return e.MakeCollection("other"); }).code() == ErrorCode::kNotLeader);
+
+    // Depose the leader: the next one is not ready until its own
+    // announcement, after every earlier entry, is applied.
+    raft_term old_term = raft_fixture_get(c.fixture(), static_cast<unsigned>(leader))->current_term;
+    raft_fixture_depose(c.fixture());
+    auto ready_in_new_term = [&] {
+      int r = c.Ready();
+      return r >= 0 && raft_fixture_get(c.fixture(), static_cast<unsigned>(r))->current_term > old_term;
+    };
+    bool saw_unready_leader = false;
+    for (int step = 0; step < 100000 && !ready_in_new_term(); ++step) {
+      for (unsigned i = 0; i < 3; ++i) {
+        if (raft_state(raft_fixture_get(c.fixture(), i)) == RAFT_LEADER && !c.node(i).log->AcceptsUpdates().ok()) {
+          saw_unready_leader = true;
+          CHECK(c.node(i).log->AcceptsUpdates().message().find("just elected") != std::string::npos);
+        }
+      }
+      c.Step();
+    }
+    CHECK(saw_unready_leader);
+    int next = c.Ready();
+    REQUIRE(next >= 0);
+    r = c.Run(static_cast<unsigned>(next), Transfer(0, 1, 1));
+    CHECK(r.back() == "(ok committed)");
+  }
+
+  TEST_CASE("a leader cut off mid-commit answers unavailable; the cluster agrees on the outcome") {
+    GlueCluster c(3);
+    int leader = c.StepUntilSomeReady();
+    REQUIRE(leader >= 0);
+    Seed(c, static_cast<unsigned>(leader), 2);
+    unsigned l = static_cast<unsigned>(leader);
+    // Cut the leader off from both followers, then commit on it: the entry
+    // reaches its own log only, and the leader steps down.
+    for (unsigned i = 0; i < 3; ++i) {
+      if (i != l) {
+        raft_fixture_disconnect(c.fixture(), l, i);
+        raft_fixture_disconnect(c.fixture(), i, l);
+      }
+    }
+    auto r = c.Run(l, Transfer(0, 1, 77));
+    REQUIRE(r.size() == 8);
+    CHECK(StartsWith(r.back(), "(error unavailable"));
+    // The others elect a leader and go on.
+    int next = c.StepUntilSomeReady();
+    REQUIRE(next >= 0);
+    CHECK(next != leader);
+    r = c.Run(static_cast<unsigned>(next), Transfer(1, 0, 78));
+    CHECK(r.back() == "(ok committed)");
+    for (unsigned i = 0; i < 3; ++i) {
+      if (i != l) {
+        raft_fixture_reconnect(c.fixture(), l, i);
+        raft_fixture_reconnect(c.fixture(), i, l);
+      }
+    }
+    c.Settle();
+    std::string expected = c.Dump(static_cast<unsigned>(next));
+    // The indeterminate commit was never on a majority: it is gone
+    // everywhere, the old leader's copy included.
+    CHECK(expected.find("\"k\":77") == std::string::npos);
+    CHECK(expected.find("\"k\":78") != std::string::npos);
+    for (unsigned i = 0; i < 3; ++i) CHECK(c.Dump(i) == expected);
+    // The old leader's engine still takes commits once it leads again.
+    CHECK(c.node(l).engine->accepting_commits());
+  }
+
+  TEST_CASE("lost and delayed messages, nodes stopped at every step of a commit: every acknowledged commit everywhere, the total exact") {
+    GlueCluster c(3);
+    int leader = c.StepUntilSomeReady();
+    REQUIRE(leader >= 0);
+    const int kAccounts = 5;
+    Seed(c, static_cast<unsigned>(leader), kAccounts);
+    std::mt19937 rng(20261206);
+    std::set<int64_t> acked, refused;
+    int64_t indeterminate = 0;
+    for (int64_t k = 1; k <= 120; ++k) {
+      // Weather: every step of the way, links may slow down or drop
+      // messages, and a node may crash (its Raft state kept, as on disk)
+      // and come back.
+      for (unsigned i = 0; i < 3; ++i) raft_fixture_set_network_latency(c.fixture(), i, 5 + rng() % 40);
+      if (rng() % 6 == 0) {
+        unsigned a = rng() % 3, b = rng() % 3;
+        if (a != b) raft_fixture_saturate(c.fixture(), a, b);
+      }
+      if (rng() % 5 == 0) {
+        for (unsigned a = 0; a < 3; ++a) {
+          for (unsigned b = 0; b < 3; ++b) {
+            if (a != b) raft_fixture_desaturate(c.fixture(), a, b);
+          }
+        }
+      }
+      int target = c.StepUntilSomeReady();
+      if (target < 0) continue;
+      int from = static_cast<int>(rng() % kAccounts), to = (from + 1 + static_cast<int>(rng() % (kAccounts - 1))) % kAccounts;
+      // One commit in four: a node (the leader, half the time) stops at a
+      // random step of it — before the proposal, while it is on disk or on
+      // the wire, after a majority has it — and comes back a while later.
+      int crash_at = rng() % 4 == 0 ? static_cast<int>(rng() % 40) : -1;
+      unsigned victim = rng() % 2 == 0 ? static_cast<unsigned>(target) : rng() % 3;
+      int back_after = 20 + static_cast<int>(rng() % 200);
+      auto r = c.Run(static_cast<unsigned>(target), Transfer(from, to, k), [&](int step) {
+        if (step == crash_at) raft_fixture_kill(c.fixture(), victim);
+        if (crash_at >= 0 && step == crash_at + back_after) raft_fixture_revive(c.fixture(), victim);
+      });
+      if (crash_at >= 0 && !raft_fixture_alive(c.fixture(), victim)) raft_fixture_revive(c.fixture(), victim);
+      const std::string last = r.empty() ? "" : r.back();
+      if (r.size() == 8 && last == "(ok committed)") {
+        acked.insert(k);
+      } else if (r.size() < 8 || StartsWith(last, "(error unavailable")) {
+        ++indeterminate;
+      } else {
+        refused.insert(k);
+      }
+    }
+    for (unsigned a = 0; a < 3; ++a) {
+      for (unsigned b = 0; b < 3; ++b) {
+        if (a != b) raft_fixture_desaturate(c.fixture(), a, b);
+      }
+    }
+    int final_leader = c.StepUntilSomeReady();
+    REQUIRE(final_leader >= 0);
+    // One more commit so the last term's entries are committed everywhere.
+    REQUIRE(c.Run(static_cast<unsigned>(final_leader), Transfer(0, 1, 1000)).back() == "(ok committed)");
+    c.Settle();
+    MESSAGE(acked.size() << " acknowledged, " << refused.size() << " refused, " << indeterminate << " indeterminate");
+    CHECK(acked.size() > 20);
+    std::string expected = c.Dump(static_cast<unsigned>(final_leader));
+    for (int64_t k : acked) CHECK_MESSAGE(expected.find("\"k\":" + std::to_string(k) + "}") != std::string::npos, k);
+    for (int64_t k : refused) CHECK_MESSAGE(expected.find("\"k\":" + std::to_string(k) + "}") == std::string::npos, k);
+    for (unsigned i = 0; i < 3; ++i) CHECK(c.Dump(i) == expected);
+    int64_t total = 0;
+    c.node(0).engine->FindCollection("acc")->Scan(kLatest, [&](const DocId&, const DocRef& doc) {
+      auto at = doc->json().find("\"balance\":");
+      total += std::stoll(std::string(doc->json().substr(at + 10)));
+      return true;
+    });
+    CHECK(total == kAccounts * 100);
+  }
+
+  TEST_CASE("a disk failure on the leader fails the commit without stopping the engine") {
+    GlueCluster c(3);
+    int leader = c.StepUntilSomeReady();
+    REQUIRE(leader >= 0);
+    Seed(c, static_cast<unsigned>(leader), 2);
+    unsigned l = static_cast<unsigned>(leader);
+    raft_fixture_io_fault(c.fixture(), l, 0, 1);  // the next disk write fails
+    auto r = c.Run(l, Transfer(0, 1, 5));
+    REQUIRE(r.size() == 8);
+    CHECK(StartsWith(r.back(), "(error unavailable"));
+    int next = c.StepUntilSomeReady();
+    REQUIRE(next >= 0);
+    r = c.Run(static_cast<unsigned>(next), Transfer(0, 1, 6));
+    CHECK(r.back() == "(ok committed)");
+    c.Settle();
+    std::string expected = c.Dump(static_cast<unsigned>(next));
+    for (unsigned i = 0; i < 3; ++i) CHECK(c.Dump(i) == expected);
+  }
+
+  TEST_CASE("snapshots: taken from the engine, installed on a lagging node") {
+    GlueCluster c(3);
+    for (unsigned i = 0; i < 3; ++i) {
+      raft_set_snapshot_threshold(raft_fixture_get(c.fixture(), i), 8);
+      raft_set_snapshot_trailing(raft_fixture_get(c.fixture(), i), 2);
+    }
+    int leader = c.StepUntilSomeReady();
+    REQUIRE(leader >= 0);
+    Seed(c, static_cast<unsigned>(leader), 3);
+    unsigned lagging = (static_cast<unsigned>(leader) + 1) % 3;
+    raft_fixture_kill(c.fixture(), lagging);
+    for (int k = 1; k <= 40; ++k) {
+      REQUIRE(c.Run(static_cast<unsigned>(leader), Transfer(k % 3, (k + 1) % 3, k)).back() == "(ok committed)");
+    }
+    raft_fixture_revive(c.fixture(), lagging);
+    c.Settle(60000);
+    std::string expected = c.Dump(static_cast<unsigned>(leader));
+    CHECK(c.Dump(lagging) == expected);
+    CHECK(c.node(lagging).log->role().snapshots_installed >= 1);
+    CHECK(c.node(static_cast<unsigned>(leader)).log->role().snapshots_taken >= 1);
+  }
+}
