@@ -17,6 +17,7 @@
 
 #include "console/console.h"
 #include "backup/backup.h"
+#include "client/cluster_command.h"
 #include "import_export/import_export.h"
 #include "metrics/http_server.h"
 #include "api/engine_options.h"
@@ -62,6 +63,13 @@ void Usage(std::FILE* out) {
                "      Commits go on meanwhile. Files appear in DEST only once every one of them\n"
                "      is complete and durable; a failed backup leaves DEST empty. Exit status:\n"
                "      0 done, 1 failed.\n"
+               "  parendb cluster status|add ID HOST:PORT|remove ID|transfer-leader [ID]\n"
+               "                  --connect HOST:PORT [--password-file F]\n"
+               "      A cluster's members: status prints (cluster); add makes node ID (started\n"
+               "      with --join, its Raft address HOST:PORT) a voting member once it has\n"
+               "      caught up; remove takes one out; transfer-leader hands the leadership to\n"
+               "      ID (or any up-to-date node). Changes go to the leader (a not-leader answer\n"
+               "      is followed once). Exit status: 0 done, 1 refused or failed.\n"
                "  parendb doctor DIR [--salvage]\n"
                "      Explains a data directory: its checkpoint, log segments, records, and what\n"
                "      opening it would recover. --salvage cuts the log at its first damaged\n"
@@ -121,6 +129,9 @@ void Usage(std::FILE* out) {
                "                     node). A fresh set of data directories bootstraps the\n"
                "                     cluster; a used one rejoins it. Without it: standalone\n"
                "  --node-id ID       this node's entry in --cluster (it binds that address)\n"
+               "  --join             a new node for a running cluster: it does not bootstrap,\n"
+               "                     it waits until the leader adds it with (cluster add ID\n"
+               "                     \"HOST:PORT\") (or parendb cluster add) and catches up\n"
                "  --advertise HOST:PORT  the client address other nodes name in not-leader\n"
                "                     answers and ask read indexes at (default: --bind:--port)\n"
                "  --election-timeout MS  a follower that hears no leader for MS to 2*MS ms\n"
@@ -229,6 +240,7 @@ struct Settings {
   std::string cluster;   // ID=HOST:PORT,...
   int64_t node_id = 0;
   std::string advertise;  // empty: --bind:--port
+  bool join = false;
   int64_t election_timeout_ms = 1000;
   int64_t heartbeat_ms = 100;
   int64_t snapshot_entries = 65536;
@@ -347,6 +359,8 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
       s->cluster = value();
     } else if (a == "--node-id") {
       s->node_id = number(1, INT64_MAX);
+    } else if (a == "--join") {
+      s->join = true;
     } else if (a == "--advertise") {
       s->advertise = value();
     } else if (a == "--election-timeout") {
@@ -390,6 +404,7 @@ std::unique_ptr<parendb::ClusterNode> OpenClusterNode(const Settings& s, const p
   if (s.node_id == 0) Fail("--cluster needs --node-id (this node's entry)");
   co.dir = s.db.data_dir;
   co.node_id = static_cast<uint64_t>(s.node_id);
+  co.join = s.join;
   co.advertise = s.advertise.empty() ? s.server.bind + ":" + std::to_string(s.server.port) : s.advertise;
   co.password = s.server.password;
   co.engine = parendb::ToEngineOptions(db_options);
@@ -507,6 +522,7 @@ int main(int argc, char** argv) {
   Settings s;
   s.db.data_dir = kDefaultDataDir;
   ParseOptions(std::vector<std::string>(args.begin() + 1, args.end()), &s);
+  if (command == "cluster") return parendb::RunClusterCommand(s.positional, s.connect, s.server.password);
   if (command != "import" && command != "backup" && !s.positional.empty()) Fail("unexpected argument " + s.positional[0]);
   if (command == "serve") return Serve(s);
   if (command == "import" || command == "export" || command == "backup") {

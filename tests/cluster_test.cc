@@ -119,6 +119,8 @@ class TestCluster {
     std::string dir;
     pid_t pid = -1;
     bool stopped = false;  // SIGSTOP'ed: it takes connections but answers nothing
+    bool join = false;     // started with --join and only its own entry
+    std::string spec;
   };
 
   explicit TestCluster(size_t n, std::vector<std::string> extra = {}) : extra_(std::move(extra)) {
@@ -145,13 +147,29 @@ class TestCluster {
   const std::string& dir(size_t i) const { return nodes_[i].dir; }
   bool up(size_t i) const { return nodes_[i].pid > 0 && !nodes_[i].stopped; }
 
+  // A new node that joins the running cluster (--join); its index.
+  size_t AddJoiner() {
+    Node n;
+    n.port = FreePort();
+    n.raft_port = FreePort();
+    size_t i = nodes_.size();
+    n.dir = (root_ / ("n" + std::to_string(i + 1))).string();
+    n.spec = std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(n.raft_port);
+    n.join = true;
+    nodes_.push_back(n);
+    Start(i);
+    return i;
+  }
+  std::string RaftAddress(size_t i) const { return "127.0.0.1:" + std::to_string(nodes_[i].raft_port); }
+
   void Start(size_t i) {
     Node& n = nodes_[i];
     std::vector<std::string> args = {PARENDB_BINARY, "serve", "--data", n.dir, "--port", std::to_string(n.port),
-                                     "--node-id", std::to_string(i + 1), "--cluster", spec_,
+                                     "--node-id", std::to_string(i + 1), "--cluster", n.join ? n.spec : spec_,
                                      "--election-timeout", "300", "--heartbeat", "30", "--threads", "1",
                                      "--log-level", "warn"};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    if (n.join) args.push_back("--join");
     std::string log = (root_ / ("log" + std::to_string(i + 1))).string();
     std::fflush(stdout);  // or the child flushes the parent's buffered output too
     std::fflush(stderr);
@@ -481,5 +499,70 @@ TEST_SUITE("cluster") {
     Conn w(c.port(wiped));
     auto info = w.Ask("(cluster)\n", 1)[0];
     CHECK(info.find("\"snapshots_installed\":0") == std::string::npos);
+  }
+
+  TEST_CASE("a fourth node joins and a member leaves while commits go on") {
+    TestCluster c(3);
+    Setup(c, 1, 0);
+    std::atomic<bool> stop{false};
+    std::atomic<int> committed{0};
+    // The writer keeps to the first three nodes' ports (the cluster object
+    // grows meanwhile); the leader is one of them throughout.
+    std::vector<uint16_t> ports{c.port(0), c.port(1), c.port(2)};
+    std::thread writer([&, ports] {
+      int64_t k = 0;
+      size_t at = 0;
+      while (!stop) {
+        Conn conn(ports[at++ % ports.size()]);
+        while (!stop && conn.ok()) {
+          auto r = conn.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(++k) + "}(commit t)\n", 4);
+          if (r.size() != 4 || r.back() != "(ok committed)") break;
+          ++committed;
+        }
+      }
+    });
+    struct Stop {
+      std::atomic<bool>& stop;
+      std::thread& t;
+      ~Stop() {
+        stop = true;
+        if (t.joinable()) t.join();
+      }
+    } stopper{stop, writer};
+    while (committed < 50) std::this_thread::sleep_for(5ms);
+    size_t fourth = c.AddJoiner();
+    std::string out;
+    auto cluster = [&](const std::string& words, size_t via) {
+      out.clear();
+      FILE* p = popen((std::string(PARENDB_BINARY) + " cluster " + words + " --connect 127.0.0.1:" +
+                       std::to_string(c.port(via)) + " 2>&1").c_str(), "r");
+      char buf[4096];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+      return pclose(p);
+    };
+    // Sent to a follower on purpose: the tool follows not-leader.
+    size_t follower = static_cast<size_t>((c.Leader() + 1) % 3);
+    REQUIRE_MESSAGE(cluster("add 4 " + c.RaftAddress(fourth), follower) == 0, out);
+    CHECK(out.find("(ok cluster-add)") != std::string::npos);
+    while (committed < 150) std::this_thread::sleep_for(5ms);
+    // Remove a member that is not the leader.
+    int now = c.Leader();
+    REQUIRE(now >= 0);
+    size_t gone = static_cast<size_t>(now == 0 ? 1 : 0);
+    REQUIRE_MESSAGE(cluster("remove " + std::to_string(gone + 1), static_cast<size_t>(now)) == 0, out);
+    c.Kill(gone, SIGKILL);
+    int before = committed;
+    while (committed < before + 50) std::this_thread::sleep_for(5ms);
+    stop = true;
+    writer.join();
+    REQUIRE(cluster("status", fourth) == 0);
+    CHECK(out.find("{\"id\":" + std::to_string(gone + 1) + ",") == std::string::npos);
+    CHECK(out.find("{\"id\":4,") != std::string::npos);
+    size_t expected = ReadAll(c, static_cast<size_t>(c.Leader()), "log").size();
+    CHECK(expected >= static_cast<size_t>(committed.load()));
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (i != gone) CHECK(ReadAll(c, i, "log").size() == expected);
+    }
   }
 }

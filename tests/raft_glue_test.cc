@@ -36,6 +36,9 @@ class FixtureRole final : public ClusterRole {
     log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
   }
   void ReadIndex(std::function<void(Status, uint64_t)> done) override { log_->ReadIndex(std::move(done)); }
+  void ChangeMembership(MembershipChange change, std::function<void(Status)> done) override {
+    log_->ChangeMembership(std::move(change), std::move(done));
+  }
   std::string DescribeJson() override { return "{}"; }
 
  private:

@@ -33,6 +33,16 @@ class ClusterRole {
   // ((cluster read-index)); elsewhere not-leader.
   virtual void ReadIndex(std::function<void(Status, uint64_t index)> done) = 0;
 
+  // (cluster add|remove|transfer-leader …), on the leader: done once the
+  // change is committed (add: once the new node has caught up and votes)
+  // or the leadership has moved; not-leader elsewhere.
+  struct MembershipChange {
+    enum class Kind { kAdd, kRemove, kTransferLeader } kind = Kind::kAdd;
+    uint64_t node = 0;    // transfer-leader: 0 lets the leader pick
+    std::string address;  // add: the new node's Raft address HOST:PORT
+  };
+  virtual void ChangeMembership(MembershipChange change, std::function<void(Status)> done) = 0;
+
   // (cluster): this node, its role, the leader and the members, as a JSON
   // object.
   virtual std::string DescribeJson() = 0;

@@ -36,6 +36,22 @@ void Evaluator::Cluster() {
     });
     return;
   }
+  if (stmt_->cluster_op != 0) {
+    if (cluster == nullptr) return RespondError(Error(ErrorCode::kNotLeader, "this server is not in a cluster"));
+    ClusterRole::MembershipChange change;
+    using Kind = ClusterRole::MembershipChange::Kind;
+    change.kind = stmt_->cluster_op == 1 ? Kind::kAdd : stmt_->cluster_op == 2 ? Kind::kRemove : Kind::kTransferLeader;
+    change.node = static_cast<uint64_t>(stmt_->node);
+    change.address = stmt_->address;
+    auto p = std::make_shared<PendingWait>();
+    p->wakeup = wakeup_;
+    pending_ = p;
+    pending_txn_ = nullptr;
+    pending_kind_ = WaitKind::kCatalog;
+    pending_word_ = stmt_->cluster_op == 1 ? "cluster-add" : stmt_->cluster_op == 2 ? "cluster-remove" : "cluster-transfer-leader";
+    cluster->ChangeMembership(std::move(change), PendingWait::Completer(std::move(p)));
+    return;
+  }
   if (cluster != nullptr) return RespondJson(cluster->DescribeJson());
   Object o;
   o.push_back({"node", Value()});

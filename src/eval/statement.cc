@@ -44,7 +44,7 @@ constexpr std::array<Spec, 27> kSpecs = {{
     {"explain", StatementKind::kExplain, 1, 1, -1, 1},
     {"backup", StatementKind::kBackup, 1, 1, -1, -1},
     {"cancel", StatementKind::kCancel, 0, 0, -1, -1},
-    {"cluster", StatementKind::kCluster, 0, 1, -1, -1},
+    {"cluster", StatementKind::kCluster, 0, 3, -1, -1},
 }};
 
 static_assert(kSpecs.size() == kStatementKindCount);
@@ -117,15 +117,8 @@ class Compiler {
         }
         return Status::Ok();
       }
-      case StatementKind::kCluster: {
-        if (args_.size() == 1) return Status::Ok();
-        const Datum& d = t_[args_[1]];
-        if (d.kind != DatumKind::kSymbol || d.text != "read-index") {
-          return Err(ErrorCode::kType, "cluster takes nothing, or read-index");
-        }
-        s.read_index = true;
-        return Status::Ok();
-      }
+      case StatementKind::kCluster:
+        return Cluster();
       case StatementKind::kAuth: {
         const Datum& d = t_[args_[1]];
         if (d.kind != DatumKind::kString) return Err(ErrorCode::kType, "auth takes the password as a string");
@@ -315,6 +308,43 @@ class Compiler {
     return false;
   }
 
+  // (cluster), (cluster read-index), (cluster add N "HOST:PORT"),
+  // (cluster remove N), (cluster transfer-leader [N]).
+  Status Cluster() {
+    Statement& s = *out_;
+    size_t argc = args_.size() - 1;
+    if (argc == 0) return Status::Ok();
+    const Datum& w = t_[args_[1]];
+    std::string_view word = w.kind == DatumKind::kSymbol ? w.text : std::string_view();
+    auto node_at = [&](size_t i) -> Status {
+      const Datum& n = t_[args_[i]];
+      if (n.kind != DatumKind::kInt || n.integer <= 0) return Err(ErrorCode::kType, "cluster " + std::string(word) + " takes a node id (a positive integer)");
+      s.node = n.integer;
+      return Status::Ok();
+    };
+    if (word == "read-index" && argc == 1) {
+      s.read_index = true;
+      return Status::Ok();
+    }
+    if (word == "add" && argc == 3) {
+      s.cluster_op = 1;
+      const Datum& a = t_[args_[3]];
+      if (a.kind != DatumKind::kString) return Err(ErrorCode::kType, "cluster add takes the node's Raft address as a string \"HOST:PORT\"");
+      s.address = std::string(a.text);
+      return node_at(2);
+    }
+    if (word == "remove" && argc == 2) {
+      s.cluster_op = 2;
+      return node_at(2);
+    }
+    if (word == "transfer-leader" && argc <= 2) {
+      s.cluster_op = 3;
+      return argc == 2 ? node_at(2) : Status::Ok();
+    }
+    return Err(ErrorCode::kType,
+               "cluster takes nothing, read-index, add N \"HOST:PORT\", remove N or transfer-leader [N]");
+  }
+
   Status Acquire() {
     Statement& s = *out_;
     Status st = NameAt(1, "transaction", &s.txn);
@@ -476,6 +506,7 @@ const std::vector<StatementHelp>& StatementHelpTable() {
       {"backup", "(backup begin) (backup next) ...", "stream an online backup (use parendb backup)"},
       {"cancel", "(cancel)", "end this connection's waiting acquire at once (the console's Ctrl-C)"},
       {"cluster", "(cluster)", "this node's role, the leader and the members (a standalone server says so)"},
+      {"cluster", "(cluster add 4 \"127.0.0.1:7524\") (cluster remove 4)", "change the members (on the leader)"},
   };
   return kHelp;
 }

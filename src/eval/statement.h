@@ -48,6 +48,9 @@ struct Statement {
   std::string password;        // auth
   BackupStep backup_step = BackupStep::kBegin;  // backup
   bool read_index = false;     // (cluster read-index)
+  int cluster_op = 0;          // (cluster add|remove|transfer-leader …): 1, 2, 3
+  int64_t node = 0;            // ... its node id
+  std::string address;         // (cluster add N "HOST:PORT")
 
   // Whether a JSON object follows the statement on the stream.
   bool TakesDocument() const { return kind == StatementKind::kCreate || kind == StatementKind::kUpdateAll; }

@@ -99,15 +99,17 @@ Status ClusterNode::Start() {
   raft_ready_ = true;
   log_->SetAsyncSnapshots(io_.version >= 2 && io_.async_work != nullptr);
 
-  struct raft_configuration conf;
-  raft_configuration_init(&conf);
-  for (const auto& [id, address] : o.members) raft_configuration_add(&conf, id, address.c_str(), RAFT_VOTER);
-  rv = raft_bootstrap(&raft_, &conf);
-  raft_configuration_close(&conf);
-  if (rv == 0) {
-    Event("bootstrapped a new cluster of " + std::to_string(o.members.size()) + " nodes in " + raft_dir);
-  } else if (rv != RAFT_CANTBOOTSTRAP) {
-    return fail("raft bootstrap", rv, raft_.errmsg);
+  if (!o.join) {
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    for (const auto& [id, address] : o.members) raft_configuration_add(&conf, id, address.c_str(), RAFT_VOTER);
+    rv = raft_bootstrap(&raft_, &conf);
+    raft_configuration_close(&conf);
+    if (rv == 0) {
+      Event("bootstrapped a new cluster of " + std::to_string(o.members.size()) + " nodes in " + raft_dir);
+    } else if (rv != RAFT_CANTBOOTSTRAP) {
+      return fail("raft bootstrap", rv, raft_.errmsg);
+    }
   }
   raft_set_election_timeout(&raft_, o.election_timeout_ms);
   raft_set_heartbeat_timeout(&raft_, o.heartbeat_ms);

@@ -8,8 +8,9 @@
 //   DIR/raft/  libraft's log segments, snapshots and metadata
 //
 // A fresh directory bootstraps the configuration given in the options
-// (every node must be given the same one); a directory that has been used
-// ignores it and rejoins with what its log says. There is no other state:
+// (every node must be given the same one) unless it joins a running
+// cluster; a directory that has been used ignores it and rejoins with what
+// its log says. There is no other state:
 // on start the engine is rebuilt from the newest snapshot and the log.
 #pragma once
 
@@ -34,6 +35,9 @@ struct ClusterOptions {
   std::string dir;
   uint64_t node_id = 0;
   std::map<uint64_t, std::string> members;  // id -> Raft address HOST:PORT; includes node_id
+  // A node joining a running cluster: no bootstrap; it waits, empty, for
+  // the leader to add it ((cluster add …)) and then catches up.
+  bool join = false;
   std::string advertise;                    // this node's client address HOST:PORT
   std::string password;                     // for (cluster read-index) at the leader, if servers require one
   EngineOptions engine;
@@ -63,6 +67,9 @@ class ClusterNode final : public ClusterRole {
   Status AcceptsUpdates() override { return log_->AcceptsUpdates(); }
   void ReadBarrier(std::function<void(Status)> done) override;
   void ReadIndex(std::function<void(Status, uint64_t)> done) override { log_->ReadIndex(std::move(done)); }
+  void ChangeMembership(MembershipChange change, std::function<void(Status)> done) override {
+    log_->ChangeMembership(std::move(change), std::move(done));
+  }
   std::string DescribeJson() override;
 
  private:

@@ -146,6 +146,14 @@ void ReplicatedLog::ReadIndex(std::function<void(Status, uint64_t)> done) {
   wake_();
 }
 
+void ReplicatedLog::ChangeMembership(ClusterRole::MembershipChange change, std::function<void(Status)> done) {
+  {
+    std::lock_guard lock(queue_mu_);
+    change_queue_.push_back(Change{std::move(change), std::move(done)});
+  }
+  wake_();
+}
+
 void ReplicatedLog::WhenApplied(uint64_t index, std::chrono::steady_clock::time_point deadline,
                                 std::function<void(Status)> done) {
   {
@@ -190,11 +198,14 @@ ReplicatedLog::Role ReplicatedLog::role() const {
 void ReplicatedLog::Drain() {
   std::vector<Queued> batch;
   std::vector<std::function<void(Status, uint64_t)>> reads;
+  std::vector<Change> changes;
   {
     std::lock_guard lock(queue_mu_);
     batch.swap(queue_);
     reads.swap(read_queue_);
+    changes.swap(change_queue_);
   }
+  for (Change& c : changes) StartChange(std::move(c));
   if (!batch.empty()) {
     if (raft_state(raft_) != RAFT_LEADER) {
       Status st = NotLeader();
@@ -247,6 +258,99 @@ void ReplicatedLog::StartBarrier() {
     return;
   }
   barrier_ = b;
+}
+
+namespace {
+
+// One membership change in flight: raft_add is followed by raft_assign
+// (the new node votes once it has caught up), the others are one call.
+struct ChangeReq {
+  struct raft_change req {};
+  struct raft_transfer transfer {};
+  ReplicatedLog* self = nullptr;
+  struct raft* raft = nullptr;
+  ClusterRole::MembershipChange change;
+  std::function<void(Status)> done;
+  std::function<void(const std::string&)> event;
+  bool assigning = false;
+};
+
+Status ChangeError(int rv, const ClusterRole::MembershipChange& c, struct raft* r) {
+  std::string node = "node " + std::to_string(c.node);
+  switch (rv) {
+    case RAFT_DUPLICATEID: return Status(ErrorCode::kConflict, node + " is already a member");
+    case RAFT_BADID:
+    case RAFT_NOTFOUND: return Status(ErrorCode::kConflict, node + " is not a member (or not one that can lead)");
+    case RAFT_CANTCHANGE: return Status(ErrorCode::kConflict, "another membership change is in progress; try again");
+    case RAFT_NOTLEADER:
+    case RAFT_LEADERSHIPLOST: return Status(ErrorCode::kUnavailable, "the leadership changed during the membership change; check (cluster) and retry");
+    default: return Status(ErrorCode::kUnavailable, std::string("membership change failed: ") + raft_strerror(rv) + " (" + raft_errmsg(r) + ")");
+  }
+}
+
+void ChangeDone(struct raft_change* req, int status) {
+  auto* c = static_cast<ChangeReq*>(req->data);
+  if (status == 0 && c->change.kind == ClusterRole::MembershipChange::Kind::kAdd && !c->assigning) {
+    // Added as a spare; now promote it. raft waits for it to catch up
+    // before the configuration that makes it vote is committed.
+    c->assigning = true;
+    int rv = raft_assign(c->raft, &c->req, c->change.node, RAFT_VOTER, &ChangeDone);
+    if (rv == 0) return;
+    status = rv;
+  }
+  if (status == 0) {
+    const char* what = c->change.kind == ClusterRole::MembershipChange::Kind::kAdd ? "added node " : "removed node ";
+    c->event(what + std::to_string(c->change.node) +
+             (c->change.address.empty() ? std::string() : " at " + c->change.address));
+    c->done(Status::Ok());
+  } else {
+    c->done(ChangeError(status, c->change, c->raft));
+  }
+  delete c;
+}
+
+void TransferDone(struct raft_transfer* req) {
+  auto* c = static_cast<ChangeReq*>(req->data);
+  raft_id id = 0;
+  const char* address = nullptr;
+  raft_leader(c->raft, &id, &address);
+  if (id != 0 && id != c->raft->id && (c->change.node == 0 || id == c->change.node)) {
+    c->event("leadership transferred to node " + std::to_string(id));
+    c->done(Status::Ok());
+  } else {
+    c->done(Status(ErrorCode::kUnavailable, "the leadership did not move within the election timeout; check (cluster)"));
+  }
+  delete c;
+}
+
+}  // namespace
+
+void ReplicatedLog::StartChange(Change ch) {
+  if (raft_state(raft_) != RAFT_LEADER) return ch.done(NotLeader());
+  auto* c = new ChangeReq;
+  c->self = this;
+  c->raft = raft_;
+  c->change = std::move(ch.change);
+  c->done = std::move(ch.done);
+  c->event = [this](const std::string& line) { Event(line); };
+  c->req.data = c;
+  c->transfer.data = c;
+  int rv = 0;
+  switch (c->change.kind) {
+    case ClusterRole::MembershipChange::Kind::kAdd:
+      rv = raft_add(raft_, &c->req, c->change.node, c->change.address.c_str(), &ChangeDone);
+      break;
+    case ClusterRole::MembershipChange::Kind::kRemove:
+      rv = raft_remove(raft_, &c->req, c->change.node, &ChangeDone);
+      break;
+    case ClusterRole::MembershipChange::Kind::kTransferLeader:
+      rv = raft_transfer(raft_, &c->transfer, c->change.node, &TransferDone);
+      break;
+  }
+  if (rv != 0) {
+    c->done(rv == RAFT_NOTLEADER ? NotLeader() : ChangeError(rv, c->change, raft_));
+    delete c;
+  }
 }
 
 void ReplicatedLog::BarrierDone(struct raft_barrier* req, int status) {

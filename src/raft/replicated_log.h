@@ -50,6 +50,8 @@ class ReplicatedLog final : public CommitLog {
   // confirmed and every entry up to index applied here. Barriers are
   // shared by every request queued while the previous one was out.
   void ReadIndex(std::function<void(Status, uint64_t)> done);
+  // A membership change or a leadership transfer (ClusterRole's contract).
+  void ChangeMembership(ClusterRole::MembershipChange change, std::function<void(Status)> done);
   // done(ok) once this node has applied index (at once if it has), or
   // unavailable once the deadline passes first (checked by Refresh).
   void WhenApplied(uint64_t index, std::chrono::steady_clock::time_point deadline, std::function<void(Status)> done);
@@ -90,6 +92,10 @@ class ReplicatedLog final : public CommitLog {
     Done done;
   };
   struct Barrier;
+  struct Change {
+    ClusterRole::MembershipChange change;
+    std::function<void(Status)> done;
+  };
 
   static int Apply(struct raft_fsm* fsm, const struct raft_buffer* buf, void** result);
   static int Snapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[], unsigned* n_bufs);
@@ -104,6 +110,7 @@ class ReplicatedLog final : public CommitLog {
   void ExpireWaiters();
   void FailProposal(Proposal* p, const Status& why);
   void StartBarrier();
+  void StartChange(Change c);
   void Announce();
   Status NotLeader() const;
   void Event(const std::string& line) {
@@ -123,6 +130,7 @@ class ReplicatedLog final : public CommitLog {
   std::mutex queue_mu_;
   std::vector<Queued> queue_;
   std::vector<std::function<void(Status, uint64_t)>> read_queue_;
+  std::vector<Change> change_queue_;
 
   // Loop thread only.
   uint64_t next_seq_ = 1;
