@@ -1,12 +1,12 @@
 #include "raft/cluster_node.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 
 #include "doc/json.h"
+#include "wal/backup_source.h"
 
 namespace parendb {
 
@@ -45,11 +45,9 @@ Status ClusterNode::Open(ClusterOptions options, std::unique_ptr<ClusterNode>* o
 Status ClusterNode::Start() {
   const ClusterOptions& o = options_;
   std::string raft_dir = o.dir + "/raft";
-  for (const std::string& d : {o.dir, raft_dir}) {
-    if (mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status(ErrorCode::kIo, "cannot create " + d + ": " + std::strerror(errno));
-    }
-  }
+  std::error_code ec;
+  std::filesystem::create_directories(raft_dir, ec);
+  if (ec) return Status(ErrorCode::kIo, "cannot create " + raft_dir + ": " + ec.message());
   Status st = DirLock::Acquire(o.dir, &lock_);
   if (!st.ok()) return st;
   // libuv writes to peers' sockets without MSG_NOSIGNAL: a peer that died
@@ -62,6 +60,13 @@ Status ClusterNode::Start() {
   log_->SetEventLog([this](const std::string& line) { Event(line); });
   engine_->AttachLog(std::move(log));
   engine_->SetCluster(this);
+  // A backup of a node: a standalone data directory holding one checkpoint
+  // of the state this node has applied (as for a database in memory).
+  Engine* engine = engine_.get();
+  engine_->SetBackupHook([engine](std::unique_ptr<BackupStream>* out) {
+    *out = MakeBackupStream(engine, nullptr, "", nullptr);
+    return Status::Ok();
+  });
 
   auto fail = [&](const char* what, int rv, const char* msg) {
     return Status(ErrorCode::kIo, std::string(what) + ": " + (msg != nullptr && *msg != '\0' ? msg : raft_strerror(rv)));
