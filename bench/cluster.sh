@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A three-node cluster on this one machine against a single node, in the same
+# run: the three nodes share its cores and its disk, so this is the cost of
+# replication with nothing gained from more machines.
+#
+#   bench/cluster.sh [SECONDS] [ROUNDS]     (defaults 5 and 3)
+#
+# Cells (parendb_load, 10,000 accounts, durable: every commit on disk —
+# on a majority of the three in the cluster):
+#   single   transfer / read at 16 and 64 connections on a standalone server
+#   leader   the same on the cluster's leader
+#   follower read on a follower (strictly serializable: a read index from
+#            the leader per batch of reads, docs/replication.md)
+# Each row has the servers' CPU per transaction (all three nodes summed for
+# the cluster). The summary gives each cell's median over the rounds, and
+# the cluster's throughput as a fraction of the single node's.
+# bench/cluster_failover.py measures failover time and catch-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER=${1:-5}
+ROUNDS=${2:-3}
+CONNS=${CONNS:-16 64}
+scripts/build build RelWithDebInfo >/dev/null
+WORK=$(mktemp -d /tmp/parendb-cluster-bench-XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+source bench/lib/server_cpu.sh
+
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
+
+SINGLE=18420
+build/parendb serve --data "$WORK/single" --port $SINGLE --log-level warn &
+SINGLE_PID=$!
+PIDS+=("$SINGLE_PID")
+SPEC=1=127.0.0.1:18521,2=127.0.0.1:18522,3=127.0.0.1:18523
+CLUSTER_PIDS=()
+for i in 1 2 3; do
+  build/parendb serve --data "$WORK/n$i" --port 1843$i --node-id $i --cluster $SPEC --log-level warn &
+  CLUSTER_PIDS+=($!)
+  PIDS+=($!)
+done
+for p in $SINGLE 18431 18432 18433; do wait_port "$p"; done
+leader_port() {
+  for _ in $(seq 100); do
+    local l
+    l=$(build/parendb cluster status --connect 127.0.0.1:18431 2>/dev/null | grep -o '"leader":"[^"]*' | cut -d: -f3 || true)
+    [ -n "$l" ] && { echo "$l"; return; }
+    sleep 0.1
+  done
+  echo "no leader" >&2; exit 1
+}
+LEADER=$(leader_port)
+FOLLOWER=18431; [ "$LEADER" = 18431 ] && FOLLOWER=18432
+echo "single node :$SINGLE; cluster leader :$LEADER, follower :$FOLLOWER ($(nproc) cores shared by all, one disk)"
+
+RESULTS="$WORK/results.txt"
+: > "$RESULTS"
+ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(server_ticks "$p"))); done; echo "$t"; }
+cell() {  # label port workload conns pids...
+  local label=$1 port=$2 w=$3 c=$4
+  shift 4
+  local before out tps p50 p99
+  before=$(ticks_of "$@")
+  out=$(build/bench/parendb_load --port "$port" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$w" --connections "$c" |
+    awk 'NR>1 {print $3, $4, $5}')
+  read -r tps p50 p99 <<< "$out"
+  printf '%-9s %-9s %5s %10s %9s %9s %11s\n' "$label" "$w" "$c" "$tps" "$p50" "$p99" \
+    "$(cpu_per_txn "$before" "$(ticks_of "$@")" "$((tps * SECONDS_PER))")" | tee -a "$RESULTS"
+}
+printf '%-9s %-9s %5s %10s %9s %9s %11s\n' where workload conns txn/s p50-ms p99-ms cpu-us/txn
+for round in $(seq "$ROUNDS"); do
+  echo "== round $round of $ROUNDS"
+  for w in transfer read; do
+    for c in $CONNS; do
+      if (( round % 2 )); then
+        cell single "$SINGLE" "$w" "$c" "$SINGLE_PID"
+        cell leader "$LEADER" "$w" "$c" "${CLUSTER_PIDS[@]}"
+      else
+        cell leader "$LEADER" "$w" "$c" "${CLUSTER_PIDS[@]}"
+        cell single "$SINGLE" "$w" "$c" "$SINGLE_PID"
+      fi
+      [ "$w" = read ] && cell follower "$FOLLOWER" "$w" "$c" "${CLUSTER_PIDS[@]}"
+    done
+  done
+done
+
+echo "== medians over $ROUNDS rounds (cluster/single: the cluster's throughput as a fraction of the single node's)"
+awk '
+  { key = $1 " " $2 " " $3; n[key]++; tps[key, n[key]] = $4; cpu[key, n[key]] = $7; keys[key] = 1 }
+  function median(arr, key, cnt,   i, j, t, v) {
+    for (i = 1; i <= cnt; i++) v[i] = arr[key, i] + 0
+    for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return v[int((cnt + 1) / 2)]
+  }
+  END {
+    for (key in keys) { mt[key] = median(tps, key, n[key]); mc[key] = median(cpu, key, n[key]) }
+    for (key in keys) {
+      split(key, k, " ")
+      ratio = ""
+      if (k[1] != "single" && (("single " k[2] " " k[3]) in mt)) ratio = sprintf("%.2f", mt[key] / mt["single " k[2] " " k[3]])
+      printf "%-9s %-9s %5s  median %8d txn/s  %7.1f us CPU/txn  %s\n", k[1], k[2], k[3], mt[key], mc[key], ratio == "" ? "" : "cluster/single " ratio
+    }
+  }' "$RESULTS" | sort -k2,2 -k3,3n -k1,1
