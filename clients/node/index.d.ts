@@ -180,6 +180,21 @@ export class Pool {
   end(): Promise<void>;
 }
 
+export interface ClusterOptions extends ConnectOptions {
+  /** every node the client may use */
+  nodes: { host?: string; port: number }[];
+  /** ms one call rides out elections and unreachable nodes (default 10000) */
+  wait?: number;
+}
+/** A cluster's nodes: updates on the leader (following not-leader), reads spread over every node. */
+export class ClusterClient {
+  constructor(options: ClusterOptions);
+  readonly leader: { host: string; port: number } | null;
+  runTransaction<T>(fn: (tx: Transaction) => T | Promise<T>, opts?: RetryOptions): Promise<T>;
+  runRead<T>(fn: (tx: Transaction) => T | Promise<T>): Promise<T>;
+  end(): Promise<void>;
+}
+
 export const DEFAULT_PORT: number;
 
 export class ParenDBError extends Error {}

@@ -5,12 +5,14 @@ const wire = require('./lib/wire');
 const expr = require('./lib/expr');
 const { Connection, Transaction, InteractiveTransaction, connect, DEFAULT_PORT } = require('./lib/connection');
 const { Pool } = require('./lib/pool');
+const { ClusterClient } = require('./lib/cluster');
 const { Selection, Pending } = require('./lib/transaction');
 
 module.exports = {
   connect,
   Connection,
   Pool,
+  ClusterClient,
   Transaction,
   InteractiveTransaction,
   Selection,

@@ -36,7 +36,8 @@ function canConnect(port) {
 }
 
 class Server {
-  constructor({ password } = {}) {
+  constructor({ password, extra = [] } = {}) {
+    this.extra = extra;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parendb-nodetest-'));
     this.password = password;
     this.socketPath = path.join(this.dir, 'parendb.sock'); // --socket, beside TCP
@@ -45,7 +46,7 @@ class Server {
   async start() {
     this.port = await freePort();
     const args = ['serve', '--data', path.join(this.dir, 'data'), '--port', String(this.port),
-      '--log-level', 'warn', '--threads', '1', '--socket', this.socketPath];
+      '--log-level', 'warn', '--threads', '1', '--socket', this.socketPath, ...this.extra];
     if (this.password !== undefined) {
       const file = path.join(this.dir, 'password');
       fs.writeFileSync(file, this.password);
