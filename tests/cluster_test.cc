@@ -321,6 +321,10 @@ TEST_SUITE("cluster") {
     CHECK(info.find("\"leader\":\"127.0.0.1:" + std::to_string(c.port(static_cast<size_t>(leader))) + "\"") !=
           std::string::npos);
     CHECK(info.find("\"nodes\":[{\"id\":1,") != std::string::npos);
+    // (stats) carries the node's Raft state.
+    auto stats = l.Ask("(stats)\n", 1)[0];
+    CHECK(stats.find("\"cluster\":{\"node\":" + std::to_string(leader + 1) + ",\"role\":\"leader\"") != std::string::npos);
+    CHECK(stats.find("\"members\":3") != std::string::npos);
   }
 
   TEST_CASE("SIGKILL the leader under transfers: nothing acknowledged is lost, totals stay exact on every node") {

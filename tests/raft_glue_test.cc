@@ -39,6 +39,7 @@ class FixtureRole final : public ClusterRole {
   void ChangeMembership(MembershipChange change, std::function<void(Status)> done) override {
     log_->ChangeMembership(std::move(change), std::move(done));
   }
+  Metrics GetMetrics() override { return Metrics{}; }
   std::string DescribeJson() override { return "{}"; }
 
  private:

@@ -43,6 +43,14 @@ class ClusterRole {
   };
   virtual void ChangeMembership(MembershipChange change, std::function<void(Status)> done) = 0;
 
+  // The numbers of (stats)'s "cluster" member and of the metrics endpoint.
+  struct Metrics {
+    std::string role;  // "leader", "follower", "candidate"
+    int64_t node = 0, term = 0, applied = 0, leader_id = 0, members = 0;
+    int64_t elections_won = 0, commits_proposed = 0, snapshots_taken = 0, snapshots_installed = 0;
+  };
+  virtual Metrics GetMetrics() = 0;
+
   // (cluster): this node, its role, the leader and the members, as a JSON
   // object.
   virtual std::string DescribeJson() = 0;

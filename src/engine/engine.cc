@@ -525,6 +525,23 @@ std::string Engine::StatsJson() const {
   EngineStats st = Stats();
   Object o;
   for (const auto& [name, field] : EngineStats::kFields) o.push_back({std::string(name), Value(st.*field)});
+  if (cluster_ != nullptr) {
+    // In a cluster: this node's Raft state (lang-docs/cluster.md); wal_syncs
+    // and wal_bytes count Raft proposals and the bytes proposed.
+    ClusterRole::Metrics m = cluster_->GetMetrics();
+    Object c;
+    c.push_back({"node", Value(m.node)});
+    c.push_back({"role", Value(m.role)});
+    c.push_back({"term", Value(m.term)});
+    c.push_back({"applied", Value(m.applied)});
+    c.push_back({"leader_id", Value(m.leader_id)});
+    c.push_back({"members", Value(m.members)});
+    c.push_back({"elections_won", Value(m.elections_won)});
+    c.push_back({"commits_proposed", Value(m.commits_proposed)});
+    c.push_back({"snapshots_taken", Value(m.snapshots_taken)});
+    c.push_back({"snapshots_installed", Value(m.snapshots_installed)});
+    o.push_back({"cluster", Value(std::move(c))});
+  }
   std::string out;
   AppendJson(Value(std::move(o)), &out);
   return out;

@@ -140,6 +140,20 @@ std::string RenderPrometheus(const Engine& engine) {
   w.Sample("parendb_build_info", "version=\"" PARENDB_VERSION "\"", int64_t{1});
   EngineStats st = engine.Stats();
   for (const StatMetric& m : kStatMetrics) w.Metric(m.name, m.type, m.help, st.*m.field);
+  if (ClusterRole* cluster = engine.cluster()) {
+    ClusterRole::Metrics c = cluster->GetMetrics();
+    w.Header("parendb_cluster_role", "gauge", "1 for this node's Raft role (leader, follower, candidate).");
+    w.Sample("parendb_cluster_role", "role=\"" + c.role + "\"", int64_t{1});
+    w.Metric("parendb_cluster_term", "gauge", "This node's Raft term.", c.term);
+    w.Metric("parendb_cluster_applied_index", "gauge", "The Raft index of the last entry this node applied.", c.applied);
+    w.Metric("parendb_cluster_leader_id", "gauge", "The node this node follows (0: none known).", c.leader_id);
+    w.Metric("parendb_cluster_members", "gauge", "Members of the configuration.", c.members);
+    w.Metric("parendb_cluster_elections_won_total", "counter", "Elections this node won.", c.elections_won);
+    w.Metric("parendb_cluster_commits_proposed_total", "counter", "Commits this node proposed as leader.", c.commits_proposed);
+    w.Metric("parendb_cluster_snapshots_taken_total", "counter", "Raft snapshots this node took.", c.snapshots_taken);
+    w.Metric("parendb_cluster_snapshots_installed_total", "counter", "Raft snapshots this node installed from a leader.",
+             c.snapshots_installed);
+  }
   const double ns = 1e-9;
   w.Header("parendb_wal_sync_duration_seconds", "histogram", "Time each sync of the write-ahead log took.");
   w.Hist("parendb_wal_sync_duration_seconds", "", engine.log_stats().sync_ns.Collect(), ns);

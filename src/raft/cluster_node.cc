@@ -176,6 +176,22 @@ void ClusterNode::AskLeader(std::function<void(Status)> done) {
   });
 }
 
+ClusterRole::Metrics ClusterNode::GetMetrics() {
+  ReplicatedLog::Role r = log_->role();
+  Metrics m;
+  m.role = r.state == RAFT_LEADER ? "leader" : r.state == RAFT_CANDIDATE ? "candidate" : "follower";
+  m.node = static_cast<int64_t>(options_.node_id);
+  m.term = static_cast<int64_t>(r.term);
+  m.applied = static_cast<int64_t>(log_->applied());
+  m.leader_id = static_cast<int64_t>(r.leader_id);
+  m.members = static_cast<int64_t>(r.members.size());
+  m.elections_won = static_cast<int64_t>(r.elections_won);
+  m.commits_proposed = static_cast<int64_t>(r.commits_proposed);
+  m.snapshots_taken = static_cast<int64_t>(r.snapshots_taken);
+  m.snapshots_installed = static_cast<int64_t>(r.snapshots_installed);
+  return m;
+}
+
 std::string ClusterNode::DescribeJson() {
   ReplicatedLog::Role r = log_->role();
   Object o;

@@ -70,6 +70,7 @@ class ClusterNode final : public ClusterRole {
   void ChangeMembership(MembershipChange change, std::function<void(Status)> done) override {
     log_->ChangeMembership(std::move(change), std::move(done));
   }
+  Metrics GetMetrics() override;
   std::string DescribeJson() override;
 
  private:
