@@ -46,9 +46,7 @@ struct ClusterOptions {
   unsigned snapshot_threshold = 65536;  // entries after which a snapshot is taken
   unsigned snapshot_trailing = 8192;    // entries kept behind it for followers that lag a little
   // How long the leader waits for a follower to install a snapshot before
-  // it tries again. It also bounds how long a node that lost its data
-  // directory waits: the leader still believes it holds what it held, and
-  // learns otherwise only when this runs out.
+  // it tries again.
   unsigned install_snapshot_timeout_ms = 10000;
   std::chrono::milliseconds read_timeout{5000};  // a follower read's wait for the leader and to catch up
   std::function<void(const std::string&)> on_event;  // elections, announcements, snapshots
