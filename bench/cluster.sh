@@ -15,11 +15,15 @@
 # the cluster). The summary gives each cell's median over the rounds, and
 # the cluster's throughput as a fraction of the single node's.
 # bench/cluster_failover.py measures failover time and catch-up.
+# CONNS, WORKLOADS (transfer read) and NODE_FLAGS (e.g. "--threads 1")
+# choose what runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER=${1:-5}
 ROUNDS=${2:-3}
 CONNS=${CONNS:-16 64}
+WORKLOADS=${WORKLOADS:-transfer read}
+NODE_FLAGS=${NODE_FLAGS:-}  # extra serve flags for every node (the single one too)
 scripts/build build RelWithDebInfo >/dev/null
 WORK=$(mktemp -d /tmp/parendb-cluster-bench-XXXXXX)
 PIDS=()
@@ -33,13 +37,15 @@ source bench/lib/server_cpu.sh
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
 
 SINGLE=18420
-build/parendb serve --data "$WORK/single" --port $SINGLE --log-level warn &
+# shellcheck disable=SC2086
+build/parendb serve --data "$WORK/single" --port $SINGLE --log-level warn $NODE_FLAGS &
 SINGLE_PID=$!
 PIDS+=("$SINGLE_PID")
 SPEC=1=127.0.0.1:18521,2=127.0.0.1:18522,3=127.0.0.1:18523
 CLUSTER_PIDS=()
 for i in 1 2 3; do
-  build/parendb serve --data "$WORK/n$i" --port 1843$i --node-id $i --cluster $SPEC --log-level warn &
+  # shellcheck disable=SC2086
+  build/parendb serve --data "$WORK/n$i" --port 1843$i --node-id $i --cluster $SPEC --log-level warn $NODE_FLAGS &
   CLUSTER_PIDS+=($!)
   PIDS+=($!)
 done
@@ -74,7 +80,7 @@ cell() {  # label port workload conns pids...
 printf '%-9s %-9s %5s %10s %9s %9s %11s\n' where workload conns txn/s p50-ms p99-ms cpu-us/txn
 for round in $(seq "$ROUNDS"); do
   echo "== round $round of $ROUNDS"
-  for w in transfer read; do
+  for w in $WORKLOADS; do
     for c in $CONNS; do
       if (( round % 2 )); then
         cell single "$SINGLE" "$w" "$c" "$SINGLE_PID"

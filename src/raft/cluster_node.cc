@@ -31,6 +31,59 @@ Status ParseClusterMembers(const std::string& spec, std::map<uint64_t, std::stri
   return Status::Ok();
 }
 
+namespace {
+
+// libraft's TCP transport leaves Nagle's algorithm on. A follower's small
+// AppendEntries answer then waits for the leader's delayed ACK (40 ms on
+// Linux) whenever it follows another unacknowledged segment: commits
+// stalled 44 ms at the 99th percentile and the cluster ran at a sixth of a
+// single node. The transport's connect and listen are wrapped so that every
+// stream it makes or accepts has TCP_NODELAY. One transport per process.
+struct NoDelay {
+  int (*listen)(struct raft_uv_transport*, raft_uv_accept_cb) = nullptr;
+  int (*connect)(struct raft_uv_transport*, struct raft_uv_connect*, raft_id, const char*, raft_uv_connect_cb) = nullptr;
+  raft_uv_accept_cb accept = nullptr;
+};
+NoDelay no_delay;
+
+struct ConnectReq {
+  struct raft_uv_connect inner {};
+  struct raft_uv_connect* outer = nullptr;
+};
+
+void SetNoDelay(struct uv_stream_s* stream) {
+  if (stream != nullptr && stream->type == UV_TCP) uv_tcp_nodelay(reinterpret_cast<uv_tcp_t*>(stream), 1);
+}
+
+void UseNoDelay(struct raft_uv_transport* t) {
+  no_delay.listen = t->listen;
+  no_delay.connect = t->connect;
+  t->listen = [](struct raft_uv_transport* t, raft_uv_accept_cb cb) {
+    no_delay.accept = cb;
+    return no_delay.listen(t, [](struct raft_uv_transport* t, raft_id id, const char* address, struct uv_stream_s* stream) {
+      SetNoDelay(stream);
+      no_delay.accept(t, id, address, stream);
+    });
+  };
+  t->connect = [](struct raft_uv_transport* t, struct raft_uv_connect* req, raft_id id, const char* address,
+                  raft_uv_connect_cb cb) {
+    auto* wrap = new ConnectReq;
+    wrap->outer = req;
+    req->cb = cb;
+    int rv = no_delay.connect(t, &wrap->inner, id, address, [](struct raft_uv_connect* inner, struct uv_stream_s* stream, int status) {
+      auto* w = reinterpret_cast<ConnectReq*>(inner);
+      if (status == 0) SetNoDelay(stream);
+      struct raft_uv_connect* outer = w->outer;
+      delete w;
+      outer->cb(outer, stream, status);
+    });
+    if (rv != 0) delete wrap;
+    return rv;
+  };
+}
+
+}  // namespace
+
 Status ClusterNode::Open(ClusterOptions options, std::unique_ptr<ClusterNode>* out) {
   if (options.members.count(options.node_id) == 0) {
     return Status(ErrorCode::kType, "--node-id " + std::to_string(options.node_id) + " is not one of the --cluster entries");
@@ -96,6 +149,7 @@ Status ClusterNode::Start() {
 
   rv = raft_uv_tcp_init(&transport_, &loop_);
   if (rv != 0) return fail("raft transport", rv, nullptr);
+  UseNoDelay(&transport_);
   rv = raft_uv_init(&io_, &loop_, raft_dir.c_str(), &transport_);
   if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io_.errmsg);
   const std::string& self_address = o.members.at(o.node_id);
