@@ -8,6 +8,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/utf8.h"
 #include "doc/json.h"
 
 namespace parendb {
@@ -83,25 +84,6 @@ const char* SkipValue(const char* p, const char* end) {
   return p == start ? nullptr : p;
 }
 
-// Appends the UTF-8 of code point cp.
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 bool Hex4(const char* p, const char* end, uint32_t* out) {
   if (end - p < 4) return false;
   uint32_t v = 0;
@@ -138,15 +120,11 @@ bool Unescape(std::string_view raw, std::string* out) {
     p = bs + 1;
     if (p >= end) return false;
     char c = *p++;
+    if (char plain = SimpleEscape(c); plain != 0) {
+      out->push_back(plain);
+      continue;
+    }
     switch (c) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '/': out->push_back('/'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
       case 'u': {
         uint32_t cp;
         if (!Hex4(p, end, &cp)) return false;

@@ -361,15 +361,7 @@ Status Engine::DropIndex(const std::string& name, const Path& path) {
   rec.path = PathJson(path);
   std::shared_ptr<Index> gone;
   st = LogCatalogChange(std::move(rec), [&] {
-    IndexList list;
-    for (const auto& i : c->indexes()) {
-      if (SamePath(i->path(), path)) {
-        gone = i;
-      } else {
-        list.push_back(i);
-      }
-    }
-    c->SetIndexes(std::move(list));
+    c->SetIndexes(WithoutIndex(c->indexes(), path, &gone));
   });
   if (gone != nullptr) {
     gone->MarkDropped();
@@ -447,10 +439,8 @@ Status Engine::ApplyReplay(const DecodedRecord& r, DocRef doc, uint64_t lsn) {
       if (!ParseJson(r.path, 64, &steps).ok() || !PathFromValue(steps, &path)) {
         return Status(ErrorCode::kIo, "index record with a malformed path");
       }
-      IndexList list;
-      for (const auto& i : c->indexes()) {
-        if (!SamePath(i->path(), path)) list.push_back(i);
-      }
+      std::shared_ptr<Index> replaced;
+      IndexList list = WithoutIndex(c->indexes(), path, &replaced);
       if (r.kind == LogRecord::Kind::kMakeIndex) list.push_back(std::make_shared<Index>(path, r.number != 0, IndexResource(name, path)));
       c->SetIndexes(std::move(list));
       break;

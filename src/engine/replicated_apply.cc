@@ -85,14 +85,7 @@ void Engine::ApplyReplicatedCatalog(const DecodedRecord& r) {
       } else {
         lock_whole(&txn);
       }
-      IndexList list;
-      for (const auto& i : c->indexes()) {
-        if (SamePath(i->path(), path)) {
-          gone = i;
-        } else {
-          list.push_back(i);
-        }
-      }
+      IndexList list = WithoutIndex(c->indexes(), path, &gone);
       if (made != nullptr) list.push_back(made);
       {
         std::lock_guard<SpinMutex> commit(snapshots_.mutex());

@@ -174,6 +174,18 @@ const std::shared_ptr<Index>* FindIndex(const IndexList& indexes, const Path& pa
   return nullptr;
 }
 
+IndexList WithoutIndex(const IndexList& indexes, const Path& path, std::shared_ptr<Index>* gone) {
+  IndexList list;
+  for (const std::shared_ptr<Index>& i : indexes) {
+    if (SamePath(i->path(), path)) {
+      *gone = i;
+    } else {
+      list.push_back(i);
+    }
+  }
+  return list;
+}
+
 KeyRange Intersect(const KeyRange& a, const KeyRange& b) {
   KeyRange r;
   // The higher low bound (an open one wins a tie).

@@ -61,6 +61,9 @@ Plan PlanSelection(const Expr& cond, const Indexes& indexes, const OrderSpec& or
 
 // The index on exactly this path, or null.
 const std::shared_ptr<Index>* FindIndex(const IndexList& indexes, const Path& path);
+// The list without the index on path (dropping it); *gone gets that index
+// (null when there is none).
+IndexList WithoutIndex(const IndexList& indexes, const Path& path, std::shared_ptr<Index>* gone);
 
 bool SamePath(const Path& a, const Path& b);
 // Whether setting one path can change the value at the other (one is a

@@ -14,6 +14,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/utf8.h"
+
 
 namespace parendb {
 namespace {
@@ -192,24 +194,6 @@ bool ReadHex4(std::string_view t, size_t i, uint32_t* out) {
   return true;
 }
 
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 Status Syntax(std::string msg) { return Status(ErrorCode::kSyntax, std::move(msg)); }
 
 // Decodes the escapes of a string body [i, close) into *out.
@@ -225,15 +209,11 @@ Status DecodeEscapes(std::string_view t, size_t i, size_t close, std::string* ou
     *err = i;
     char e = t[i + 1];  // the scanner guarantees a character follows '\'
     i += 2;
+    if (char plain = SimpleEscape(e); plain != 0) {
+      out->push_back(plain);
+      continue;
+    }
     switch (e) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '/': out->push_back('/'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
       case 'u': {
         uint32_t cp;
         if (!ReadHex4(t, i, &cp) || i + 4 > close) return Syntax("\\u must be followed by four hex digits");
