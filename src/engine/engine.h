@@ -184,9 +184,11 @@ class Engine {
   // Catalog records are applied as the leader applied them (an index is
   // built here, over the same documents).
   Status ApplyReplicated(const std::vector<DecodedRecord>& records, uint64_t lsn);
-  // Installing a Raft snapshot: every collection goes (transactions that
-  // hold one find it dropped), before the snapshot's are loaded.
-  void ForgetAll();
+  // Installing a Raft snapshot: every collection is replaced, in one step,
+  // by from's (loaded into a scratch engine and indexed there, so no reader
+  // ever sees one half loaded); transactions that hold an old one find it
+  // dropped. applied_lsn becomes lsn.
+  void ReplaceCollections(Engine* from, uint64_t lsn);
 
   // A consistent view for a checkpoint: a registered snapshot, the lsn of
   // the last commit it contains, and the collections then.

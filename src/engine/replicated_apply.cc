@@ -1,5 +1,5 @@
 // A follower installs the leader's commits (Engine::ApplyReplicated) and a
-// node installing a Raft snapshot starts over (Engine::ForgetAll). Both
+// node installing a Raft snapshot starts over (Engine::ReplaceCollections). Both
 // run on the one thread that applies the Raft log, in log order, while
 // read-only transactions go on reading snapshots.
 #include "doc/json.h"
@@ -103,18 +103,23 @@ void Engine::ApplyReplicatedCatalog(const DecodedRecord& r) {
   }
 }
 
-void Engine::ForgetAll() {
+void Engine::ReplaceCollections(Engine* from, uint64_t lsn) {
   std::map<std::string, std::shared_ptr<Collection>, std::less<>> gone;
+  int64_t documents = 0;
   {
+    std::unique_lock theirs(from->catalog_mu_);
     std::lock_guard<SpinMutex> commit(snapshots_.mutex());
     std::unique_lock lock(catalog_mu_);
     gone.swap(catalog_);
-    applied_lsn_ = 0;
+    catalog_.swap(from->catalog_);
+    for (const auto& [name, c] : catalog_) documents += static_cast<int64_t>(c->live_documents());
+    applied_lsn_ = lsn;
   }
   for (auto& [name, c] : gone) {
-    counters_.Add(EngineCounters::kDocuments, -static_cast<int64_t>(c->live_documents()));
+    documents -= static_cast<int64_t>(c->live_documents());
     c->MarkDropped();
   }
+  counters_.Add(EngineCounters::kDocuments, documents);
 }
 
 }  // namespace parendb

@@ -599,15 +599,18 @@ int ReplicatedLog::Restore(struct raft_fsm* fsm, struct raft_buffer* buf) {
     std::lock_guard lock(self->role_mu_);
     for (auto& [node, address] : addresses) self->client_addresses_[node] = std::move(address);
   }
-  self->engine_->ForgetAll();
+  // Loaded and indexed aside, then swapped in whole: readers on this node
+  // go on meanwhile and never see a collection half loaded.
+  Engine scratch(EngineOptions{}, std::make_unique<NoLog>());
   uint64_t documents = 0;
-  Status st = LoadCheckpointData(data, "the Raft snapshot", self->engine_, &documents);
+  Status st = LoadCheckpointData(data, "the Raft snapshot", &scratch, &documents);
   raft_free(buf->base);
   if (!st.ok()) {
     self->Event("the Raft snapshot could not be installed: " + st.message());
     return RAFT_MALFORMED;
   }
-  self->engine_->BuildRecoveredIndexes();
+  scratch.BuildRecoveredIndexes();
+  self->engine_->ReplaceCollections(&scratch, scratch.AppliedLsn());
   self->Event("installed a snapshot of " + std::to_string(documents) + " documents");
   std::lock_guard lock(self->role_mu_);
   ++self->role_.snapshots_installed;
