@@ -31,7 +31,7 @@ namespace {
 class FixtureRole final : public ClusterRole {
  public:
   explicit FixtureRole(ReplicatedLog* log) : log_(log) {}
-  Status AcceptsUpdates() override { return log_->AcceptsUpdates(); }
+  Status AcceptsUpdates(uint64_t* epoch) override { return log_->AcceptsUpdates(epoch); }
   void ReadBarrier(std::function<void(Status)> done) override {
     log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
   }
@@ -434,5 +434,36 @@ TEST_SUITE("raft") {
     CHECK(c.Dump(lagging) == expected);
     CHECK(c.node(lagging).log->role().snapshots_installed >= 1);
     CHECK(c.node(static_cast<unsigned>(leader)).log->role().snapshots_taken >= 1);
+  }
+
+  TEST_CASE("a transaction that acquired under one leadership never commits under a later one") {
+    GlueCluster c(3);
+    int first = c.StepUntilSomeReady();
+    REQUIRE(first >= 0);
+    Seed(c, static_cast<unsigned>(first), 2);
+    unsigned l = static_cast<unsigned>(first);
+    unsigned other = (l + 1) % 3;
+    // T acquires on the leader and holds its locks ...
+    auto r = c.Run(l, "(open t)(select a t wn (coll acc) (= (f _id) 0))(acquire t)");
+    REQUIRE(r.back() == "(ok acquired)");
+    // ... while the leadership moves away, another leader commits to the
+    // same document, and the leadership comes back.
+    auto move_to = [&](unsigned to) {
+      raft_fixture_depose(c.fixture());
+      REQUIRE(raft_fixture_step_until_has_no_leader(c.fixture(), 10000));
+      raft_fixture_elect(c.fixture(), to);
+      REQUIRE(c.StepUntilReady(to));
+    };
+    move_to(other);
+    REQUIRE(c.Run(other, "(open u)(select b u wn (coll acc) (= (f _id) 0))(acquire u)(update b (f balance) 555)(commit u)").back() ==
+            "(ok committed)");
+    move_to(l);
+    // T's writes were computed from what it read before 555: committing
+    // them now would lose that commit. It is refused, and nothing applied.
+    r = c.Run(l, "(update a (f balance) 1)(commit t)");
+    REQUIRE(r.size() == 2);
+    CHECK(StartsWith(r[1], "(error not-leader \"the leadership changed since this transaction acquired"));
+    c.Settle();
+    for (unsigned i = 0; i < 3; ++i) CHECK(c.Dump(i).find("{\"_id\":0,\"balance\":555}") != std::string::npos);
   }
 }

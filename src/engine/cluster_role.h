@@ -18,8 +18,12 @@ class ClusterRole {
   // Whether update transactions may acquire here (only the leader's do,
   // once it has applied every commit of the terms before its own). When
   // not, the not-leader error to answer: its message begins with the
-  // leader's client address (HOST:PORT) when this node knows it.
-  virtual Status AcceptsUpdates() = 0;
+  // leader's client address (HOST:PORT) when this node knows it. When so,
+  // *epoch is the term this node leads in: a commit is proposed only in
+  // that same term (Engine::CommitAsync), so a transaction that read under
+  // one leadership never commits under a later one of the same node — the
+  // commits of other leaders in between would be lost under its writes.
+  virtual Status AcceptsUpdates(uint64_t* epoch) = 0;
 
   // Calls done, from any thread, once this node has applied every commit
   // that had been acknowledged anywhere in the cluster when ReadBarrier was

@@ -52,6 +52,10 @@ Status Engine::CheckWritable() const {
   if (failed_.load(std::memory_order_acquire)) {
     return Status(ErrorCode::kIo, "the database stopped accepting commits after an I/O failure; restart it");
   }
+  // Catalog changes run on the leader once it is current (an index built
+  // on a just-elected leader would miss the earlier terms' commits).
+  uint64_t epoch;
+  if (cluster_ != nullptr) return cluster_->AcceptsUpdates(&epoch);
   return Status::Ok();
 }
 
@@ -121,7 +125,7 @@ Status Engine::DropCollection(const std::string& name) {
   return st;
 }
 
-void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> done) {
+void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> done, uint64_t epoch) {
   Status st = CheckWritable();
   if (!st.ok()) return done(std::move(st));
   if (writes.empty()) {
@@ -140,7 +144,7 @@ void Engine::CommitAsync(std::vector<Write> writes, std::function<void(Status)> 
   // the commit mutex. Its locks keep the newest version stable.
   WorkOutIndexKeys(writes);
   auto pending = std::make_shared<std::vector<Write>>(std::move(writes));
-  log_->Append(records, [this, pending, done = std::move(done)](Status st, uint64_t lsn) {
+  log_->AppendIn(epoch, records, [this, pending, done = std::move(done)](Status st, uint64_t lsn) {
     if (!st.ok()) return done(LogFailure(std::move(st)));
     Install(*pending, lsn);
     counters_.Add(EngineCounters::kCommits);

@@ -164,7 +164,9 @@ class Engine {
   // Logs a transaction's writes, then installs them atomically and calls
   // done — at once, or later on the log's thread once they are durable. The
   // caller holds the locks that cover every write until done has run.
-  void CommitAsync(std::vector<Write> writes, std::function<void(Status)> done);
+  // In a cluster, epoch is the term the transaction acquired in
+  // (ClusterRole::AcceptsUpdates); 0 standalone.
+  void CommitAsync(std::vector<Write> writes, std::function<void(Status)> done, uint64_t epoch = 0);
 
   // Recovery applies logged or checkpointed records, unlogged, in two
   // steps so decoding (any thread) can run ahead of applying (in log order):

@@ -677,6 +677,7 @@ void Evaluator::RecycleTransaction(std::unique_ptr<Transaction> t) {
   t->has_snapshot = false;
   t->workspace.clear();
   t->attempts = 0;
+  t->cluster_epoch = 0;
   t->write_ranges.clear();
   t->unique_keys.clear();
   t->acquire_began = t->acquired_at = {};
@@ -898,7 +899,7 @@ void Evaluator::Acquire() {
   if (slow_log_) t->acquire_began = std::chrono::steady_clock::now();
   if (ClusterRole* cluster = engine_->cluster()) {
     if (t->read_only) return ReadBarrier(t);  // then RequestLocks
-    Status st = cluster->AcceptsUpdates();
+    Status st = cluster->AcceptsUpdates(&t->cluster_epoch);
     if (!st.ok()) return Fail(std::move(st), t);
   }
   RequestLocks(t);
@@ -1252,7 +1253,7 @@ void Evaluator::Commit() {
   // holding its locks.
   auto p = std::make_shared<PendingWait>();
   p->wakeup = wakeup_;
-  engine_->CommitAsync(std::move(writes), PendingWait::Completer(p));
+  engine_->CommitAsync(std::move(writes), PendingWait::Completer(p), t->cluster_epoch);
   if (p->Decided()) return FinishCommit(t, std::move(p->status));
   t->stage = Transaction::Stage::kCommitting;
   pending_ = std::move(p);

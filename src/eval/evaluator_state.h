@@ -127,6 +127,7 @@ struct Evaluator::Transaction {
   std::map<WorkspaceKey, WorkspaceEntry> workspace;
   int64_t acquire_millis = -1;  // acquire's MILLIS (-1: the default), kept for its retries
   int attempts = 0;             // acquires made again because a prediction missed
+  uint64_t cluster_epoch = 0;   // in a cluster: the term it acquired in (ClusterRole::AcceptsUpdates)
   // Index keys its writes moved documents into or out of, locked until it
   // ends (deque: the lock manager keeps their addresses).
   std::deque<KeyRange> write_ranges;

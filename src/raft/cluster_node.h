@@ -62,7 +62,7 @@ class ClusterNode final : public ClusterRole {
 
   Engine* engine() { return engine_.get(); }
 
-  Status AcceptsUpdates() override { return log_->AcceptsUpdates(); }
+  Status AcceptsUpdates(uint64_t* epoch) override { return log_->AcceptsUpdates(epoch); }
   void ReadBarrier(std::function<void(Status)> done) override;
   void ReadIndex(std::function<void(Status, uint64_t)> done) override { log_->ReadIndex(std::move(done)); }
   void ChangeMembership(MembershipChange change, std::function<void(Status)> done) override {

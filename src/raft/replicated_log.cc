@@ -120,7 +120,7 @@ ReplicatedLog::ReplicatedLog(Engine* engine, struct raft* raft, std::string clie
 
 ReplicatedLog::~ReplicatedLog() { FailAll(Unavailable("the server is shutting down")); }
 
-void ReplicatedLog::Append(const std::vector<LogRecord>& records, Done done) {
+void ReplicatedLog::AppendIn(uint64_t epoch, const std::vector<LogRecord>& records, Done done) {
   // The entry is made here, on the committer's thread, in memory Raft
   // takes over as it is: the header's seq is filled in by Drain.
   thread_local std::string payload;
@@ -131,6 +131,7 @@ void ReplicatedLog::Append(const std::vector<LogRecord>& records, Done done) {
   q.entry.resize(raft_entry::kCommitHeader);
   q.entry += payload;
   q.done = std::move(done);
+  q.epoch = epoch;
   {
     std::lock_guard lock(queue_mu_);
     queue_.push_back(std::move(q));
@@ -174,9 +175,12 @@ Status ReplicatedLog::NotLeader() const {
   return Status(ErrorCode::kNotLeader, leader + " is the leader; update transactions run only there");
 }
 
-Status ReplicatedLog::AcceptsUpdates() const {
+Status ReplicatedLog::AcceptsUpdates(uint64_t* epoch) const {
   std::lock_guard lock(role_mu_);
-  if (role_.state == RAFT_LEADER && ready_term_.load(std::memory_order_acquire) == role_.term) return Status::Ok();
+  if (role_.state == RAFT_LEADER && ready_term_.load(std::memory_order_acquire) == role_.term) {
+    if (epoch != nullptr) *epoch = role_.term;
+    return Status::Ok();
+  }
   if (role_.state == RAFT_LEADER) {
     return Status(ErrorCode::kNotLeader, client_address_ + " was just elected and is applying the earlier terms' commits; try again");
   }
@@ -206,6 +210,17 @@ void ReplicatedLog::Drain() {
     changes.swap(change_queue_);
   }
   for (Change& c : changes) StartChange(std::move(c));
+  // A commit whose transaction acquired under an earlier leadership of
+  // this node is refused: other leaders may have committed to its
+  // documents in between (ClusterRole::AcceptsUpdates).
+  uint64_t term = raft_->current_term;
+  std::erase_if(batch, [&](Queued& q) {
+    if (q.epoch == 0 || q.epoch == term) return false;
+    q.done(Status(ErrorCode::kNotLeader, "the leadership changed since this transaction acquired its locks; nothing "
+                                         "was applied: run it again"),
+           0);
+    return true;
+  });
   if (!batch.empty()) {
     if (raft_state(raft_) != RAFT_LEADER) {
       Status st = NotLeader();

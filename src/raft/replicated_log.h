@@ -44,7 +44,9 @@ class ReplicatedLog final : public CommitLog {
   ~ReplicatedLog() override;
 
   // --- any thread
-  void Append(const std::vector<LogRecord>& records, Done done) override;
+  void Append(const std::vector<LogRecord>& records, Done done) override { AppendIn(0, records, std::move(done)); }
+  // epoch 0: whatever the term (catalog changes, which check as they go).
+  void AppendIn(uint64_t epoch, const std::vector<LogRecord>& records, Done done) override;
   const LogStats& stats() const override { return stats_; }
   // On the leader: done(ok, index) after a Raft barrier: the leadership is
   // confirmed and every entry up to index applied here. Barriers are
@@ -58,7 +60,7 @@ class ReplicatedLog final : public CommitLog {
   uint64_t applied() const { return applied_.load(std::memory_order_acquire); }
   // A leader that has applied its own announcement (update transactions
   // may acquire); otherwise not-leader naming the leader if known.
-  Status AcceptsUpdates() const;
+  Status AcceptsUpdates(uint64_t* epoch = nullptr) const;
   // The leader's client address, or empty.
   std::string LeaderAddress() const;
   // Snapshot of the role for (cluster): "leader", "follower", "candidate".
@@ -90,6 +92,7 @@ class ReplicatedLog final : public CommitLog {
   struct Queued {
     std::string entry;
     Done done;
+    uint64_t epoch = 0;  // propose only in this term (0: any)
   };
   struct Barrier;
   struct Change {

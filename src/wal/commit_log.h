@@ -45,6 +45,11 @@ class CommitLog {
 
   virtual ~CommitLog() = default;
   virtual void Append(const std::vector<LogRecord>& records, Done done) = 0;
+  // The same, for a cluster node: only if this node still leads in the
+  // term `epoch` (ClusterRole::AcceptsUpdates) when the records are
+  // proposed; else not-leader, and nothing is applied. A log that is not
+  // replicated has no terms.
+  virtual void AppendIn(uint64_t epoch, const std::vector<LogRecord>& records, Done done) { Append(records, std::move(done)); }
   virtual const LogStats& stats() const = 0;
 };
 
