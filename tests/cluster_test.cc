@@ -20,7 +20,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <set>
@@ -35,16 +38,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A port free now, below Linux's ephemeral range (32768 and up): a node
+// restarted on its port must not find it taken by some connection's
+// ephemeral local port meanwhile, as a port from bind(0) can be.
 uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  static std::mt19937 rng(static_cast<unsigned>(getpid()) * 7919u + static_cast<unsigned>(time(nullptr)));
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    auto port = static_cast<uint16_t>(10000 + rng() % 22000);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  FAIL("no free port below 32000");
+  return 0;
 }
 
 // A connection that may fail: nodes come and go in these tests.
@@ -198,12 +209,19 @@ class TestCluster {
     }
     n.pid = pid;
     // Listening once (ping) answers.
-    for (int k = 0; k < 500; ++k) {
+    for (int k = 0; k < 1000; ++k) {
       Conn c(n.port);
       if (c.ok() && c.Ask("(ping)\n", 1)[0] == "(ok pong)") return;
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        n.pid = -1;
+        std::ifstream in(log);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        FAIL("node " << i + 1 << " exited at start: " << text.substr(text.size() > 2000 ? text.size() - 2000 : 0));
+      }
       std::this_thread::sleep_for(10ms);
     }
-    FAIL("node " << i + 1 << " did not start");
+    FAIL("node " << i + 1 << " did not start within 10 s");
   }
   void Kill(size_t i, int sig) {
     Node& n = nodes_[i];

@@ -186,7 +186,8 @@ Status ClusterNode::Start() {
 }
 
 ClusterNode::~ClusterNode() {
-  read_index_.reset();
+  // The loop goes first: a read barrier it fails may still hand its read
+  // to the read-index client, which then fails it (unavailable) as it stops.
   if (thread_.joinable()) {
     stopping_.store(true, std::memory_order_release);
     uv_async_send(&wake_);
@@ -198,6 +199,7 @@ ClusterNode::~ClusterNode() {
     uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
     uv_run(&loop_, UV_RUN_DEFAULT);
   }
+  read_index_.reset();
   if (loop_ready_) {
     raft_uv_close(&io_);
     raft_uv_tcp_close(&transport_);
