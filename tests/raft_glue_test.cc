@@ -228,14 +228,29 @@ void Seed(GlueCluster& c, unsigned leader, int accounts) {
   REQUIRE(r.back() == "(ok committed)");
 }
 
+// Waits for a ready leader, seeds it with `accounts` accounts; its index.
+unsigned SeededLeader(GlueCluster& c, int accounts) {
+  int leader = c.StepUntilSomeReady();
+  REQUIRE(leader >= 0);
+  Seed(c, static_cast<unsigned>(leader), accounts);
+  return static_cast<unsigned>(leader);
+}
+
+// Every link between every two of the three nodes working again.
+void DesaturateAll(GlueCluster& c) {
+  for (unsigned a = 0; a < 3; ++a) {
+    for (unsigned b = 0; b < 3; ++b) {
+      if (a != b) raft_fixture_desaturate(c.fixture(), a, b);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("raft") {
   TEST_CASE("commits reach every engine, in one order, with their indexes") {
     GlueCluster c(3);
-    int leader = c.StepUntilSomeReady();
-    REQUIRE(leader >= 0);
-    Seed(c, static_cast<unsigned>(leader), 4);
+    int leader = static_cast<int>(SeededLeader(c, 4));
     for (int k = 1; k <= 30; ++k) {
       auto r = c.Run(static_cast<unsigned>(leader), Transfer(k % 4, (k + 1) % 4, k));
       REQUIRE(r.back() == "(ok committed)");
@@ -248,9 +263,7 @@ TEST_SUITE("raft") {
 
   TEST_CASE("a follower refuses updates naming the leader; a new leader waits for the earlier terms") {
     GlueCluster c(3);
-    int leader = c.StepUntilSomeReady();
-    REQUIRE(leader >= 0);
-    Seed(c, static_cast<unsigned>(leader), 2);
+    int leader = static_cast<int>(SeededLeader(c, 2));
     unsigned follower = (static_cast<unsigned>(leader) + 1) % 3;
     auto r = c.Run(follower, "(open t)(select a t wn (coll acc) (= (f _id) 1))(acquire t)");
     REQUIRE(r.size() == 3);
@@ -284,10 +297,8 @@ TEST_SUITE("raft") {
 
   TEST_CASE("a leader cut off mid-commit answers unavailable; the cluster agrees on the outcome") {
     GlueCluster c(3);
-    int leader = c.StepUntilSomeReady();
-    REQUIRE(leader >= 0);
-    Seed(c, static_cast<unsigned>(leader), 2);
-    unsigned l = static_cast<unsigned>(leader);
+    unsigned l = SeededLeader(c, 2);
+    int leader = static_cast<int>(l);
     // Cut the leader off from both followers, then commit on it: the entry
     // reaches its own log only, and the leader steps down.
     for (unsigned i = 0; i < 3; ++i) {
@@ -340,13 +351,7 @@ TEST_SUITE("raft") {
         unsigned a = rng() % 3, b = rng() % 3;
         if (a != b) raft_fixture_saturate(c.fixture(), a, b);
       }
-      if (rng() % 5 == 0) {
-        for (unsigned a = 0; a < 3; ++a) {
-          for (unsigned b = 0; b < 3; ++b) {
-            if (a != b) raft_fixture_desaturate(c.fixture(), a, b);
-          }
-        }
-      }
+      if (rng() % 5 == 0) DesaturateAll(c);
       int target = c.StepUntilSomeReady();
       if (target < 0) continue;
       int from = static_cast<int>(rng() % kAccounts), to = (from + 1 + static_cast<int>(rng() % (kAccounts - 1))) % kAccounts;
@@ -370,11 +375,7 @@ TEST_SUITE("raft") {
         refused.insert(k);
       }
     }
-    for (unsigned a = 0; a < 3; ++a) {
-      for (unsigned b = 0; b < 3; ++b) {
-        if (a != b) raft_fixture_desaturate(c.fixture(), a, b);
-      }
-    }
+    DesaturateAll(c);
     int final_leader = c.StepUntilSomeReady();
     REQUIRE(final_leader >= 0);
     // One more commit so the last term's entries are committed everywhere.
@@ -397,10 +398,7 @@ TEST_SUITE("raft") {
 
   TEST_CASE("a disk failure on the leader fails the commit without stopping the engine") {
     GlueCluster c(3);
-    int leader = c.StepUntilSomeReady();
-    REQUIRE(leader >= 0);
-    Seed(c, static_cast<unsigned>(leader), 2);
-    unsigned l = static_cast<unsigned>(leader);
+    unsigned l = SeededLeader(c, 2);
     raft_fixture_io_fault(c.fixture(), l, 0, 1);  // the next disk write fails
     auto r = c.Run(l, Transfer(0, 1, 5));
     REQUIRE(r.size() == 8);
@@ -438,10 +436,7 @@ TEST_SUITE("raft") {
 
   TEST_CASE("a transaction that acquired under one leadership never commits under a later one") {
     GlueCluster c(3);
-    int first = c.StepUntilSomeReady();
-    REQUIRE(first >= 0);
-    Seed(c, static_cast<unsigned>(first), 2);
-    unsigned l = static_cast<unsigned>(first);
+    unsigned l = SeededLeader(c, 2);
     unsigned other = (l + 1) % 3;
     // T acquires on the leader and holds its locks ...
     auto r = c.Run(l, "(open t)(select a t wn (coll acc) (= (f _id) 0))(acquire t)");

@@ -52,11 +52,18 @@ Status Engine::CheckWritable() const {
   if (failed_.load(std::memory_order_acquire)) {
     return Status(ErrorCode::kIo, "the database stopped accepting commits after an I/O failure; restart it");
   }
+  return Status::Ok();
+}
+
+Status Engine::CheckCatalogWritable() const {
+  Status st = CheckWritable();
   // Catalog changes run on the leader once it is current (an index built
   // on a just-elected leader would miss the earlier terms' commits).
+  // Commits need no such check here: the log refuses one proposed outside
+  // the term its transaction acquired in (CommitLog::AppendIn).
   uint64_t epoch;
-  if (cluster_ != nullptr) return cluster_->AcceptsUpdates(&epoch);
-  return Status::Ok();
+  if (st.ok() && cluster_ != nullptr) st = cluster_->AcceptsUpdates(&epoch);
+  return st;
 }
 
 Status Engine::LogCatalogChange(LogRecord record, const std::function<void()>& apply) {
@@ -76,7 +83,7 @@ Status Engine::LogCatalogChange(LogRecord record, const std::function<void()>& a
 }
 
 Status Engine::MakeCollection(const std::string& name) {
-  Status st = CheckWritable();
+  Status st = CheckCatalogWritable();
   if (!st.ok()) return st;
   std::lock_guard ops(catalog_ops_mu_);
   if (FindCollection(name) != nullptr) {
@@ -92,7 +99,7 @@ Status Engine::MakeCollection(const std::string& name) {
 }
 
 Status Engine::DropCollection(const std::string& name) {
-  Status st = CheckWritable();
+  Status st = CheckCatalogWritable();
   if (!st.ok()) return st;
   std::lock_guard ops(catalog_ops_mu_);
   // Checked first, so a drop of a name that never existed leaves nothing
@@ -303,7 +310,7 @@ Status FillIndex(const Collection& c, Index* index, const std::function<void(siz
 }
 
 Status Engine::MakeIndex(const std::string& name, const Path& path, bool unique) {
-  Status st = CheckWritable();
+  Status st = CheckCatalogWritable();
   if (!st.ok()) return st;
   std::string where = PathToString(path) + " of " + name;
   if (path.size() == 1 && !path[0].is_index && path[0].name == "_id") {
@@ -347,7 +354,7 @@ Status Engine::MakeIndex(const std::string& name, const Path& path, bool unique)
 }
 
 Status Engine::DropIndex(const std::string& name, const Path& path) {
-  Status st = CheckWritable();
+  Status st = CheckCatalogWritable();
   if (!st.ok()) return st;
   std::lock_guard ops(catalog_ops_mu_);
   std::shared_ptr<Collection> c = FindCollection(name);

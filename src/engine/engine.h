@@ -224,6 +224,7 @@ class Engine {
 
  private:
   Status CheckWritable() const;
+  Status CheckCatalogWritable() const;
   // A failed log append: whether it leaves the log usable (a cluster
   // that lost or never had the leadership) or stops commits (I/O).
   Status LogFailure(Status st);

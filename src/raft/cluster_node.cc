@@ -51,6 +51,10 @@ struct ConnectReq {
   struct raft_uv_connect* outer = nullptr;
 };
 
+const char* RoleName(int state) {
+  return state == RAFT_LEADER ? "leader" : state == RAFT_CANDIDATE ? "candidate" : "follower";
+}
+
 void SetNoDelay(struct uv_stream_s* stream) {
   if (stream != nullptr && stream->type == UV_TCP) uv_tcp_nodelay(reinterpret_cast<uv_tcp_t*>(stream), 1);
 }
@@ -209,7 +213,7 @@ ClusterNode::~ClusterNode() {
 }
 
 void ClusterNode::ReadBarrier(std::function<void(Status)> done) {
-  if (log_->role().state == RAFT_LEADER) {
+  if (log_->is_leader()) {
     // A leader that finds it is no longer one (it was cut off, or stopped,
     // and does not know yet) asks the new leader like any follower.
     log_->ReadIndex([this, done = std::move(done)](Status st, uint64_t) mutable {
@@ -235,7 +239,7 @@ void ClusterNode::AskLeader(std::function<void(Status)> done) {
 ClusterRole::Metrics ClusterNode::GetMetrics() {
   ReplicatedLog::Role r = log_->role();
   Metrics m;
-  m.role = r.state == RAFT_LEADER ? "leader" : r.state == RAFT_CANDIDATE ? "candidate" : "follower";
+  m.role = RoleName(r.state);
   m.node = static_cast<int64_t>(options_.node_id);
   m.term = static_cast<int64_t>(r.term);
   m.applied = static_cast<int64_t>(log_->applied());
@@ -252,8 +256,7 @@ std::string ClusterNode::DescribeJson() {
   ReplicatedLog::Role r = log_->role();
   Object o;
   o.push_back({"node", Value(static_cast<int64_t>(options_.node_id))});
-  const char* role = r.state == RAFT_LEADER ? "leader" : r.state == RAFT_CANDIDATE ? "candidate" : "follower";
-  o.push_back({"role", Value(std::string(role))});
+  o.push_back({"role", Value(std::string(RoleName(r.state)))});
   o.push_back({"leader", r.leader_address.empty() ? Value() : Value(r.leader_address)});
   o.push_back({"leader_id", r.leader_id == 0 ? Value() : Value(static_cast<int64_t>(r.leader_id))});
   o.push_back({"term", Value(static_cast<int64_t>(r.term))});

@@ -121,15 +121,15 @@ ReplicatedLog::ReplicatedLog(Engine* engine, struct raft* raft, std::string clie
 ReplicatedLog::~ReplicatedLog() { FailAll(Unavailable("the server is shutting down")); }
 
 void ReplicatedLog::AppendIn(uint64_t epoch, const std::vector<LogRecord>& records, Done done) {
-  // The entry is made here, on the committer's thread, in memory Raft
-  // takes over as it is: the header's seq is filled in by Drain.
-  thread_local std::string payload;
-  payload.clear();
-  EncodeRecords(records, &payload);
+  // The entry is made here, on the committer's thread and not the Raft
+  // loop's, in the memory Raft takes over as it is: one copy of the
+  // records, and Drain only writes the header's seq.
+  thread_local std::string entry;
+  entry.assign(raft_entry::kCommitHeader, '\0');
+  EncodeRecords(records, &entry);
   Queued q;
-  q.entry.reserve(raft_entry::kCommitHeader + payload.size());
-  q.entry.resize(raft_entry::kCommitHeader);
-  q.entry += payload;
+  q.buf = EntryBuffer(entry);
+  q.payload = entry.size() - raft_entry::kCommitHeader;
   q.done = std::move(done);
   q.epoch = epoch;
   {
@@ -167,13 +167,18 @@ void ReplicatedLog::WhenApplied(uint64_t index, std::chrono::steady_clock::time_
   done(Status::Ok());
 }
 
-Status ReplicatedLog::NotLeader() const {
-  std::string leader = LeaderAddress();
+namespace {
+
+Status NotLeaderNaming(const std::string& leader) {
   if (leader.empty()) {
     return Status(ErrorCode::kNotLeader, "no leader is known (an election is under way); update transactions run only on the leader");
   }
   return Status(ErrorCode::kNotLeader, leader + " is the leader; update transactions run only there");
 }
+
+}  // namespace
+
+Status ReplicatedLog::NotLeader() const { return NotLeaderNaming(LeaderAddress()); }
 
 Status ReplicatedLog::AcceptsUpdates(uint64_t* epoch) const {
   std::lock_guard lock(role_mu_);
@@ -184,9 +189,7 @@ Status ReplicatedLog::AcceptsUpdates(uint64_t* epoch) const {
   if (role_.state == RAFT_LEADER) {
     return Status(ErrorCode::kNotLeader, client_address_ + " was just elected and is applying the earlier terms' commits; try again");
   }
-  return role_.leader_address.empty()
-             ? Status(ErrorCode::kNotLeader, "no leader is known (an election is under way); update transactions run only on the leader")
-             : Status(ErrorCode::kNotLeader, role_.leader_address + " is the leader; update transactions run only there");
+  return NotLeaderNaming(role_.leader_address);
 }
 
 std::string ReplicatedLog::LeaderAddress() const {
@@ -216,15 +219,14 @@ void ReplicatedLog::Drain() {
   uint64_t term = raft_->current_term;
   std::erase_if(batch, [&](Queued& q) {
     if (q.epoch == 0 || q.epoch == term) return false;
-    q.done(Status(ErrorCode::kNotLeader, "the leadership changed since this transaction acquired its locks; nothing "
-                                         "was applied: run it again"),
-           0);
+    q.Fail(Status(ErrorCode::kNotLeader, "the leadership changed since this transaction acquired its locks; nothing "
+                                         "was applied: run it again"));
     return true;
   });
   if (!batch.empty()) {
     if (raft_state(raft_) != RAFT_LEADER) {
       Status st = NotLeader();
-      for (Queued& q : batch) q.done(st, 0);
+      for (Queued& q : batch) q.Fail(st);
     } else {
       auto* p = new Proposal;
       p->self = this;
@@ -232,9 +234,8 @@ void ReplicatedLog::Drain() {
       std::vector<struct raft_buffer> bufs(batch.size());
       for (size_t i = 0; i < batch.size(); ++i) {
         uint64_t seq = next_seq_++;
-        raft_entry::CommitHeader(origin_, seq, static_cast<uint32_t>(batch[i].entry.size() - raft_entry::kCommitHeader),
-                                 batch[i].entry.data());
-        bufs[i] = EntryBuffer(batch[i].entry);
+        raft_entry::CommitHeader(origin_, seq, static_cast<uint32_t>(batch[i].payload), static_cast<char*>(batch[i].buf.base));
+        bufs[i] = batch[i].buf;
         p->seqs.push_back(seq);
         waiting_.emplace(seq, std::move(batch[i].done));
         stats_.bytes.fetch_add(bufs[i].len, std::memory_order_relaxed);
@@ -282,7 +283,6 @@ namespace {
 struct ChangeReq {
   struct raft_change req {};
   struct raft_transfer transfer {};
-  ReplicatedLog* self = nullptr;
   struct raft* raft = nullptr;
   ClusterRole::MembershipChange change;
   std::function<void(Status)> done;
@@ -343,7 +343,6 @@ void TransferDone(struct raft_transfer* req) {
 void ReplicatedLog::StartChange(Change ch) {
   if (raft_state(raft_) != RAFT_LEADER) return ch.done(NotLeader());
   auto* c = new ChangeReq;
-  c->self = this;
   c->raft = raft_;
   c->change = std::move(ch.change);
   c->done = std::move(ch.done);
@@ -426,12 +425,12 @@ int ReplicatedLog::ApplyEntry(std::string_view bytes, uint64_t index) {
   if (e.kind == raft_entry::kAnnounce) {
     std::lock_guard lock(role_mu_);
     client_addresses_[e.node] = std::string(e.address);
+    addresses_changed_ = true;
     // Its own announcement of this term: every entry of earlier terms
     // comes before it, so all are applied now.
     if (e.node == raft_->id && e.term == raft_->current_term && raft_state(raft_) == RAFT_LEADER) {
       ready_term_.store(raft_->current_term, std::memory_order_release);
     }
-    if (e.node == role_.leader_id) role_.leader_address = std::string(e.address);
     return 0;
   }
   if (e.origin == origin_) {
@@ -522,23 +521,34 @@ void ReplicatedLog::Refresh() {
     std::lock_guard lock(role_mu_);
     ++role_.elections_won;
   }
+  // This runs after every loop iteration: it touches the role only when
+  // something changed, and allocates nothing otherwise.
   std::lock_guard lock(role_mu_);
-  if (state != role_.state || leader_id != role_.leader_id || term != role_.term) {
+  bool changed = state != role_.state || leader_id != role_.leader_id || term != role_.term;
+  if (changed) {
     if (role_.state == RAFT_LEADER && state != RAFT_LEADER) Event("no longer the leader (term " + std::to_string(term) + ")");
     if (leader_id != role_.leader_id && leader_id != 0 && leader_id != raft_->id) {
       Event("node " + std::to_string(leader_id) + " is the leader (term " + std::to_string(term) + ")");
     }
+    role_.state = state;
+    role_.term = term;
+    role_.leader_id = leader_id;
+    is_leader_.store(state == RAFT_LEADER, std::memory_order_release);
+    if (state != RAFT_LEADER) ready_term_.store(0, std::memory_order_release);
   }
-  role_.state = state;
-  role_.term = term;
-  role_.leader_id = leader_id;
-  auto it = client_addresses_.find(leader_id);
-  role_.leader_address = leader_id == 0 || it == client_addresses_.end() ? std::string() : it->second;
-  if (leader_id == raft_->id && state == RAFT_LEADER) role_.leader_address = client_address_;
-  if (state != RAFT_LEADER) ready_term_.store(0, std::memory_order_release);
-  role_.members.clear();
-  for (unsigned i = 0; i < raft_->configuration.n; ++i) {
-    role_.members.emplace_back(raft_->configuration.servers[i].id, raft_->configuration.servers[i].address);
+  if (changed || addresses_changed_) {
+    addresses_changed_ = false;
+    auto it = client_addresses_.find(leader_id);
+    role_.leader_address = leader_id == 0 || it == client_addresses_.end() ? std::string() : it->second;
+    if (leader_id == raft_->id && state == RAFT_LEADER) role_.leader_address = client_address_;
+  }
+  std::pair<uint64_t, uint64_t> stamp{raft_->configuration_index, raft_->configuration_uncommitted_index};
+  if (stamp != members_stamp_ || role_.members.size() != raft_->configuration.n) {
+    members_stamp_ = stamp;
+    role_.members.clear();
+    for (unsigned i = 0; i < raft_->configuration.n; ++i) {
+      role_.members.emplace_back(raft_->configuration.servers[i].id, raft_->configuration.servers[i].address);
+    }
   }
 }
 
@@ -550,7 +560,7 @@ void ReplicatedLog::FailAll(const Status& why) {
     batch.swap(queue_);
     reads.swap(read_queue_);
   }
-  for (Queued& q : batch) q.done(why, 0);
+  for (Queued& q : batch) q.Fail(why);
   for (auto& r : reads) r(why, 0);
   for (auto& r : reads_next_) r(why, 0);
   reads_next_.clear();
@@ -613,6 +623,7 @@ int ReplicatedLog::Restore(struct raft_fsm* fsm, struct raft_buffer* buf) {
   {
     std::lock_guard lock(self->role_mu_);
     for (auto& [node, address] : addresses) self->client_addresses_[node] = std::move(address);
+    self->addresses_changed_ = true;
   }
   // Loaded and indexed aside, then swapped in whole: readers on this node
   // go on meanwhile and never see a collection half loaded.

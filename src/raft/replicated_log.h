@@ -72,6 +72,9 @@ class ReplicatedLog final : public CommitLog {
     uint64_t elections_won = 0, commits_proposed = 0, snapshots_taken = 0, snapshots_installed = 0;
   };
   Role role() const;
+  // Whether Raft had this node leading at the last Refresh: what a read
+  // asks on every acquire, without copying the role.
+  bool is_leader() const { return is_leader_.load(std::memory_order_acquire); }
 
   // --- the loop thread
   void Drain();
@@ -90,9 +93,15 @@ class ReplicatedLog final : public CommitLog {
  private:
   struct Proposal;
   struct Queued {
-    std::string entry;
+    struct raft_buffer buf;  // the entry, padded (raft/entry.h); seq filled in by Drain
+    size_t payload = 0;      // bytes of records after the header
     Done done;
     uint64_t epoch = 0;  // propose only in this term (0: any)
+    // Gives up a commit that is not proposed: its buffer is still ours.
+    void Fail(const Status& why) {
+      raft_free(buf.base);
+      done(why, 0);
+    }
   };
   struct Barrier;
   struct Change {
@@ -152,6 +161,9 @@ class ReplicatedLog final : public CommitLog {
   mutable std::mutex role_mu_;
   Role role_;
   std::map<uint64_t, std::string> client_addresses_;  // node -> announced client address
+  bool addresses_changed_ = false;                     // since Refresh last looked (role_mu_)
+  std::pair<uint64_t, uint64_t> members_stamp_{};      // the configuration role_.members shows (loop thread)
+  std::atomic<bool> is_leader_{false};
   struct Waiter {
     std::chrono::steady_clock::time_point deadline;
     std::function<void(Status)> done;
