@@ -375,7 +375,8 @@ TEST_SUITE("cluster") {
       size_t target = static_cast<size_t>(seed) % c.size();
       std::unique_ptr<Conn> conn;
       while (!stop) {
-        if (hint >= 0) target = static_cast<size_t>(hint.load());
+        // Read once: the main thread resets it to -1 at any moment.
+        if (int h = hint.load(); h >= 0) target = static_cast<size_t>(h);
         if (!conn || !conn->ok()) conn = std::make_unique<Conn>(c.port(target));
         if (!conn->ok()) {
           conn.reset();
