@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "doc/json.h"
+#include "raft/segment_allocation.h"
 #include "wal/backup_source.h"
 
 namespace parendb {
@@ -154,6 +155,7 @@ Status ClusterNode::Start() {
   rv = raft_uv_tcp_init(&transport_, &loop_);
   if (rv != 0) return fail("raft transport", rv, nullptr);
   UseNoDelay(&transport_);
+  raft_segments::ZeroFillNewFiles();  // before raft_uv_init: it prepares segments
   rv = raft_uv_init(&io_, &loop_, raft_dir.c_str(), &transport_);
   if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io_.errmsg);
   const std::string& self_address = o.members.at(o.node_id);
