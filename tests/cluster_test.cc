@@ -315,6 +315,34 @@ void Setup(TestCluster& c, int accounts, int64_t balance) {
 }  // namespace
 
 TEST_SUITE("cluster") {
+  TEST_CASE("a node whose Raft address is taken says so and exits") {
+    uint16_t raft_port = FreePort();
+    int holder = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(raft_port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(listen(holder, 1) == 0);
+    auto dir = std::filesystem::temp_directory_path() / ("parendb-raftport-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::string cmd = std::string(PARENDB_BINARY) + " serve --data " + dir.string() + " --port " +
+                      std::to_string(FreePort()) + " --node-id 1 --cluster 1=127.0.0.1:" + std::to_string(raft_port) +
+                      " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int status = pclose(p);
+    close(holder);
+    std::filesystem::remove_all(dir);
+    CHECK(WEXITSTATUS(status) != 0);
+    CHECK_MESSAGE(out.find("cannot listen on the Raft address 127.0.0.1:" + std::to_string(raft_port)) != std::string::npos, out);
+    CHECK_MESSAGE(out.find("Address already in use") != std::string::npos, out);
+  }
+
   TEST_CASE("commits replicate; followers serve current reads and name the leader to updates") {
     TestCluster c(3);
     Setup(c, 4, 100);

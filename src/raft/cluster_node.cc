@@ -5,6 +5,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "doc/json.h"
 #include "raft/segment_allocation.h"
 #include "wal/backup_source.h"
@@ -85,6 +89,27 @@ void UseNoDelay(struct raft_uv_transport* t) {
     if (rv != 0) delete wrap;
     return rv;
   };
+}
+
+// Why this node could not listen on its Raft address, or "" if it can.
+std::string CannotListen(const std::string& address) {
+  size_t colon = address.rfind(':');
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* ai = nullptr;
+  if (getaddrinfo(address.substr(0, colon).c_str(), address.substr(colon + 1).c_str(), &hints, &ai) != 0) {
+    return "cannot resolve the Raft address " + address;
+  }
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as libuv binds
+  int err = fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
+  if (fd >= 0) close(fd);
+  freeaddrinfo(ai);
+  if (err == 0) return "";
+  return "cannot listen on the Raft address " + address + " (this node's --cluster entry): " + std::strerror(err) +
+         (err == EADDRINUSE ? " — another process listens there" : "");
 }
 
 }  // namespace
@@ -183,7 +208,11 @@ Status ClusterNode::Start() {
   raft_set_install_snapshot_timeout(&raft_, o.install_snapshot_timeout_ms);
   raft_set_pre_vote(&raft_, true);  // a node cut off and back does not depose a healthy leader
   rv = raft_start(&raft_);  // loads the snapshot and the log; applies once the commit index is known
-  if (rv != 0) return fail("raft_start", rv, raft_.errmsg);
+  if (rv != 0) {
+    // libraft says only "I/O error" when its transport cannot listen.
+    std::string why = *raft_.errmsg != '\0' ? raft_.errmsg : CannotListen(self_address);
+    return fail("raft_start", rv, why.empty() ? nullptr : why.c_str());
+  }
 
   read_index_ = std::make_unique<ReadIndexClient>([this] { return log_->LeaderAddress(); }, o.password, o.read_timeout);
   thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
