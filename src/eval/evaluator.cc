@@ -288,6 +288,7 @@ void Evaluator::Pump() {
 }
 
 bool Evaluator::ExecuteStatement() {
+  ++statements_compiled_;
   Status st = CompileStatement(tree_, &compiled_, &named_);
   stmt_ = &compiled_;
   if (!authenticated_ && !(st.ok() && stmt_->kind == StatementKind::kAuth)) {
@@ -336,9 +337,15 @@ bool Cacheable(const Statement& s) {
   }
 }
 
-size_t CacheSet(uint64_t h, size_t sets) {
-  h *= 0xbf58476d1ce4e5b9ULL;
-  return (h >> 40) & (sets - 1);
+// The set of a statement key: every byte of the key moves every bit
+// (splitmix64's finalizer over head, then tail and length).
+size_t CacheSet(uint64_t head, uint64_t tail, uint32_t len, size_t sets) {
+  auto mix = [](uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  return mix(mix(head) ^ tail ^ (uint64_t{len} << 56)) & (sets - 1);
 }
 
 // Makes a statement's cache key from its first bytes: up to and including
@@ -396,14 +403,17 @@ bool Evaluator::RunCachedStatement() {
   if (!reader_.PeekStatementStart(&in) || in[0] != '(') return false;
   StatementKey key;
   if (!MakeStatementKey(in, &key)) return false;  // not all here yet
-  uint64_t h = (key.head * 0x9e3779b97f4a7c15ULL) ^ key.tail ^ key.len;
-  // Two ways per set: (acquire t) and (commit t) may share a set.
-  CachedStatement* way = &cache_[CacheSet(h ^ (h >> 29), cache_.size() / 2) * 2];
+  // kCacheWays ways per set, least recently used out: a transaction's
+  // statements share a set now and then (with two ways, (open t), (acquire
+  // t) and a transfer's first update once did, and all three missed every
+  // time, each parsed and compiled again).
+  CachedStatement* way = &cache_[CacheSet(key.head, key.tail, key.len, cache_.size() / kCacheWays) * kCacheWays];
   size_t length = 0;
   int64_t id = 0;
-  CachedStatement* hit = way[0].key == key && MatchCached(way[0], in, &length, &id)   ? &way[0]
-                         : way[1].key == key && MatchCached(way[1], in, &length, &id) ? &way[1]
-                                                                                        : nullptr;
+  CachedStatement* hit = nullptr;
+  for (size_t w = 0; w < kCacheWays && hit == nullptr; ++w) {
+    if (way[w].key == key && MatchCached(way[w], in, &length, &id)) hit = &way[w];
+  }
   if (hit == nullptr) {
     // Miss: the caller reads and runs it as usual; Remember() keeps it if
     // it is simple (no string or comment) and of a kind worth keeping.
@@ -413,7 +423,10 @@ bool Evaluator::RunCachedStatement() {
     if (!reader_.PeekSimpleStatement(&text, &depth, &int_at, &int_len)) return false;
     bool by_id = text.compare(0, 8, "(select ") == 0 || text.compare(0, 9, "(selects ") == 0;
     if (by_id && (depth < 3 || int_at == std::string_view::npos || int_at < key.len)) return false;
-    miss_way_ = way[0].last_use <= way[1].last_use ? &way[0] : &way[1];
+    miss_way_ = &way[0];
+    for (size_t w = 1; w < kCacheWays; ++w) {
+      if (way[w].last_use < miss_way_->last_use) miss_way_ = &way[w];
+    }
     miss_key_ = key;
     miss_by_id_ = by_id;
     miss_text_.assign(text);

@@ -95,6 +95,9 @@ class Evaluator {
 
   Reader& reader() { return reader_; }
   size_t live_transactions() const { return txns_.size(); }
+  // Statements parsed and compiled, not served from the statement cache
+  // (a steady stream of the same transactions should add none).
+  uint64_t statements_compiled() const { return statements_compiled_; }
 
   // Defined in evaluator_state.h (private to src/eval).
   struct Transaction;
@@ -248,9 +251,11 @@ class Evaluator {
   // Whether the input starts with c's text (with any integer for its '#');
   // sets *length and, for '#', *id.
   static bool MatchCached(const CachedStatement& c, std::string_view in, size_t* length, int64_t* id);
-  std::array<CachedStatement, 64> cache_;  // see RunCachedStatement
+  static constexpr size_t kCacheWays = 4;
+  std::array<CachedStatement, 64> cache_;  // kCacheWays per set; see RunCachedStatement
   std::string render_scratch_;             // Create's rendering, reused
   uint64_t cache_clock_ = 0;
+  uint64_t statements_compiled_ = 0;
   CachedStatement* miss_way_ = nullptr;  // where the statement being read will be kept
   StatementKey miss_key_;
   std::string miss_text_;
