@@ -13,6 +13,7 @@
 #include "doc/doc_view.h"
 #include "doc/json.h"
 #include "doc/json_text.h"
+#include "eval/expr.h"  // Assign: the tree side of the replacement test
 
 using namespace parendb;
 
@@ -69,6 +70,8 @@ class RandomDocs {
   }
   // A name that may or may not be in a document.
   std::string Name() { return kNames[rng_() % std::size(kNames)]; }
+  // A value to put into a document (a scalar, or a small object or array).
+  Value NewValue() { return Any(2); }
 
  private:
   static constexpr const char* kNames[] = {"a", "b", "name", "age", "x\"y", "back\\slash", "tab\t", "é", "€uro",
@@ -219,6 +222,43 @@ TEST_SUITE("doc") {
       auto r = FindInJsonText(copy, P({N("b")}), &found);
       CHECK_MESSAGE(r == TextLookup::kMalformed, bad);
     }
+  }
+
+  TEST_CASE("differential: a value replaced in the text gives the bytes of assigning on the tree and rendering it") {
+    RandomDocs gen(20261207);
+    size_t replaced = 0, absent = 0;
+    for (int round = 0; round < 2000; ++round) {
+      Value tree = gen.Doc();
+      std::string compact;
+      AppendJson(tree, &compact);
+      Value parsed;
+      REQUIRE(ParseTrustedJsonObject(compact.data(), compact.size(), compact.size(), &parsed).ok());
+      std::vector<Path> paths;
+      Path prefix;
+      Paths(parsed, &prefix, &gen, &paths);
+      for (const Path& path : paths) {
+        if (path.empty() || (!path[0].is_index && path[0].name == "_id")) continue;  // Assign refuses _id
+        Value v = gen.NewValue();
+        std::string out;
+        TextLookup r = ReplaceInJsonText(compact, path, v, &out);
+        bool exists = Resolve(path, parsed) != nullptr;
+        REQUIRE_MESSAGE((r == TextLookup::kFound) == exists, compact);
+        if (!exists) {
+          ++absent;
+          continue;
+        }
+        Value copy = parsed;
+        REQUIRE(Assign(path, v, &copy).ok());
+        std::string want;
+        AppendJson(copy, &want);
+        REQUIRE_MESSAGE(out == want, compact);
+        ++replaced;
+      }
+    }
+    CHECK(replaced > 5000);
+    CHECK(absent > 1000);
+    std::string out;
+    CHECK(ReplaceInJsonText("{\"a\":1}", Path{}, Value(int64_t{2}), &out) == TextLookup::kAbsent);  // not the whole
   }
 
   TEST_CASE("differential: the text walker and the tree agree on random documents") {

@@ -181,6 +181,33 @@ TEST_SUITE("evaluator") {
           R"({"_id":1,"age":37})");
   }
 
+  TEST_CASE("updates made on a document's text answer as updates made on its tree") {
+    // Values the document has are replaced in its text; anything else
+    // (a new member) parses it into a tree first. Either way the same bytes.
+    auto db = People();
+    auto s = db->NewSession();
+    auto out = Lines(*s,
+                     "(open t)(select b t wn (coll people) (= (f _id) 2))(select c t wn (coll people) (= (f _id) 3))(acquire t)"
+                     "(update b (f age) (+ (f age) 1) (f address city) \"Bergen\")"  // both exist: on the text
+                     "(update b (f age) (* (f age) 2) (f address) (f address))"        // on the updated text again
+                     "(update c (f tags 1) \"z\\\"q\" (f tags 0) null (f name) (f tags))"  // elements, an escape, an array
+                     "(readall b)(readall c)"
+                     "(update b (f new) 1.5)(update b (f age) 0)(readall b)"          // a new member: on the tree
+                     "(create d t (coll people)) {\"name\": \"Dee\", \"n\": 1}"
+                     "(update d (f n) (+ (f n) 1))(read d (f name) (f n))(commit t)");
+    REQUIRE(out.size() == 16);
+    CHECK(out[4] == "(ok updated 1)");
+    CHECK(out[7] == R"({"_id":2,"name":"Bob","age":142,"address":{"city":"Bergen"}})");
+    CHECK(out[8] == R"({"_id":3,"name":["x","y"],"age":65,"tags":[null,"z\"q"]})");  // (f tags) as before
+    CHECK(out[11] == R"({"_id":2,"name":"Bob","age":0,"address":{"city":"Bergen"},"new":1.5})");
+    CHECK(out[14].find(R"("name":"Dee","n":2})") != std::string::npos);
+    CHECK(out[15] == "(ok committed)");
+    // Committed as answered.
+    auto after = Lines(*s, "(open q)(selects a q r (coll people) (in (f _id) 2 3))(acquire q)(readall a)(close q)");
+    CHECK(after[3] == R"([{"_id":2,"name":"Bob","age":0,"address":{"city":"Bergen"},"new":1.5},)"
+                      R"({"_id":3,"name":["x","y"],"age":65,"tags":[null,"z\"q"]}])");
+  }
+
   TEST_CASE("update errors close the transaction and apply nothing") {
     auto db = People();
     auto s = db->NewSession();

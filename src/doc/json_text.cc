@@ -224,6 +224,18 @@ TextLookup FindInJsonText(std::string_view json, const Path& path, std::string_v
   return TextLookup::kFound;
 }
 
+TextLookup ReplaceInJsonText(std::string_view json, const Path& path, const Value& value, std::string* out) {
+  if (path.empty()) return TextLookup::kAbsent;
+  std::string_view found;
+  TextLookup r = FindInJsonText(json, path, &found);
+  if (r != TextLookup::kFound) return r;
+  size_t at = static_cast<size_t>(found.data() - json.data());
+  out->assign(json.data(), at);
+  AppendJson(value, out);
+  out->append(found.data() + found.size(), json.data() + json.size());
+  return TextLookup::kFound;
+}
+
 bool ValueFromJsonText(std::string_view text, Value* out) {
   if (text.empty()) return false;
   const char* p = text.data();

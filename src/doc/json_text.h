@@ -25,6 +25,14 @@ enum class TextLookup : uint8_t { kFound, kAbsent, kMalformed };
 // names it whole), as a slice of json.
 TextLookup FindInJsonText(std::string_view json, const Path& path, std::string_view* found);
 
+// Writes to *out `json` with the value at `path` replaced by `value` as
+// AppendJson writes it: for text ParenDB wrote, the same bytes as parsing
+// it, assigning `value` at path (an existing value keeps its place) and
+// rendering the tree. kAbsent or kMalformed (and *out unspecified) unless
+// path names an existing value below the top; the caller then assigns on
+// a tree.
+TextLookup ReplaceInJsonText(std::string_view json, const Path& path, const Value& value, std::string* out);
+
 // Converts the text of one JSON value (a slice FindInJsonText returned)
 // into a Value exactly as parsing the whole document would have: integers
 // that fit int64 stay integers, other numbers become doubles, strings are

@@ -1,4 +1,6 @@
 #include "eval/evaluator.h"
+
+#include "doc/json_text.h"
 #include "eval/evaluator_state.h"
 
 #if defined(__SSE2__)
@@ -1120,6 +1122,30 @@ void Evaluator::Read() {
   RespondJson(json);
 }
 
+namespace {
+
+// An update of values a document has, made on its text: each path's value
+// replaced where it is, in order — the bytes assigning on the tree and
+// rendering it would give (ReplaceInJsonText), without parsing the
+// document or rendering all of it. False, with nothing changed, when a
+// path is _id or names no value the document has: the caller assigns on
+// the tree, which also says what is wrong.
+bool UpdateInText(std::string_view text, const std::vector<Path>& paths, const std::vector<Value>& values, DocRef* out) {
+  thread_local std::string buffers[2];
+  std::string_view current = text;
+  for (size_t k = 0; k < paths.size(); ++k) {
+    const Path& p = paths[k];
+    if (p.empty() || (!p[0].is_index && p[0].name == "_id")) return false;
+    std::string& next = buffers[k % 2];  // current is in the other one (or is text)
+    if (ReplaceInJsonText(current, p, values[k], &next) != TextLookup::kFound) return false;
+    current = next;
+  }
+  *out = StoredDoc::FromJson(current);
+  return true;
+}
+
+}  // namespace
+
 void Evaluator::Update() {
   Selection* s = RequireSelection(stmt_->selection, true);
   if (s == nullptr) return;
@@ -1149,13 +1175,21 @@ void Evaluator::Update() {
     std::vector<std::string> keys_before = touches_index ? IndexKeys(s->collection, before) : std::vector<std::string>();
     WorkspaceKey key{s->collection, s->docs[i].id};
     auto [it, fresh] = t->workspace.try_emplace(key);
-    if (fresh) {
-      it->second = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
-      s->docs[i].committed->view().Tree(&it->second.value);  // parsed straight into the workspace
-    }
-    for (size_t k = 0; k < stmt_->paths.size(); ++k) {
-      Status st = Assign(stmt_->paths[k], std::move(results[k]), &it->second.mutable_value());
-      if (!st.ok()) return Fail(std::move(st), t);
+    WorkspaceEntry& e = it->second;
+    if (fresh) e = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
+    // A document still in text form (as committed, or as created or
+    // updated here) is changed in its text when every path names a value
+    // it has; otherwise it is parsed into a tree and assigned on.
+    std::string_view text = fresh ? s->docs[i].committed->json() : e.rendered ? e.rendered->json() : std::string_view();
+    DocRef updated;
+    if (!text.empty() && UpdateInText(text, stmt_->paths, results, &updated)) {
+      e.rendered = std::move(updated);
+    } else {
+      if (fresh) s->docs[i].committed->view().Tree(&e.value);  // parsed straight into the workspace
+      for (size_t k = 0; k < stmt_->paths.size(); ++k) {
+        Status st = Assign(stmt_->paths[k], std::move(results[k]), &e.mutable_value());
+        if (!st.ok()) return Fail(std::move(st), t);
+      }
     }
     if (!keys_before.empty()) {
       it->second.keys_moved = true;

@@ -34,9 +34,11 @@ struct WorkspaceEntry {
   // delete, or an update of an indexed path); otherwise its keys are its
   // committed version's, and the commit needs not work them out.
   bool keys_moved = false;
-  // A created document as its final text, never parsed into `value`: most
-  // are committed without anything reading them (conditions read values out
-  // of the text; an update parses it into `value`).
+  // The document as its final text, never parsed into `value`: a created
+  // one, or one whose updates were all made on its text (UpdateInText in
+  // evaluator.cc). Most are committed without anything reading them
+  // (conditions read values out of the text; an update it cannot make on
+  // the text parses it into `value`).
   DocRef rendered;
 
   DocView view() const { return rendered ? rendered->view() : DocView(value); }
