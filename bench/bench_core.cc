@@ -16,6 +16,8 @@
 //             ParenDB (open)(select … r … (= (f name) "user-K"))(acquire)(readall)(close)
 //             SQLite  SELECT body FROM docs WHERE json_extract(body, '$.name') = ?
 //             (ops / 2000 scans; shown per document tested)
+//   insert  — ParenDB only, with --only insert (for profiling): a ~1 KB
+//             document created in its own transaction (parendb_load's insert)
 // SQLite runs in memory (":memory:", so its journal is in memory too) with
 // prepared statements; ParenDB runs in memory. Neither side syncs. Rounds
 // alternate between the two so machine noise hits both; medians are shown.
@@ -69,6 +71,11 @@ void Die(const char* what, const std::string& detail) {
 
 // ---------------------------------------------------------------- ParenDB
 
+// parendb_load's insert document (bench/bench_server.cc): about 1 KB.
+std::string InsertBody() {
+  return "{\"kind\": \"event\", \"n\": 12345, \"body\": \"" + std::string(960, 'x') + "\"}";
+}
+
 struct ParenSide {
   std::unique_ptr<parendb::Database> db;
   std::unique_ptr<parendb::Session> s;
@@ -98,10 +105,20 @@ struct ParenSide {
     std::string text, out;
     bool update = std::strcmp(kind, "update") == 0;
     bool scan = std::strcmp(kind, "scan") == 0;
+    bool insert = std::strcmp(kind, "insert") == 0;
+    const std::string body = insert ? InsertBody() : std::string();
     auto start = Clock::now();
     for (int i = 0; i < ops; ++i) {
       int id = 1 + static_cast<int>(rng() % docs);
       text.clear();
+      if (insert) {
+        text += "(open t)(acquire t)(create d t (coll docs)) ";
+        text += body;
+        text += "(commit t)";
+        out = s->ExecuteText(text);
+        if (out.find("(ok committed)") == std::string::npos) Die("paren insert", out);
+        continue;
+      }
       if (scan) {
         char name[16];
         std::snprintf(name, sizeof name, "%06d", id);
@@ -175,7 +192,7 @@ struct SqliteSide {
       int id = 1 + static_cast<int>(rng() % docs);
       Step(begin, SQLITE_DONE);
       if (is_scan) {
-        char name[16];
+        char name[24];
         std::snprintf(name, sizeof name, "user-%06d", id);
         sqlite3_bind_text(scan, 1, name, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(scan) != SQLITE_ROW) Die("sqlite scan", sqlite3_errmsg(db));

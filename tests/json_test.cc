@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cstring>
+#include <random>
 #include <vector>
 
 #include "doc/json.h"
@@ -154,6 +157,53 @@ TEST_SUITE("json") {
         REQUIRE(ParseJson(out, 16, &back).ok());
         CHECK(back.as_string() == s);
       }
+    }
+  }
+
+  TEST_CASE("strings and keys are written byte for byte as RapidJSON's own writer writes them") {
+    // json.cc escapes 16 bytes at a time; RapidJSON's scalar writer is the
+    // reference (every byte value, at every offset around a 16-byte block,
+    // then random strings).
+    auto reference = [](const std::string& s, bool as_key) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+      if (as_key) {
+        w.StartObject();
+        w.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        w.Int64(1);
+        w.EndObject();
+      } else {
+        w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+      }
+      return std::string(buf.GetString(), buf.GetSize());
+    };
+    auto ours = [](const std::string& s, bool as_key) {
+      std::string out;
+      if (as_key) {
+        Value v;
+        v.make_object().push_back(Member{s, Value(int64_t{1})});
+        AppendJson(v, &out);
+      } else {
+        AppendJson(Value(s), &out);
+      }
+      return out;
+    };
+    for (int c = 0; c < 256; ++c) {
+      for (size_t at : {0, 1, 14, 15, 16, 17, 31, 32, 40, 47}) {
+        std::string s(48, 'x');
+        s[at] = static_cast<char>(c);
+        for (bool key : {false, true}) {
+          CAPTURE(c);
+          CAPTURE(at);
+          REQUIRE(ours(s, key) == reference(s, key));
+        }
+      }
+    }
+    std::mt19937 rng(42);
+    for (int round = 0; round < 3000; ++round) {
+      std::string s(rng() % 100, '\0');
+      for (char& ch : s) ch = static_cast<char>(rng() % 4 == 0 ? rng() % 0x28 : rng() % 256);
+      REQUIRE(ours(s, round % 2 == 1) == reference(s, round % 2 == 1));
     }
   }
 

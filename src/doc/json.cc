@@ -2,7 +2,12 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <unordered_set>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 // Not RAPIDJSON_SSE2: RapidJSON 1.1.0's SSE2 scan of strings compares with
 // 0x19 where it means "below 0x20", so the control characters 0x1A-0x1F in
@@ -16,6 +21,77 @@
 
 namespace parendb {
 namespace {
+
+// RapidJSON's writer with its strings escaped 16 bytes at a time: a run
+// with nothing to escape is copied as one block (RapidJSON's scalar path
+// pushes each byte through its stack, and rendering a created ~1 KB
+// document was most of an insert's instructions). The escapes are
+// RapidJSON's own — \" \\ \b \f \n \r \t, \u00XX (upper-case hex) for
+// the other control characters, every other byte as it is — so the text is
+// byte for byte what the base writer writes (tests/json_test.cc compares
+// them over every byte value at every offset).
+class JsonWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
+ public:
+  using Base = rapidjson::Writer<rapidjson::StringBuffer>;
+  explicit JsonWriter(rapidjson::StringBuffer& out) : Base(out) {}
+
+  bool String(const char* str, rapidjson::SizeType length, bool copy = false) {
+    (void)copy;
+    Prefix(rapidjson::kStringType);
+    WriteEscaped(str, length);
+    return EndValue(true);
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool copy = false) { return String(str, length, copy); }
+
+ private:
+  void WriteEscaped(const char* p, size_t length) {
+    rapidjson::StringBuffer& os = *os_;
+    rapidjson::PutReserve(os, 2 + length * 6);  // every byte as \u00XX at worst
+    os.PutUnsafe('"');
+    const char* end = p + length;
+    for (;;) {
+      const char* run = p;
+#ifdef __SSE2__
+      while (end - p >= 16) {
+        __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(s, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));  // s <= 0x1f
+        __m128i special = _mm_or_si128(_mm_cmpeq_epi8(s, _mm_set1_epi8('"')), _mm_cmpeq_epi8(s, _mm_set1_epi8('\\')));
+        int hits = _mm_movemask_epi8(_mm_or_si128(control, special));
+        if (hits != 0) {
+          p += __builtin_ctz(static_cast<unsigned>(hits));
+          break;
+        }
+        p += 16;
+      }
+#endif
+      while (p < end && !NeedsEscape(static_cast<unsigned char>(*p))) ++p;
+      if (p > run) std::memcpy(os.PushUnsafe(static_cast<size_t>(p - run)), run, static_cast<size_t>(p - run));
+      if (p == end) break;
+      Escape(static_cast<unsigned char>(*p++), os);
+    }
+    os.PutUnsafe('"');
+  }
+  static bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+  static void Escape(unsigned char c, rapidjson::StringBuffer& os) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    os.PutUnsafe('\\');
+    switch (c) {
+      case '"': os.PutUnsafe('"'); return;
+      case '\\': os.PutUnsafe('\\'); return;
+      case '\b': os.PutUnsafe('b'); return;
+      case '\f': os.PutUnsafe('f'); return;
+      case '\n': os.PutUnsafe('n'); return;
+      case '\r': os.PutUnsafe('r'); return;
+      case '\t': os.PutUnsafe('t'); return;
+      default:
+        os.PutUnsafe('u');
+        os.PutUnsafe('0');
+        os.PutUnsafe('0');
+        os.PutUnsafe(kHex[c >> 4]);
+        os.PutUnsafe(kHex[c & 0xf]);
+    }
+  }
+};
 
 // RapidJSON output stream that appends straight into a std::string.
 struct StringSink {
@@ -344,7 +420,7 @@ Status RenderJsonObject(const char* data, size_t len, size_t capacity, int max_d
   *has_id = false;
   thread_local rapidjson::StringBuffer buf;  // reused, as in AppendJson
   buf.Clear();
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonWriter w(buf);
   simdjson::dom::element root;
   auto error = ThreadParser().parse(data, len, capacity < len + simdjson::SIMDJSON_PADDING).get(root);
   if (error == simdjson::NUMBER_ERROR) {  // rare: through a Value, as Parse does
@@ -403,7 +479,7 @@ void AppendJson(const Value& v, std::string* out, size_t spare) {
   // std::string sink would check capacity on every one. Reused per thread.
   thread_local rapidjson::StringBuffer buf;
   buf.Clear();
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonWriter w(buf);
   WriteValue(v, w);
   if (spare > 0) out->reserve(out->size() + buf.GetSize() + spare);
   out->append(buf.GetString(), buf.GetSize());

@@ -1035,17 +1035,10 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   bool created = it == t->workspace.end() || it->second.created;
   std::string id_json;
   AppendJson(given_id, &id_json);
-  std::string json;
-  json.reserve(7 + id_json.size() + 1 + members.size() + 1);
-  json += "{\"_id\":";
-  json += id_json;
-  if (!members.empty()) {
-    json += ',';
-    json += members;
-  }
-  json += '}';
+  // {"_id":ID,MEMBERS} straight into the version: no text in between.
+  DocRef rendered = members.empty() ? StoredDoc::FromPieces({"{\"_id\":", id_json, "}"})
+                                    : StoredDoc::FromPieces({"{\"_id\":", id_json, ",", members, "}"});
   if (members.capacity() > (1u << 20)) std::string().swap(members);  // keep no huge document's buffer
-  DocRef rendered = StoredDoc::FromJson(json);
   if (!c->indexes().empty()) {
     st = NoteIndexWrite(t, c, id, {}, IndexKeys(c, rendered->view()), LockKind::kWriteNonBlocking);
     if (!st.ok()) return Fail(std::move(st), t);

@@ -29,6 +29,19 @@ DocRef StoredDoc::FromJson(std::string_view json) {
   return DocRef(doc);
 }
 
+DocRef StoredDoc::FromPieces(std::initializer_list<std::string_view> pieces) {
+  size_t size = 0;
+  for (std::string_view p : pieces) size += p.size();
+  void* mem = ::operator new(sizeof(StoredDoc) + size);
+  auto* doc = new (mem) StoredDoc(static_cast<uint32_t>(size));
+  char* at = doc->text();
+  for (std::string_view p : pieces) {
+    std::memcpy(at, p.data(), p.size());
+    at += p.size();
+  }
+  return DocRef(doc);
+}
+
 void StoredDoc::Free(const StoredDoc* d) {
   // Unsized delete: clang before 19 declares the sized form only with
   // -fsized-deallocation, and the fuzz and sanitizer builds use clang.

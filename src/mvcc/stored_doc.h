@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 #include <boost/intrusive_ptr.hpp>
@@ -29,6 +30,9 @@ class StoredDoc {
   // Text ParenDB wrote itself (a log record, a checkpoint, a new document
   // rendered by RenderJsonObject): kept as it is.
   static DocRef FromJson(std::string_view json);
+  // The same, for text in pieces: written straight into the version's one
+  // allocation (a created document is its _id and its members).
+  static DocRef FromPieces(std::initializer_list<std::string_view> pieces);
 
   std::string_view json() const { return {text(), size_}; }
   DocView view() const { return DocView::Text(json()); }
