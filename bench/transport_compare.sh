@@ -22,14 +22,8 @@ ROUNDS=${2:-3}
 CONNS=${CONNS:-16 64}
 scripts/build build RelWithDebInfo >/dev/null
 WORK=$(mktemp -d /tmp/parendb-transport-XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/lib/servers.sh
 source bench/lib/server_cpu.sh
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "port $1 did not open" >&2; exit 1; }
 
 declare -A PORT PID
 start() {  # name port command...
