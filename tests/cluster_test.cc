@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -220,6 +221,9 @@ class TestCluster {
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+      // A node outlives no crashed test: it dies with the thread that
+      // started it (all of them are started by the test's main thread).
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       freopen(log.c_str(), "a", stderr);
       freopen(log.c_str(), "a", stdout);  // the server logs there
       std::vector<char*> argv;
