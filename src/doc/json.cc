@@ -1,5 +1,6 @@
 #include "doc/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -292,6 +293,11 @@ Status FromOndemand(simdjson::ondemand::value v, int depth, int max_depth, Value
 }
 
 Status ParseWithOndemand(const char* data, size_t len, int max_depth, Value* out) {
+  // No deeper than the DOM parser goes (it stops at simdjson's default
+  // depth with DEPTH_ERROR): this path recurses once per level, and a
+  // "trusted" caller's 1<<20 let a deep array with one huge number in it
+  // overflow the stack (found by the doc_text fuzzer).
+  max_depth = std::min(max_depth, static_cast<int>(simdjson::DEFAULT_MAX_DEPTH));
   simdjson::padded_string padded(data, len);
   thread_local simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
