@@ -293,11 +293,13 @@ Status FromOndemand(simdjson::ondemand::value v, int depth, int max_depth, Value
 }
 
 Status ParseWithOndemand(const char* data, size_t len, int max_depth, Value* out) {
-  // No deeper than the DOM parser goes (it stops at simdjson's default
+  // About as deep as the DOM parser goes (it stops at simdjson's default
   // depth with DEPTH_ERROR): this path recurses once per level, and a
   // "trusted" caller's 1<<20 let a deep array with one huge number in it
-  // overflow the stack (found by the doc_text fuzzer).
-  max_depth = std::min(max_depth, static_cast<int>(simdjson::DEFAULT_MAX_DEPTH));
+  // overflow the stack (found by the doc_text fuzzer). Two levels short of
+  // it: the on-demand iterator counts the document and its own next level,
+  // and must stay below its parser's maximum (debug builds assert it).
+  max_depth = std::min(max_depth, static_cast<int>(simdjson::DEFAULT_MAX_DEPTH) - 2);
   simdjson::padded_string padded(data, len);
   thread_local simdjson::ondemand::parser parser;
   simdjson::ondemand::document doc;
