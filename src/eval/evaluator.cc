@@ -1,5 +1,6 @@
 #include "eval/evaluator.h"
 
+#include "base/mix.h"
 #include "doc/json_text.h"
 #include "eval/evaluator_state.h"
 
@@ -340,14 +341,9 @@ bool Cacheable(const Statement& s) {
 }
 
 // The set of a statement key: every byte of the key moves every bit
-// (splitmix64's finalizer over head, then tail and length).
+// (Mix64 over head, then tail and length).
 size_t CacheSet(uint64_t head, uint64_t tail, uint32_t len, size_t sets) {
-  auto mix = [](uint64_t x) {
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-  };
-  return mix(mix(head) ^ tail ^ (uint64_t{len} << 56)) & (sets - 1);
+  return Mix64(Mix64(head) ^ tail ^ (uint64_t{len} << 56)) & (sets - 1);
 }
 
 // Makes a statement's cache key from its first bytes: up to and including

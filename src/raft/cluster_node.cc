@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/host_port.h"
 #include "doc/json.h"
 #include "raft/segment_allocation.h"
 #include "wal/backup_source.h"
@@ -93,12 +94,12 @@ void UseNoDelay(struct raft_uv_transport* t) {
 
 // Why this node could not listen on its Raft address, or "" if it can.
 std::string CannotListen(const std::string& address) {
-  size_t colon = address.rfind(':');
+  std::string host, port;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo* ai = nullptr;
-  if (getaddrinfo(address.substr(0, colon).c_str(), address.substr(colon + 1).c_str(), &hints, &ai) != 0) {
+  if (!SplitHostPort(address, &host, &port) || getaddrinfo(host.c_str(), port.c_str(), &hints, &ai) != 0) {
     return "cannot resolve the Raft address " + address;
   }
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/host_port.h"
+
 namespace parendb {
 
 namespace {
@@ -103,10 +105,8 @@ Status ReadIndexClient::AskOnce(const std::string& leader, uint64_t* index) {
 }
 
 Status ReadIndexClient::Connect(const std::string& leader) {
-  size_t colon = leader.rfind(':');
-  if (colon == std::string::npos) return Unavailable("bad leader address " + leader);
-  std::string host = leader.substr(0, colon), port = leader.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::string host, port;
+  if (!SplitHostPort(leader, &host, &port)) return Unavailable("bad leader address " + leader);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
