@@ -168,7 +168,7 @@ struct Evaluator::PendingWait {
         std::lock_guard lock(p->mu);
         p->decided = true;
         p->status = std::move(st);
-        wake = p->wakeup;
+        wake = std::move(p->wakeup);  // decided once: nothing calls it again
       }
       p->cv.notify_all();
       if (wake) wake();

@@ -107,23 +107,19 @@ void WalLog::Append(const std::vector<LogRecord>& records, Done done) {
     done(std::move(st), 0);
     return;
   }
-  Pending p{std::string(), std::move(done), next_lsn_++};
-  p.frame.reserve(payload.size() + kFrameHeaderSize);
-  AppendFrame(p.lsn, payload, &p.frame);
-  queue_.push_back(std::move(p));
+  uint64_t lsn = next_lsn_++;
+  AppendFrame(lsn, payload, &queue_frames_);
+  queue_.push_back(Pending{std::move(done), lsn});
   lock.unlock();
   cv_.notify_one();
 }
 
-Status WalLog::WriteGroup(std::vector<Pending>& group) {
-  thread_local std::string buf;
-  buf.clear();
-  for (const Pending& p : group) buf += p.frame;
-  Status st = file_->Append(buf);
-  stats_.bytes.fetch_add(buf.size(), std::memory_order_relaxed);
-  since_rotate_ += buf.size();
-  since_checkpoint_ += buf.size();
-  stats_.group_commits.Observe(group.size());
+Status WalLog::WriteGroup(const std::string& frames, size_t commits) {
+  Status st = file_->Append(frames);
+  stats_.bytes.fetch_add(frames.size(), std::memory_order_relaxed);
+  since_rotate_ += frames.size();
+  since_checkpoint_ += frames.size();
+  stats_.group_commits.Observe(commits);
   if (st.ok() && options_.sync == SyncMode::kFull) {
     auto start = std::chrono::steady_clock::now();
     st = file_->Sync();
@@ -138,6 +134,7 @@ Status WalLog::WriteGroup(std::vector<Pending>& group) {
 
 void WalLog::WriterLoop() {
   std::vector<Pending> group;
+  std::string frames;  // swapped with queue_frames_, so both keep their capacity
   std::unique_lock lock(mu_);
   while (true) {
     if (queue_.empty() && !stop_) {
@@ -165,6 +162,7 @@ void WalLog::WriterLoop() {
       continue;
     }
     group.swap(queue_);
+    frames.swap(queue_frames_);
     bool requested = rotate_;
     bool rotate = requested || since_rotate_ >= options_.segment_bytes;
     rotate_ = false;
@@ -174,7 +172,7 @@ void WalLog::WriterLoop() {
     if (st.ok() && rotate) st = OpenSegment(group.front().lsn);
     if (st.ok() && requested) since_checkpoint_ = 0;
     uint64_t size_before = file_ ? file_->size() : 0;
-    if (st.ok()) st = WriteGroup(group);
+    if (st.ok()) st = WriteGroup(frames, group.size());
     if (!st.ok()) {
       // These commits are answered with io and must not come back at
       // restart: cut what reached the file (best effort; recovery also
@@ -187,6 +185,8 @@ void WalLog::WriterLoop() {
     // Complete in log order: the engine installs each commit in its callback.
     for (Pending& p : group) p.done(st, p.lsn);
     group.clear();
+    frames.clear();
+    if (frames.capacity() > (16u << 20)) frames.shrink_to_fit();  // after a huge commit
     if (st.ok() && growth_hook_) growth_hook_(since_checkpoint_);
     lock.lock();
   }
