@@ -491,6 +491,45 @@ TEST_SUITE("lockmgr") {
     }
   }
 
+  TEST_CASE("an intention meets a whole-collection lock its holder took after a document lock") {
+    // A stripe grants intentions without looking at its holders while none
+    // of them is a non-intention; a holder that strengthens its intention
+    // into a whole-collection lock (and releasing it) must count.
+    LockManager lm;
+    Txns tx;
+    for (int round = 0; round < 3; ++round) {
+      Request doc(lm, tx(1, 1), {D("c", "a", X)});
+      REQUIRE(doc.granted_now());
+      Request others(lm, tx(2, 2), {D("c", "b", S)});  // another intention on the same stripe
+      REQUIRE(others.granted_now());
+      lm.Release(tx[2]);
+      std::vector<LockTarget> whole{T("c", S)};
+      REQUIRE(lm.TryAcquire(tx[1], whole));
+      Request writer(lm, tx(3, 3), {D("c", "b", X)});
+      CHECK(writer.waiting());
+      // The stripe now holds T1's X as a whole (the merge keeps the stronger
+      // mode): a snapshot reader passes it, as it passes wn.
+      Request reader(lm, tx(4, 4), {D("c", "d", RS)});
+      CHECK(reader.granted_now());
+      lm.Release(tx[4]);
+      lm.Release(tx[1]);
+      REQUIRE(writer.future.get().ok());
+      lm.Release(tx[3]);
+      // Nothing is left over: a document and then a whole-collection writer.
+      Request after(lm, tx(5, 5), {D("c", "z", X)});
+      CHECK(after.granted_now());
+      Request whole_writer(lm, tx(6, 6), {T("c", XB)});
+      CHECK(whole_writer.waiting());
+      lm.Release(tx[5]);
+      REQUIRE(whole_writer.future.get().ok());
+      Request blocked(lm, tx(7, 7), {D("c", "y", RS)});  // wb holds back even snapshot readers
+      CHECK(blocked.waiting());
+      lm.Release(tx[6]);
+      REQUIRE(blocked.future.get().ok());
+      lm.Release(tx[7]);
+    }
+  }
+
   TEST_CASE("documents and whole collections from many threads stay exclusive") {
     LockManager lm;
     std::atomic<int> whole_inside{0};

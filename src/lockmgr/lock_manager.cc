@@ -151,6 +151,7 @@ void LockManager::MakeRoom(size_t wants) {
 }
 
 bool LockManager::HoldersAllow(const Txn* txn, const Want& w) const {
+  if (w.intention && w.resource->non_intentions == 0) return true;
   for (const Holder& h : w.resource->holders) {
     if (h.txn != txn && !CompatibleRanges(h.mode, h.intention, h.range, w.mode, w.intention, w.range)) return false;
   }
@@ -174,7 +175,15 @@ bool LockManager::CanGrantAll(const Txn* txn, const std::vector<Want>& wants) co
 
 void LockManager::RemoveHolder(Resource* r, const Txn* txn) {
   auto& h = r->holders;
-  h.erase(std::remove_if(h.begin(), h.end(), [&](const Holder& x) { return x.txn == txn; }), h.end());
+  size_t kept = 0;
+  for (const Holder& x : h) {
+    if (x.txn != txn) {
+      h[kept++] = x;
+    } else if (!x.intention) {
+      --r->non_intentions;
+    }
+  }
+  h.resize(kept);
 }
 
 // A transaction that takes many keys of one resource — a bulk load's
@@ -222,8 +231,10 @@ void LockManager::Grant(Txn* txn, const std::vector<Want>& wants) {
       if (mine == holders.end()) txn->held_.push_back(w.resource);
       if (mine != holders.end() && Widen(txn, w)) continue;
       holders.push_back(Holder{txn, w.mode, w.intention, w.range});
+      if (!w.intention) ++w.resource->non_intentions;
     } else {
       mine->mode = Stronger(mine->mode, w.mode);
+      if (mine->intention && !w.intention) ++w.resource->non_intentions;
       mine->intention = mine->intention && w.intention;
     }
   }

@@ -198,6 +198,12 @@ class LockManager {
     // Atomic: fast paths on two threads may pin the same stripe at once.
     std::atomic<bool> pinned{false};
     std::vector<Holder> holders;
+    // Holders that are not intentions: the only ones an intention can meet
+    // (two intentions are always compatible). A collection stripe has a
+    // holder per transaction in the collection on that thread — 64 with 64
+    // connections on one I/O thread — and a document lock's intention is
+    // granted without looking at them while this is zero.
+    uint32_t non_intentions = 0;
     std::vector<Queued> queue;  // FIFO; short in practice
     bool idle() const { return holders.empty() && queue.empty(); }
   };
