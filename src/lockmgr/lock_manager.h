@@ -197,16 +197,18 @@ class LockManager {
     // and every transaction in the collection uses one or all of them.
     // Atomic: fast paths on two threads may pin the same stripe at once.
     std::atomic<bool> pinned{false};
-    std::vector<Holder> holders;
     // Holders that are not intentions: the only ones an intention can meet
     // (two intentions are always compatible). A collection stripe has a
     // holder per transaction in the collection on that thread — 64 with 64
     // connections on one I/O thread — and a document lock's intention is
-    // granted without looking at them while this is zero.
+    // granted without looking at them while this is zero. (Here, in the
+    // padding after the flags: the resource stays one 64-byte line.)
     uint32_t non_intentions = 0;
+    std::vector<Holder> holders;
     std::vector<Queued> queue;  // FIFO; short in practice
     bool idle() const { return holders.empty() && queue.empty(); }
   };
+  static_assert(sizeof(Resource) == 64, "a resource is one cache line (the table caches up to 256K idle ones)");
   struct Waiter {
     Txn* txn;
     uint64_t seq;
