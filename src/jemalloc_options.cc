@@ -8,10 +8,11 @@
 // machine is expensive: durable ~1 KB inserts took 0.31 faults each, about
 // a tenth of the server's CPU per insert (perf, 64 connections). With huge
 // pages: 0.01 faults per insert and 24.9-26.1 instead of 28.9-31.6 µs of
-// CPU per insert, reads and transfers unchanged, resident memory per
-// document unchanged (bench/memory.sh: 363 against 366 bytes after loading
-// 1,000,000 documents), and reopening that database in 2.24 instead of
-// 3.08 s. An idle server is ~9 MiB larger. Where the kernel's THP mode is
+// CPU per insert, reads and transfers unchanged. bench/memory.sh (1,000,000
+// documents): 374-378 instead of 364-366 bytes per document after loading,
+// and the database reopens in 0.84-0.89 instead of 2.62-3.08 s, as loading
+// a checkpoint is nearly all fresh memory (docs/storage.md). An idle server
+// is ~9 MiB larger. Where the kernel's THP mode is
 // "never" the request does nothing.
 extern "C" {
 extern const char* malloc_conf;
