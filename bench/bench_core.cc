@@ -111,31 +111,30 @@ struct ParenSide {
     for (int i = 0; i < ops; ++i) {
       int id = 1 + static_cast<int>(rng() % docs);
       text.clear();
+      const char* expect = nullptr;  // what the answer must contain; null: no error
       if (insert) {
         text += "(open t)(acquire t)(create d t (coll docs)) ";
         text += body;
         text += "(commit t)";
-        out = s->ExecuteText(text);
-        if (out.find("(ok committed)") == std::string::npos) Die("paren insert", out);
-        continue;
-      }
-      if (scan) {
+        expect = "(ok committed)";
+      } else if (scan) {
         char name[16];
         std::snprintf(name, sizeof name, "%06d", id);
         text += "(open t)(select a t r (coll docs) (= (f name) \"user-";
         text += name;
         text += "\"))(acquire t)(readall a)(close t)";
-        out = s->ExecuteText(text);
-        if (out.find("user-") == std::string::npos) Die("paren scan", out);
-        continue;
+        expect = "user-";
+      } else {
+        text += "(open t)(select a t ";
+        text += update ? "wn" : "r";
+        text += " (coll docs) (= (f _id) ";
+        text += std::to_string(id);
+        text += update ? "))(acquire t)(update a (f n) (+ (f n) 1))(commit t)" : "))(acquire t)(readall a)(close t)";
       }
-      text += "(open t)(select a t ";
-      text += update ? "wn" : "r";
-      text += " (coll docs) (= (f _id) ";
-      text += std::to_string(id);
-      text += update ? "))(acquire t)(update a (f n) (+ (f n) 1))(commit t)" : "))(acquire t)(readall a)(close t)";
       out = s->ExecuteText(text);
-      if (out.size() < 40 || out.find("(error") != std::string::npos) Die("paren txn", out);
+      bool ok = expect != nullptr ? out.find(expect) != std::string::npos
+                                  : out.size() >= 40 && out.find("(error") == std::string::npos;
+      if (!ok) Die(("paren " + std::string(kind)).c_str(), out);
     }
     return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / ops;
   }

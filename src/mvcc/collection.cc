@@ -20,16 +20,11 @@ DocRef StoredDoc::FromValue(const Value& value) {
   return FromJson(text);
 }
 
-DocRef StoredDoc::FromJson(std::string_view json) {
-  // Documents are far below 4 GiB (the reader's limits); the size is kept
-  // in 32 bits so the header is 8 bytes.
-  void* mem = ::operator new(sizeof(StoredDoc) + json.size());
-  auto* doc = new (mem) StoredDoc(static_cast<uint32_t>(json.size()));
-  std::memcpy(doc->text(), json.data(), json.size());
-  return DocRef(doc);
-}
+DocRef StoredDoc::FromJson(std::string_view json) { return FromPieces({json}); }
 
 DocRef StoredDoc::FromPieces(std::initializer_list<std::string_view> pieces) {
+  // Documents are far below 4 GiB (the reader's limits); the size is kept
+  // in 32 bits so the header is 8 bytes.
   size_t size = 0;
   for (std::string_view p : pieces) size += p.size();
   void* mem = ::operator new(sizeof(StoredDoc) + size);
