@@ -307,6 +307,28 @@ TEST_SUITE("evaluator") {
     CHECK(IsError(out[1], "unknown-collection"));
     out = Lines(*s, "(open t)(acquire t -1)(close t)");
     CHECK(IsError(out[1], "type"));
+    // (stale MS): after the timeout, non-negative, only on read-only
+    // transactions; a standalone server is always current, so it reads.
+    for (auto [bad, code] : std::vector<std::pair<const char*, const char*>>{
+             {"(acquire t (stale -1))", "type"}, {"(acquire t (stale))", "type"}, {"(acquire t (stale 1 2))", "type"},
+             {"(acquire t (stale 1) 5)", "type"}, {"(acquire t (fresh 1))", "type"}, {"(acquire t (stale \"1\"))", "type"},
+             {"(acquire t 5 (stale 1) (stale 2))", "arity"}}) {
+      CAPTURE(bad);
+      out = Lines(*s, std::string("(open t)(select a t r (coll people) true)") + bad + "(close t)");
+      CHECK(IsError(out[2], code));
+      CHECK(IsError(out[3], "unknown-transaction"));
+    }
+    out = Lines(*s, "(open t)(select a t wn (coll people) true)(acquire t (stale 100))(close t)");
+    CHECK(IsError(out[2], "lock-mode"));
+    CHECK(out[2].find("read-only") != std::string::npos);
+    CHECK(IsError(out[3], "unknown-transaction"));
+    out = Lines(*s, "(open t)(acquire t 0 (stale 0))(close t)");
+    CHECK(IsError(out[1], "lock-mode"));  // no selection: it may create
+    out = Lines(*s, "(open t)(select a t r (coll people) (= (f _id) 1))(acquire t 500 (stale 0))(read a (f _id))(close t)");
+    CHECK(out[2] == "(ok acquired)");
+    CHECK(out[3] == R"({"_id":1})");
+    out = Lines(*s, "(open t)(select a t r (coll people) (= (f _id) 1))(acquire t (stale 100))(close t)");
+    CHECK(out[2] == "(ok acquired)");
     out = Lines(*s, "(open t)(commit t x)(close t)");
     CHECK(IsError(out[1], "arity"));
     CHECK(IsError(out[2], "unknown-transaction"));

@@ -19,6 +19,7 @@ extern "C" {
 #include <vector>
 
 #include "eval/evaluator.h"
+#include "raft/read_freshness.h"
 #include "raft/replicated_log.h"
 
 using namespace parendb;
@@ -35,6 +36,7 @@ class FixtureRole final : public ClusterRole {
   void ReadBarrier(std::function<void(Status)> done) override {
     log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
   }
+  bool CurrentWithin(std::chrono::milliseconds) override { return false; }  // tests/cluster_test.cc has them
   void ReadIndex(std::function<void(Status, uint64_t)> done) override { log_->ReadIndex(std::move(done)); }
   void ChangeMembership(MembershipChange change, std::function<void(Status)> done) override {
     log_->ChangeMembership(std::move(change), std::move(done));
@@ -460,5 +462,33 @@ TEST_SUITE("raft") {
     CHECK(StartsWith(r[1], "(error not-leader \"the leadership changed since this transaction acquired"));
     c.Settle();
     for (unsigned i = 0; i < 3; ++i) CHECK(c.Dump(i).find("{\"_id\":0,\"balance\":555}") != std::string::npos);
+  }
+
+  TEST_CASE("read freshness: the newest confirmed barrier bounds the staleness, whatever order barriers finish in") {
+    using namespace std::chrono_literals;
+    ReadFreshness f;
+    auto t0 = ReadFreshness::Clock::now();
+    CHECK_FALSE(f.Within(t0, 24h));  // nothing confirmed: not even a day-old bound holds
+    f.Confirmed(t0);
+    CHECK(f.Within(t0, 0ms));
+    CHECK(f.Within(t0 + 100ms, 100ms));
+    CHECK_FALSE(f.Within(t0 + 101ms, 100ms));
+    // A barrier asked earlier that finishes later changes nothing...
+    f.Confirmed(t0 - 50ms);
+    CHECK(f.Within(t0 + 100ms, 100ms));
+    // ...a later one moves the bound on.
+    f.Confirmed(t0 + 80ms);
+    CHECK(f.Within(t0 + 180ms, 100ms));
+    CHECK_FALSE(f.Within(t0 + 181ms, 100ms));
+    // Confirmations racing from several threads keep the newest.
+    std::vector<std::thread> threads;
+    for (int i = 1; i <= 4; ++i) {
+      threads.emplace_back([&f, t0, i] {
+        for (int k = 0; k < 1000; ++k) f.Confirmed(t0 + std::chrono::milliseconds(i * 1000 + k % 7));
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(f.Within(t0 + 4006ms, 0ms));
+    CHECK_FALSE(f.Within(t0 + 4007ms, 0ms));
   }
 }

@@ -3,6 +3,7 @@
 // nothing for the question.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,6 +32,12 @@ class ClusterRole {
   // unavailable when that cannot be learnt (no leader, no majority).
   virtual void ReadBarrier(std::function<void(Status)> done) = 0;
 
+  // Whether this node has applied every commit acknowledged anywhere in the
+  // cluster up to bound ago: then a read-only acquire with (stale MS) takes
+  // its snapshot at once, without a barrier (lang-docs/cluster.md). Counts
+  // the reads it lets through.
+  virtual bool CurrentWithin(std::chrono::milliseconds bound) = 0;
+
   // On the leader: done(ok, index) once the leader has confirmed it still
   // leads and applied every commit up to index, which covers every commit
   // acknowledged before the call. Followers ask it of the leader
@@ -52,6 +59,8 @@ class ClusterRole {
     std::string role;  // "leader", "follower", "candidate"
     int64_t node = 0, term = 0, applied = 0, leader_id = 0, members = 0;
     int64_t elections_won = 0, commits_proposed = 0, snapshots_taken = 0, snapshots_installed = 0;
+    int64_t read_barriers = 0;  // barriers this node asked for (current reads, and refreshes for stale ones)
+    int64_t stale_reads = 0;    // read-only acquires let through by CurrentWithin
   };
   virtual Metrics GetMetrics() = 0;
 

@@ -541,6 +541,8 @@ std::string Engine::StatsJson() const {
     c.push_back({"commits_proposed", Value(m.commits_proposed)});
     c.push_back({"snapshots_taken", Value(m.snapshots_taken)});
     c.push_back({"snapshots_installed", Value(m.snapshots_installed)});
+    c.push_back({"read_barriers", Value(m.read_barriers)});
+    c.push_back({"stale_reads", Value(m.stale_reads)});
     o.push_back({"cluster", Value(std::move(c))});
   }
   std::string out;

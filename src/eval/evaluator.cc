@@ -905,10 +905,18 @@ void Evaluator::Acquire() {
     }
     PlanAccess(s);
   }
+  if (stmt_->stale_millis >= 0 && !t->read_only) {
+    return Fail(Error(ErrorCode::kLockMode, "(stale …) is for read-only transactions, and " + t->name +
+                                                " has a write selection or none"),
+                t);
+  }
   t->acquire_millis = stmt_->millis;
   t->attempts = 0;
   if (slow_log_) t->acquire_began = std::chrono::steady_clock::now();
   if (ClusterRole* cluster = engine_->cluster()) {
+    if (t->read_only && stmt_->stale_millis >= 0 && cluster->CurrentWithin(std::chrono::milliseconds(stmt_->stale_millis))) {
+      return RequestLocks(t);  // bounded staleness: this node is current enough
+    }
     if (t->read_only) return ReadBarrier(t);  // then RequestLocks
     Status st = cluster->AcceptsUpdates(&t->cluster_epoch);
     if (!st.ok()) return Fail(std::move(st), t);

@@ -21,7 +21,7 @@ constexpr std::array<Spec, 27> kSpecs = {{
     {"open", StatementKind::kOpen, 1, 1, 1, -1},
     {"select", StatementKind::kSelect, 5, 7, 2, 1},
     {"selects", StatementKind::kSelects, 5, 7, 2, 1},
-    {"acquire", StatementKind::kAcquire, 1, 2, 1, -1},
+    {"acquire", StatementKind::kAcquire, 1, 3, 1, -1},
     {"create", StatementKind::kCreate, 3, 3, 2, 1},
     {"readall", StatementKind::kReadAll, 1, 3, -1, 1},
     {"read", StatementKind::kRead, 1, 1 << 20, -1, 1},
@@ -350,13 +350,25 @@ class Compiler {
     Status st = NameAt(1, "transaction", &s.txn);
     if (!st.ok()) return st;
     s.millis = -1;
-    if (args_.size() == 3) {
-      const Datum& d = t_[args_[2]];
+    s.stale_millis = -1;
+    size_t i = 2;
+    if (i < args_.size() && !HeadIs(args_[i], "stale")) {
+      const Datum& d = t_[args_[i++]];
       if (d.kind != DatumKind::kInt || d.integer < 0) {
         return Err(ErrorCode::kType, "acquire's timeout must be a non-negative integer of milliseconds");
       }
       s.millis = d.integer;
     }
+    // (stale MS): a read-only transaction may see the state of up to MS
+    // milliseconds ago (lang-docs/cluster.md).
+    if (i < args_.size()) {
+      uint32_t at = args_[i++];
+      if (!HeadIs(at, "stale") || t_[at].count != 2 || t_[at + 2].kind != DatumKind::kInt || t_[at + 2].integer < 0) {
+        return Err(ErrorCode::kType, "acquire takes a timeout in milliseconds and then (stale MS), MS a non-negative integer");
+      }
+      s.stale_millis = t_[at + 2].integer;
+    }
+    if (i != args_.size()) return Err(ErrorCode::kType, "acquire takes a timeout in milliseconds and then (stale MS)");
     return Status::Ok();
   }
 
@@ -482,7 +494,8 @@ const std::vector<StatementHelp>& StatementHelpTable() {
       {"open", "(open t)", "start transaction t in its selection stage"},
       {"select", "(select a t wn (coll acc) (= (f _id) 1))", "bind a to the matching document with the smallest _id"},
       {"selects", "(selects old t r (coll people) (> (f age) 60))", "bind to every matching document, in _id order"},
-      {"acquire", "(acquire t) or (acquire t 500)", "take all of t's locks at once (optional timeout in ms)"},
+      {"acquire", "(acquire t) or (acquire t 500) or (acquire t (stale 100))",
+       "take all of t's locks at once (optional timeout in ms; a cluster's reads may be up to (stale MS) old)"},
       {"create", "(create n t (coll people)) {\"name\": \"Ada\"}", "insert the JSON object that follows"},
       {"readall", "(readall a)", "the selection's documents as JSON"},
       {"read", "(read a (f name) (f address city))", "only _id and the named fields"},

@@ -45,6 +45,7 @@ struct Statement {
   int64_t skip = 0;            // readall, read: (skip N) — documents passed over
   int64_t take = -1;           // readall, read: (limit N); -1: all
   int64_t millis = -1;         // acquire: -1 means the configured default
+  int64_t stale_millis = -1;   // acquire: (stale MS); -1 means current (the contract's reads)
   std::string password;        // auth
   BackupStep backup_step = BackupStep::kBegin;  // backup
   bool read_index = false;     // (cluster read-index)

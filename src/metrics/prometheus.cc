@@ -153,6 +153,10 @@ std::string RenderPrometheus(const Engine& engine) {
     w.Metric("parendb_cluster_snapshots_taken_total", "counter", "Raft snapshots this node took.", c.snapshots_taken);
     w.Metric("parendb_cluster_snapshots_installed_total", "counter", "Raft snapshots this node installed from a leader.",
              c.snapshots_installed);
+    w.Metric("parendb_cluster_read_barriers_total", "counter",
+             "Read barriers this node asked for (current reads, and refreshes for stale reads).", c.read_barriers);
+    w.Metric("parendb_cluster_stale_reads_total", "counter",
+             "Read-only acquires with (stale MS) served without a barrier.", c.stale_reads);
   }
   const double ns = 1e-9;
   w.Header("parendb_wal_sync_duration_seconds", "histogram", "Time each sync of the write-ahead log took.");

@@ -244,7 +244,15 @@ ClusterNode::~ClusterNode() {
   engine_.reset();
 }
 
-void ClusterNode::ReadBarrier(std::function<void(Status)> done) {
+void ClusterNode::ReadBarrier(std::function<void(Status)> user_done) {
+  read_barriers_.fetch_add(1, std::memory_order_relaxed);
+  // Whatever answers, leader or follower, a success covers every commit
+  // acknowledged before now: what bounded-staleness reads go by.
+  auto asked = ReadFreshness::Clock::now();
+  std::function<void(Status)> done = [this, asked, user_done = std::move(user_done)](Status st) {
+    if (st.ok()) freshness_.Confirmed(asked);
+    user_done(std::move(st));
+  };
   if (log_->is_leader()) {
     // A leader that finds it is no longer one (it was cut off, or stopped,
     // and does not know yet) asks the new leader like any follower.
@@ -255,6 +263,18 @@ void ClusterNode::ReadBarrier(std::function<void(Status)> done) {
     return;
   }
   AskLeader(std::move(done));
+}
+
+bool ClusterNode::CurrentWithin(std::chrono::milliseconds bound) {
+  auto now = ReadFreshness::Clock::now();
+  if (!freshness_.Within(now, bound)) return false;
+  stale_reads_.fetch_add(1, std::memory_order_relaxed);
+  // Half the bound gone: one barrier in the background, so that a steady
+  // stream of stale reads seldom has to wait for one.
+  if (!freshness_.Within(now, bound / 2) && !refreshing_.exchange(true, std::memory_order_acq_rel)) {
+    ReadBarrier([this](const Status&) { refreshing_.store(false, std::memory_order_release); });
+  }
+  return true;
 }
 
 void ClusterNode::AskLeader(std::function<void(Status)> done) {
@@ -281,6 +301,8 @@ ClusterRole::Metrics ClusterNode::GetMetrics() {
   m.commits_proposed = static_cast<int64_t>(r.commits_proposed);
   m.snapshots_taken = static_cast<int64_t>(r.snapshots_taken);
   m.snapshots_installed = static_cast<int64_t>(r.snapshots_installed);
+  m.read_barriers = read_barriers_.load(std::memory_order_relaxed);
+  m.stale_reads = stale_reads_.load(std::memory_order_relaxed);
   return m;
 }
 
@@ -306,6 +328,8 @@ std::string ClusterNode::DescribeJson() {
   o.push_back({"commits_proposed", Value(static_cast<int64_t>(r.commits_proposed))});
   o.push_back({"snapshots_taken", Value(static_cast<int64_t>(r.snapshots_taken))});
   o.push_back({"snapshots_installed", Value(static_cast<int64_t>(r.snapshots_installed))});
+  o.push_back({"read_barriers", Value(read_barriers_.load(std::memory_order_relaxed))});
+  o.push_back({"stale_reads", Value(stale_reads_.load(std::memory_order_relaxed))});
   std::string json;
   AppendJson(Value(std::move(o)), &json);
   return json;

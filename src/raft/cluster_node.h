@@ -25,6 +25,7 @@
 #include "engine/cluster_role.h"
 #include "engine/engine.h"
 #include "raft/libraft.h"
+#include "raft/read_freshness.h"
 #include "raft/read_index_client.h"
 #include "raft/replicated_log.h"
 #include "wal/file.h"
@@ -64,6 +65,7 @@ class ClusterNode final : public ClusterRole {
 
   Status AcceptsUpdates(uint64_t* epoch) override { return log_->AcceptsUpdates(epoch); }
   void ReadBarrier(std::function<void(Status)> done) override;
+  bool CurrentWithin(std::chrono::milliseconds bound) override;
   void ReadIndex(std::function<void(Status, uint64_t)> done) override { log_->ReadIndex(std::move(done)); }
   void ChangeMembership(MembershipChange change, std::function<void(Status)> done) override {
     log_->ChangeMembership(std::move(change), std::move(done));
@@ -85,6 +87,11 @@ class ClusterNode final : public ClusterRole {
   std::unique_ptr<DirLock> lock_;
   std::unique_ptr<Engine> engine_;
   ReplicatedLog* log_ = nullptr;  // owned by engine_
+  // Before read_index_: its pending questions are failed, and their
+  // callbacks run, when it is destroyed.
+  ReadFreshness freshness_;
+  std::atomic<bool> refreshing_{false};  // a barrier for freshness_ alone is out
+  std::atomic<int64_t> read_barriers_{0}, stale_reads_{0};
   std::unique_ptr<ReadIndexClient> read_index_;
 
   uv_loop_t loop_{};
