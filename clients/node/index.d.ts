@@ -77,12 +77,23 @@ export interface SelectOptions {
 export type Changes = { [field: string]: Literal | Expr } | Array<[FieldRef, Literal | Expr]>;
 
 /** Built without I/O; sent in one write by commit() or close(). */
+export interface AcquireOptions {
+  /** Bounded staleness in milliseconds (read-only transactions; lang-docs/cluster.md). */
+  staleMs?: number;
+}
+
 export class Transaction {
   readonly name: string;
   readonly live: boolean;
   select(coll: string, where?: Cond | boolean, lock?: LockMode, opts?: SelectOptions): Selection;
   selects(coll: string, where?: Cond | boolean, lock?: LockMode, opts?: SelectOptions): Selection;
-  acquire(timeoutMs?: number): void;
+  /**
+   * Where the locks are taken (implied by the first statement that needs
+   * them). `staleMs`: a read-only transaction on a cluster node may see the
+   * state of up to that many milliseconds ago, without the round trip to
+   * the leader a current read pays.
+   */
+  acquire(timeoutMs?: number | null, opts?: AcquireOptions): void;
   create(coll: string, doc: Document): Selection;
   readall(sel: Selection): Pending<StoredDocument | StoredDocument[] | null>;
   read(sel: Selection, ...fields: FieldRef[]): Pending<StoredDocument | StoredDocument[] | null>;
@@ -103,7 +114,7 @@ export class InteractiveTransaction {
   readonly live: boolean;
   select(coll: string, where?: Cond | boolean, lock?: LockMode, opts?: SelectOptions): Selection;
   selects(coll: string, where?: Cond | boolean, lock?: LockMode, opts?: SelectOptions): Selection;
-  acquire(timeoutMs?: number): Promise<void>;
+  acquire(timeoutMs?: number | null, opts?: AcquireOptions): Promise<void>;
   create(coll: string, doc: Document): Promise<Selection>;
   readall(sel: Selection): Promise<StoredDocument | StoredDocument[] | null>;
   read(sel: Selection, ...fields: FieldRef[]): Promise<StoredDocument | StoredDocument[] | null>;

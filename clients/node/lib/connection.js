@@ -268,9 +268,9 @@ class Transaction extends TxBuilder {
     this._stmts.push(stmt);
   }
   // Implied by the first statement that needs the locks; call it to give
-  // a timeout.
-  acquire(timeoutMs) {
-    this._stmts.push(this.acquireStmt(timeoutMs));
+  // a timeout, or { staleMs } for a bounded-staleness read on a cluster node.
+  acquire(timeoutMs, opts) {
+    this._stmts.push(this.acquireStmt(timeoutMs, opts));
   }
   create(coll, doc) {
     const [stmt, sel] = this.createStmt(coll, doc);
@@ -346,8 +346,8 @@ class InteractiveTransaction extends TxBuilder {
   _addSelection(stmt) {
     this._queued.push(stmt); // sent with acquire()
   }
-  async acquire(timeoutMs) {
-    await this._send(this.acquireStmt(timeoutMs));
+  async acquire(timeoutMs, opts) {
+    await this._send(this.acquireStmt(timeoutMs, opts));
   }
   async create(coll, doc) {
     this._acquired();

@@ -84,10 +84,11 @@ class TxBuilder {
     this._addSelection(stmt);
     return sel;
   }
-  acquireStmt(timeoutMs) {
+  acquireStmt(timeoutMs, opts) {
     if (this.acquired) throw new errors.InterfaceError('the transaction has acquired its locks already');
+    const text = wire.acquire(this.name, timeoutMs, opts?.staleMs); // a bad value changes nothing
     this.acquired = true;
-    return { text: wire.acquire(this.name, timeoutMs), kind: 'ok' };
+    return { text, kind: 'ok' };
   }
   createStmt(coll, doc) {
     const sel = new Selection(`${this.name}s${this.selections++}`, false, this);

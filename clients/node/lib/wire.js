@@ -215,12 +215,20 @@ function select(sel, tx, lock, coll, cond, many, order, limit) {
 
 const order = (pathText, descending) => `(order ${pathText} ${descending ? 'desc' : 'asc'})`;
 
-function acquire(tx, timeoutMs) {
-  if (timeoutMs === undefined || timeoutMs === null) return `(acquire ${tx})`;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) {
-    throw new RangeError(`an acquire timeout is a non-negative integer of milliseconds, not ${timeoutMs}`);
+function millis(value, what) {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} is a non-negative integer of milliseconds, not ${value}`);
   }
-  return `(acquire ${tx} ${timeoutMs})`;
+  return value;
+}
+
+// (acquire T [MILLIS] [(stale MS)]): staleMs lets a read-only transaction
+// on a cluster node see the state of up to that long ago.
+function acquire(tx, timeoutMs, staleMs) {
+  let text = `(acquire ${tx}`;
+  if (timeoutMs !== undefined && timeoutMs !== null) text += ` ${millis(timeoutMs, 'an acquire timeout')}`;
+  if (staleMs !== undefined && staleMs !== null) text += ` (stale ${millis(staleMs, 'a staleness bound')})`;
+  return `${text})`;
 }
 
 const create = (sel, tx, coll, doc) => `(create ${sel} ${tx} (coll ${checkName(coll, 'collection')})) ${document(doc)}`;

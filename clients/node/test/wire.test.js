@@ -92,3 +92,14 @@ test('every error code has its class', () => {
   assert.equal(unknown.constructor, errors.ServerError);
   assert.equal(unknown.code, 'brand-new');
 });
+
+test('acquire: a timeout, then a staleness bound', () => {
+  assert.equal(wire.acquire('t'), '(acquire t)');
+  assert.equal(wire.acquire('t', 500), '(acquire t 500)');
+  assert.equal(wire.acquire('t', null, 100), '(acquire t (stale 100))');
+  assert.equal(wire.acquire('t', 0, 0), '(acquire t 0 (stale 0))');
+  for (const bad of [-1, 1.5, '5', true]) {
+    assert.throws(() => wire.acquire('t', null, bad), RangeError);
+    assert.throws(() => wire.acquire('t', bad), RangeError);
+  }
+});

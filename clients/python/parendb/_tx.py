@@ -117,11 +117,12 @@ class TxBuilder:
                             -1 if limit is None else limit)
         return (text, "ok", None), sel
 
-    def acquire_stmt(self, timeout_ms: Optional[int] = None) -> Stmt:
+    def acquire_stmt(self, timeout_ms: Optional[int] = None, stale_ms: Optional[int] = None) -> Stmt:
         if self.acquired:
             raise errors.InterfaceError("the transaction has acquired its locks already")
+        stmt = (_wire.acquire(self.name, timeout_ms, stale_ms), "ok", None)  # a bad value changes nothing
         self.acquired = True
-        return (_wire.acquire(self.name, timeout_ms), "ok", None)
+        return stmt
 
     def create_stmt(self, coll: str, doc: Dict[str, Any]) -> Tuple[Stmt, Selection]:
         sel = Selection(f"{self.name}s{self._selections}", False, self)

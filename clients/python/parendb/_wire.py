@@ -257,12 +257,21 @@ def order(path_text: str, descending: bool) -> str:
     return f"(order {path_text} {'desc' if descending else 'asc'})"
 
 
-def acquire(tx: str, timeout_ms: "int | None") -> str:
-    if timeout_ms is None:
-        return f"(acquire {tx})"
-    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms < 0:
-        raise ValueError(f"an acquire timeout is a non-negative int of milliseconds, not {timeout_ms!r}")
-    return f"(acquire {tx} {timeout_ms})"
+def _millis(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} is a non-negative int of milliseconds, not {value!r}")
+    return value
+
+
+def acquire(tx: str, timeout_ms: "int | None", stale_ms: "int | None" = None) -> str:
+    """(acquire T [MILLIS] [(stale MS)]): stale_ms lets a read-only
+    transaction on a cluster node see the state of up to that long ago."""
+    text = f"(acquire {tx}"
+    if timeout_ms is not None:
+        text += f" {_millis(timeout_ms, 'an acquire timeout')}"
+    if stale_ms is not None:
+        text += f" (stale {_millis(stale_ms, 'a staleness bound')})"
+    return text + ")"
 
 
 def create(sel: str, tx: str, coll: str, doc: Dict[str, Any]) -> str:

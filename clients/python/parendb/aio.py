@@ -317,8 +317,8 @@ class AsyncInteractiveTransaction(InteractiveBase):
             self._ended()
             raise
 
-    async def acquire(self, timeout_ms: Optional[int] = None) -> None:
-        await self._send(self.acquire_stmt(timeout_ms))
+    async def acquire(self, timeout_ms: Optional[int] = None, *, stale_ms: Optional[int] = None) -> None:
+        await self._send(self.acquire_stmt(timeout_ms, stale_ms))
 
     async def create(self, coll: str, doc: Dict[str, Any]) -> Selection:
         self._acquired()

@@ -303,10 +303,13 @@ class _BatchBase(TxBuilder):
     def _add_selection(self, stmt: Stmt) -> None:
         self._stmts.append(stmt)
 
-    def acquire(self, timeout_ms: Optional[int] = None) -> None:
+    def acquire(self, timeout_ms: Optional[int] = None, *, stale_ms: Optional[int] = None) -> None:
         """Where the locks are taken; implied by the first statement that
-        needs them. Call it yourself to give a timeout."""
-        self._stmts.append(self.acquire_stmt(timeout_ms))
+        needs them. Call it yourself to give a timeout, or, for a read-only
+        transaction on a cluster node, ``stale_ms``: it may then see the
+        state of up to that many milliseconds ago, and skips the round trip
+        to the leader that a current read pays (lang-docs/cluster.md)."""
+        self._stmts.append(self.acquire_stmt(timeout_ms, stale_ms))
 
     def create(self, coll: str, doc: Dict[str, Any]) -> Selection:
         """Inserts doc (a dict); the result selects the new document."""
@@ -422,10 +425,11 @@ class InteractiveTransaction(InteractiveBase):
             self._ended()
             raise
 
-    def acquire(self, timeout_ms: Optional[int] = None) -> None:
+    def acquire(self, timeout_ms: Optional[int] = None, *, stale_ms: Optional[int] = None) -> None:
         """Sends open, the selections and ``(acquire …)``; returns once the
-        locks are granted (or raises LockTimeoutError, DeadlockError …)."""
-        self._send(self.acquire_stmt(timeout_ms))
+        locks are granted (or raises LockTimeoutError, DeadlockError …).
+        ``stale_ms``: see :meth:`Transaction.acquire`."""
+        self._send(self.acquire_stmt(timeout_ms, stale_ms))
 
     def create(self, coll: str, doc: Dict[str, Any]) -> Selection:
         self._acquired()

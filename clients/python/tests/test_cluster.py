@@ -57,6 +57,18 @@ class ClusterTest(unittest.TestCase):
         # Every node answers reads, the same.
         for _ in range(3):
             self.assertEqual(self.total(), (400, 4))
+        # Bounded-staleness reads: each node just made a current read, so
+        # a minute's bound lets these through without asking the leader —
+        # and they still see every transfer acknowledged before that.
+        def stale_total(tx):
+            sel = tx.selects("acc", TRUE, "r")
+            tx.acquire(stale_ms=60000)
+            return tx.readall(sel)
+        for _ in range(3):
+            docs = c.run_read(stale_total)
+            self.assertEqual(sum(d["balance"] for d in docs.value), 400)
+        stale = sum(c._conn(("127.0.0.1", s.port)).stats()["cluster"]["stale_reads"] for s in self.servers)
+        self.assertEqual(stale, 3)
         # The leader dies; the client finds the next one.
         leader = c.leader
         victim = next(s for s in self.servers if s.port == leader[1])

@@ -84,6 +84,19 @@ class Conditions(unittest.TestCase):
             1 < F("a") < 3  # chained: would need and
 
 
+class Acquire(unittest.TestCase):
+    def test_timeout_and_staleness(self):
+        self.assertEqual(_wire.acquire("t", None), "(acquire t)")
+        self.assertEqual(_wire.acquire("t", 500), "(acquire t 500)")
+        self.assertEqual(_wire.acquire("t", None, 100), "(acquire t (stale 100))")
+        self.assertEqual(_wire.acquire("t", 0, 0), "(acquire t 0 (stale 0))")
+        for bad in (-1, True, 1.5, "5"):
+            with self.assertRaises(ValueError):
+                _wire.acquire("t", None, bad)
+            with self.assertRaises(ValueError):
+                _wire.acquire("t", bad)
+
+
 class Documents(unittest.TestCase):
     def test_checked(self):
         self.assertEqual(_wire.document({"a": [1, 2.5, None, {"b": "c"}]}), '{"a":[1,2.5,null,{"b":"c"}]}')

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   void docs.value;
   await conn.withTransaction(async (itx) => {
     const s = itx.selects('acc', true, 'r');
-    await itx.acquire(100);
+    await itx.acquire(100, { staleMs: 50 });
     const all = await itx.readall(s);
     void all;
     await itx.commit();
