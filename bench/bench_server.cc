@@ -4,7 +4,7 @@
 //
 //   build/bench/parendb_load [--host H] [--port P | --socket PATH] [--seconds S]
 //                            [--connections 1,16,64] [--workloads transfer,read,insert]
-//                            [--accounts N] [--password-file F]
+//                            [--accounts N] [--password-file F] [--stale MS]
 //
 // Workloads (the same logical work bench/compare.sh gives PostgreSQL and Redis):
 //   transfer  the contract's one-write durable transfer between two random
@@ -15,6 +15,8 @@
 //             indexed email, (= (f email) "userK@example.com"), not _id
 //   range     read 20 accounts by a range of their indexed rank:
 //             (selects a q r (coll acc) (& (>= (f rank) K) (< (f rank) K+20)))
+// --stale MS makes the reads (read, range) bounded-staleness reads,
+// (acquire q (stale MS)) — on a cluster node, lang-docs/cluster.md.
 // Prints throughput, p50/p99 latency and the server's lock waits (from
 // (stats)) per workload and connection count.
 #include <arpa/inet.h>
@@ -54,6 +56,7 @@ struct Config {
   int accounts = 10000;
   std::string password;
   bool indexes = false;  // index acc's email (unique) and rank
+  std::string read_acquire = "(acquire q)";  // --stale MS: "(acquire q (stale MS))"
 };
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -138,7 +141,8 @@ struct Txn {
   int responses;
 };
 
-Txn Make(const std::string& workload, std::mt19937& rng, int accounts, const std::string& filler) {
+Txn Make(const std::string& workload, std::mt19937& rng, int accounts, const std::string& filler,
+         const std::string& read_acquire) {
   if (workload == "transfer") {
     int a = 1 + static_cast<int>(rng() % accounts), b;
     do b = 1 + static_cast<int>(rng() % accounts); while (b == a);
@@ -161,12 +165,12 @@ Txn Make(const std::string& workload, std::mt19937& rng, int accounts, const std
   if (workload == "range") {
     int lo = 1 + static_cast<int>(rng() % (accounts > 20 ? accounts - 20 : 1));
     return {"(open q)(selects a q r (coll acc) (& (>= (f rank) " + std::to_string(lo) + ") (< (f rank) " +
-                std::to_string(lo + 20) + ")))(acquire q)(readall a)(close q)\n",
+                std::to_string(lo + 20) + ")))" + read_acquire + "(readall a)(close q)\n",
             5};
   }
   if (workload == "read") {
     return {"(open q)(select a q r (coll acc) (= (f _id) " + std::to_string(1 + rng() % accounts) +
-                "))(acquire q)(readall a)(close q)\n",
+                "))" + read_acquire + "(readall a)(close q)\n",
             5};
   }
   return {"(open t)(acquire t)(create d t (coll docs)) {\"kind\": \"event\", \"n\": " + std::to_string(rng() % 1000000) +
@@ -252,7 +256,7 @@ Result Run(const Config& c, const std::string& workload, int connections) {
   std::vector<double> lat;
   long errors = 0;
   auto send_next = [&](Slot& s) {
-    Txn t = Make(workload, s.rng, c.accounts, filler);
+    Txn t = Make(workload, s.rng, c.accounts, filler, c.read_acquire);
     s.expected = t.responses;
     s.seen = 0;
     s.error = false;
@@ -334,6 +338,8 @@ int main(int argc, char** argv) {
       for (auto& s : Split(value())) c.connections.push_back(std::atoi(s.c_str()));
     } else if (a == "--workloads") {
       c.workloads = Split(value());
+    } else if (a == "--stale") {
+      c.read_acquire = "(acquire q (stale " + std::to_string(std::atoi(value().c_str())) + "))";
     } else if (a == "--indexes") {
       c.indexes = true;
     } else if (a == "--password-file") {
@@ -342,8 +348,9 @@ int main(int argc, char** argv) {
     } else {
       std::printf("usage: parendb_load [--host H] [--port P | --socket PATH] [--seconds S] [--connections 1,16,64]\n"
                   "                    [--workloads transfer,read,insert,transfer-email,range] [--accounts N]\n"
-                  "                    [--password-file F] [--indexes]\n"
-                  "--indexes makes acc's indexes (email, unique; rank) even when no workload needs them.\n");
+                  "                    [--password-file F] [--indexes] [--stale MS]\n"
+                  "--indexes makes acc's indexes (email, unique; rank) even when no workload needs them.\n"
+                  "--stale MS makes the reads (read, range) bounded-staleness reads: (acquire q (stale MS)).\n");
       return a == "--help" ? 0 : 2;
     }
   }

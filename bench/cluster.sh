@@ -11,6 +11,8 @@
 #   leader   the same on the cluster's leader
 #   follower read on a follower (strictly serializable: a read index from
 #            the leader per batch of reads, docs/replication.md)
+#   fol-stale  read on a follower with (acquire q (stale STALE_MS)),
+#            default 100: bounded staleness, no read index per batch
 # Each row has the servers' CPU per transaction (all three nodes summed for
 # the cluster). The summary gives each cell's median over the rounds, and
 # the cluster's throughput as a fraction of the single node's.
@@ -24,6 +26,7 @@ ROUNDS=${2:-3}
 CONNS=${CONNS:-16 64}
 WORKLOADS=${WORKLOADS:-transfer read}
 NODE_FLAGS=${NODE_FLAGS:-}  # extra serve flags for every node (the single one too)
+STALE_MS=${STALE_MS:-100}
 scripts/build build RelWithDebInfo >/dev/null
 WORK=$(mktemp -d /tmp/parendb-cluster-bench-XXXXXX)
 source bench/lib/servers.sh
@@ -62,9 +65,10 @@ ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(server_ticks "$p"))); don
 cell() {  # label port workload conns pids...
   local label=$1 port=$2 w=$3 c=$4
   shift 4
-  local before out tps p50 p99
+  local before out tps p50 p99 flags=()
+  [ "$label" = fol-stale ] && flags=(--stale "$STALE_MS")
   before=$(ticks_of "$@")
-  out=$(build/bench/parendb_load --port "$port" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$w" --connections "$c" |
+  out=$(build/bench/parendb_load --port "$port" --seconds "$SECONDS_PER" --accounts 10000 --workloads "$w" --connections "$c" "${flags[@]}" |
     awk 'NR>1 {print $3, $4, $5}')
   read -r tps p50 p99 <<< "$out"
   printf '%-9s %-9s %5s %10s %9s %9s %11s\n' "$label" "$w" "$c" "$tps" "$p50" "$p99" \
@@ -82,7 +86,10 @@ for round in $(seq "$ROUNDS"); do
         cell leader "$LEADER" "$w" "$c" "${CLUSTER_PIDS[@]}"
         cell single "$SINGLE" "$w" "$c" "$SINGLE_PID"
       fi
-      [ "$w" = read ] && cell follower "$FOLLOWER" "$w" "$c" "${CLUSTER_PIDS[@]}"
+      if [ "$w" = read ]; then
+        cell follower "$FOLLOWER" "$w" "$c" "${CLUSTER_PIDS[@]}"
+        cell fol-stale "$FOLLOWER" "$w" "$c" "${CLUSTER_PIDS[@]}"
+      fi
     done
   done
 done
