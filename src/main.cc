@@ -84,6 +84,8 @@ void Usage(std::FILE* out) {
                "                     a crash loses nothing acknowledged) or async (after write();\n"
                "                     a machine crash loses at most --sync-interval of commits)\n"
                "  --sync-interval MS how often async mode syncs the log (default 100)\n"
+               "  --wal-direct-io on|off  full mode: write the log past the page cache, one write\n"
+               "                     that is also the sync (default on, where the filesystem allows)\n"
                "  --checkpoint-mb N  write a checkpoint after N MiB of log, or after as much\n"
                "                     log as the last checkpoint's size if that is more (default 256)\n"
                "  --lock-timeout MS  default wait of (acquire T) before lock-timeout (default 5000)\n"
@@ -284,6 +286,10 @@ void ParseOptions(std::vector<std::string> args, Settings* s) {
     } else if (a == "--sync") {
       s->db.sync_mode = value();
       if (s->db.sync_mode != "full" && s->db.sync_mode != "async") Fail("--sync is full or async");
+    } else if (a == "--wal-direct-io") {
+      std::string v = value();
+      if (v != "on" && v != "off") Fail("--wal-direct-io is on or off");
+      s->db.log_direct_io = v == "on";
     } else if (a == "--sync-interval") {
       s->db.sync_interval_ms = number(1, 3600000);
     } else if (a == "--checkpoint-mb") {

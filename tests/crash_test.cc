@@ -114,7 +114,7 @@ class KillPointFileSystem : public FileSystem {
   }
 
   Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                      size_t preallocate = 0) override;
+                      size_t preallocate = 0, bool direct = false) override;
   Status ReadFile(const std::string& path, std::string* out) override { return base_->ReadFile(path, out); }
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override { return base_->ListDir(dir, names); }
   Status Rename(const std::string& from, const std::string& to) override {
@@ -169,9 +169,9 @@ class KillPointFile : public WritableFile {
 };
 
 Status KillPointFileSystem::OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                                         size_t preallocate) {
+                                         size_t preallocate, bool direct) {
   std::unique_ptr<WritableFile> base;
-  Status st = base_->OpenWritable(path, append, &base, preallocate);
+  Status st = base_->OpenWritable(path, append, &base, preallocate, direct);
   if (!st.ok()) return st;
   bool checkpoint = IsCheckpointTmp(path);
   // Only segments made by a rotation: the one made at open is not one.

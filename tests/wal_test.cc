@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 
 #include "test_util.h"
 #include "wal/data_dir.h"
@@ -81,6 +82,50 @@ std::string NewestCheckpoint(const std::string& dir) {
 }  // namespace
 
 TEST_SUITE("wal") {
+  TEST_CASE("a log file written directly holds exactly what was synced, zeros after it, and is trimmed at close") {
+    TempDir dir;
+    std::string path = dir.str() + "/segment";
+    FileSystem* disk = FileSystem::Default();
+    std::unique_ptr<WritableFile> f;
+    REQUIRE(disk->OpenWritable(path, false, &f, 1u << 16, /*direct=*/true).ok());
+    // Pieces of every size around the 4 KiB block, synced after most, so
+    // the partial last block is rewritten again and again.
+    std::mt19937 rng(7);
+    std::string synced, appended;
+    for (int i = 0; i < 300; ++i) {
+      size_t n = i % 60 == 0 ? 70000 + rng() % 9000 : rng() % 5000;
+      std::string piece(n, '\0');
+      for (char& c : piece) c = static_cast<char>(1 + rng() % 255);  // never zero: zeros mark the end
+      REQUIRE(f->Append(piece).ok());
+      appended += piece;
+      CHECK(f->size() == appended.size());
+      if (rng() % 4 == 0) continue;
+      REQUIRE(f->Sync().ok());
+      synced = appended;
+      std::string got;
+      REQUIRE(disk->ReadFile(path, &got).ok());
+      REQUIRE(got.size() >= synced.size());
+      CHECK(got.compare(0, synced.size(), synced) == 0);
+      CHECK(got.find_first_not_of('\0', synced.size()) == std::string::npos);
+    }
+    REQUIRE(f->Append("tail").ok());
+    REQUIRE(f->Close().ok());  // writes what is left and trims the zeros
+    std::string got;
+    REQUIRE(disk->ReadFile(path, &got).ok());
+    CHECK(got == appended + "tail");
+
+    // Given up without Close (the log does so only after a failed write or
+    // sync): what was not synced never reaches the file.
+    REQUIRE(disk->OpenWritable(path, false, &f, 1u << 16, true).ok());
+    REQUIRE(f->Append("kept").ok());
+    REQUIRE(f->Sync().ok());
+    REQUIRE(f->Append("dropped").ok());
+    f.reset();
+    REQUIRE(disk->ReadFile(path, &got).ok());
+    CHECK(got.substr(0, 4) == "kept");
+    CHECK(got.find_first_not_of('\0', 4) == std::string::npos);
+  }
+
   TEST_CASE("the frame CRC is zlib's CRC-32, so logs written before stay readable") {
     // Known answers (zlib.crc32 in Python): the standard check value, and
     // 1200 bytes of a pattern whole and in two parts, at every split.

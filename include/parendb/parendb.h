@@ -36,6 +36,10 @@ struct Options {
   //           loses at most the last interval's commits.
   std::string sync_mode = "full";
   int64_t sync_interval_ms = 100;
+  // "full": write the log past the page cache (O_DIRECT), each group of
+  // commits in one write that is also its sync, where the filesystem
+  // allows (docs/wal.md). false: write() and fdatasync().
+  bool log_direct_io = true;
   // A checkpoint is written once the log grows by this much since the last
   // one, or by the last checkpoint's size if that is larger (so checkpoints
   // never write more than the log does).

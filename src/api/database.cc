@@ -53,6 +53,7 @@ std::unique_ptr<Database> Database::Open(const Options& options, FileSystem* fs,
   d.sync_interval = std::chrono::milliseconds(std::max<int64_t>(1, options.sync_interval_ms));
   d.checkpoint_bytes = options.checkpoint_bytes;
   d.segment_bytes = options.log_segment_bytes;
+  d.direct_io = options.log_direct_io;
   d.checkpoint_on_close = options.checkpoint_on_close;
   d.on_checkpoint = options.on_checkpoint;
   d.fs = fs;

@@ -301,6 +301,7 @@ Status DataDir::Open(const DataDirOptions& options, std::unique_ptr<DataDir>* ou
   wo.sync = options.sync;
   wo.sync_interval = options.sync_interval;
   wo.segment_bytes = options.segment_bytes;
+  wo.direct_io = options.direct_io;
   wo.fs = fs;
   std::unique_ptr<WalLog> wal;
   st = WalLog::Open(wo, next_lsn, &wal);

@@ -40,6 +40,7 @@ struct DataDirOptions {
   SyncMode sync = SyncMode::kFull;
   std::chrono::milliseconds sync_interval{100};
   uint64_t segment_bytes = 64u << 20;
+  bool direct_io = true;  // WalOptions::direct_io
   // Log growth since the last checkpoint that triggers the next one, or
   // the last checkpoint's size if that is larger: a large database is then
   // not rewritten for every checkpoint_bytes of log, and checkpoints never

@@ -1,5 +1,7 @@
 #include "wal/file.h"
 
+#include "wal/direct_log_file.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -115,7 +117,12 @@ class PosixWritableFile final : public WritableFile {
 class PosixFileSystem final : public FileSystem {
  public:
   Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                      size_t preallocate) override {
+                      size_t preallocate, bool direct) override {
+    if (direct && !append) {
+      bool supported = true;
+      Status st = OpenDirectLogFile(path, preallocate, out, &supported);
+      if (supported) return st;
+    }
     // Preallocated files write at their own offset, so they are not O_APPEND.
     int mode = append ? (preallocate > 0 ? 0 : O_APPEND) : O_TRUNC;
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | mode, 0644);
@@ -257,9 +264,9 @@ bool FaultyFileSystem::Allow(std::atomic<int64_t>& budget) {
 }
 
 Status FaultyFileSystem::OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                                     size_t preallocate) {
+                                     size_t preallocate, bool direct) {
   std::unique_ptr<WritableFile> base;
-  Status st = base_->OpenWritable(path, append, &base, preallocate);
+  Status st = base_->OpenWritable(path, append, &base, preallocate, direct);
   if (!st.ok()) return st;
   *out = std::make_unique<FaultyWritableFile>(this, std::move(base));
   return Status::Ok();

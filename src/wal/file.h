@@ -38,8 +38,11 @@ class FileSystem {
   // file is extended with real zeros that many bytes at a time ahead of the
   // data, so appends overwrite blocks that already exist and a data sync
   // has no size or allocation to commit; Close() trims the zeros.
+  // direct (a new file that is synced after every append: the log): write
+  // it past the page cache where the filesystem can (wal/direct_log_file.h);
+  // appends then reach the file only at Sync or Close.
   virtual Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                              size_t preallocate = 0) = 0;
+                              size_t preallocate = 0, bool direct = false) = 0;
   virtual Status ReadFile(const std::string& path, std::string* out) = 0;
   // Appends up to max bytes from offset to *out (fewer at the end of the
   // file). The default reads the whole file.
@@ -70,7 +73,7 @@ class FaultyFileSystem : public FileSystem {
   std::string error = "injected I/O error";
 
   Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                      size_t preallocate = 0) override;
+                      size_t preallocate = 0, bool direct = false) override;
   Status ReadFile(const std::string& path, std::string* out) override { return base_->ReadFile(path, out); }
   Status ReadRange(const std::string& path, uint64_t offset, size_t max, std::string* out) override {
     return base_->ReadRange(path, offset, max, out);

@@ -79,7 +79,9 @@ Status WalLog::OpenSegment(uint64_t first_lsn) {
     if (!st.ok()) return st;
   }
   segment_path_ = options_.dir + "/" + SegmentName(first_lsn);
-  Status st = options_.fs->OpenWritable(segment_path_, false, &file_, kPreallocate);
+  // Synced after every group: written directly, the write is the sync.
+  bool direct = options_.sync == SyncMode::kFull && options_.direct_io;
+  Status st = options_.fs->OpenWritable(segment_path_, false, &file_, kPreallocate, direct);
   if (!st.ok()) return st;
   std::string header;
   AppendFileHeader(kWalMagic, first_lsn, &header);

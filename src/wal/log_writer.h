@@ -1,6 +1,7 @@
 // The write-ahead log: commits are framed by the committing thread, queued,
 // and written by one writer thread that takes everything queued at once —
-// one write() and one fdatasync() per group — then completes the group's
+// one write() and one fdatasync() per group, or in kFull mode one direct
+// write that is also the sync (wal/direct_log_file.h) — then completes the group's
 // commits in log order. While it syncs, new commits queue for the next
 // group, so many committers share a sync and a lone committer waits for
 // nothing but its own sync.
@@ -31,6 +32,9 @@ struct WalOptions {
   SyncMode sync = SyncMode::kFull;
   std::chrono::milliseconds sync_interval{100};  // kAsync
   uint64_t segment_bytes = 64u << 20;
+  // kFull: write the segments past the page cache (wal/direct_log_file.h)
+  // where the filesystem allows.
+  bool direct_io = true;
   FileSystem* fs = FileSystem::Default();
 };
 

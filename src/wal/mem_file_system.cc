@@ -35,7 +35,7 @@ class MemWritableFile final : public WritableFile {
 };
 
 Status MemFileSystem::OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                                   size_t /*preallocate*/) {
+                                   size_t /*preallocate*/, bool /*direct*/) {
   std::lock_guard lock(mu_);
   if (dirs_.count(Parent(path)) == 0) return NotFound(path);
   Contents& c = files_[path];

@@ -17,7 +17,7 @@ namespace parendb {
 class MemFileSystem final : public FileSystem {
  public:
   Status OpenWritable(const std::string& path, bool append, std::unique_ptr<WritableFile>* out,
-                      size_t preallocate = 0) override;
+                      size_t preallocate = 0, bool direct = false) override;
   Status ReadFile(const std::string& path, std::string* out) override;
   Status ListDir(const std::string& dir, std::vector<std::string>* names) override;
   Status Rename(const std::string& from, const std::string& to) override;
