@@ -35,9 +35,10 @@ struct TempDir {
 };
 
 std::unique_ptr<Database> OpenDir(const std::string& dir, std::string* error = nullptr, FileSystem* fsys = nullptr,
-                                  bool checkpoint_on_close = false) {
+                                  bool checkpoint_on_close = false, bool direct_io = true) {
   Options o;
   o.data_dir = dir;
+  o.log_direct_io = direct_io;
   o.checkpoint_on_close = checkpoint_on_close;
   std::string err;
   auto db = fsys ? Database::Open(o, fsys, &err) : Database::Open(o, &err);
@@ -169,30 +170,33 @@ TEST_SUITE("wal") {
   }
 
   TEST_CASE("commits survive reopening, with and without a checkpoint") {
-    TempDir dir;
-    {
+    for (bool direct : {true, false}) {  // the log written directly, or write() + fdatasync()
+      CAPTURE(direct);
+      TempDir dir;
+      {
+        auto db = OpenDir(dir.str(), nullptr, nullptr, false, direct);
+        REQUIRE(db);
+        auto s = db->NewSession();
+        Setup(*s);
+        for (int k = 1; k <= 5; ++k) CHECK(Lines(*s, MarkerTxn(k)).back() == "(ok committed)");
+        CHECK(One(*s, "(stats)").find("\"wal_syncs\":7") != std::string::npos);
+      }
+      {
+        auto db = OpenDir(dir.str());
+        REQUIRE(db);
+        auto s = db->NewSession();
+        CHECK(Markers(*s) == R"([{"_id":1,"marker":5},{"_id":2,"marker":5},{"_id":3,"marker":5}])");
+        CHECK(One(*s, "(checkpoint)") == "(ok checkpoint)");
+        CHECK(Lines(*s, MarkerTxn(6)).back() == "(ok committed)");
+        // Ids are never reused across a restart.
+        CHECK(Lines(*s, "(open t)(acquire t)(create x t (coll m)) {}(readall x)(commit t)")[3] == R"({"_id":4})");
+      }
       auto db = OpenDir(dir.str());
       REQUIRE(db);
       auto s = db->NewSession();
-      Setup(*s);
-      for (int k = 1; k <= 5; ++k) CHECK(Lines(*s, MarkerTxn(k)).back() == "(ok committed)");
-      CHECK(One(*s, "(stats)").find("\"wal_syncs\":7") != std::string::npos);
+      CHECK(Markers(*s) == R"([{"_id":1,"marker":6},{"_id":2,"marker":6},{"_id":3,"marker":6},{"_id":4}])");
+      CHECK(Lines(*s, "(open t)(acquire t)(create x t (coll m)) {}(readall x)(close t)")[3] == R"({"_id":5})");
     }
-    {
-      auto db = OpenDir(dir.str());
-      REQUIRE(db);
-      auto s = db->NewSession();
-      CHECK(Markers(*s) == R"([{"_id":1,"marker":5},{"_id":2,"marker":5},{"_id":3,"marker":5}])");
-      CHECK(One(*s, "(checkpoint)") == "(ok checkpoint)");
-      CHECK(Lines(*s, MarkerTxn(6)).back() == "(ok committed)");
-      // Ids are never reused across a restart.
-      CHECK(Lines(*s, "(open t)(acquire t)(create x t (coll m)) {}(readall x)(commit t)")[3] == R"({"_id":4})");
-    }
-    auto db = OpenDir(dir.str());
-    REQUIRE(db);
-    auto s = db->NewSession();
-    CHECK(Markers(*s) == R"([{"_id":1,"marker":6},{"_id":2,"marker":6},{"_id":3,"marker":6},{"_id":4}])");
-    CHECK(Lines(*s, "(open t)(acquire t)(create x t (coll m)) {}(readall x)(close t)")[3] == R"({"_id":5})");
   }
 
   TEST_CASE("collections come back, dropped ones stay dropped") {
@@ -390,17 +394,18 @@ TEST_SUITE("wal") {
   }
 
   TEST_CASE("a failed write or sync fails the commit, applies nothing, and stops commits until restart") {
-    for (const char* which : {"write", "sync", "full disk"}) {
+    for (const char* which : {"write", "sync", "full disk", "sync, written the ordinary way"}) {
       CAPTURE(which);
       TempDir dir;
       FaultyFileSystem faulty(FileSystem::Default());
+      bool direct = std::string_view(which).find("ordinary") == std::string_view::npos;
       {
-        auto db = OpenDir(dir.str(), nullptr, &faulty);
+        auto db = OpenDir(dir.str(), nullptr, &faulty, false, direct);
         REQUIRE(db);
         auto s = db->NewSession();
         Setup(*s);
         CHECK(Lines(*s, MarkerTxn(1)).back() == "(ok committed)");
-        if (std::string(which) == "sync") {
+        if (std::string_view(which).starts_with("sync")) {
           faulty.ok_syncs = 0;
         } else {
           faulty.error = std::string(which) == "full disk" ? "No space left on device" : "injected I/O error";
