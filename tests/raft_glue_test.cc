@@ -471,6 +471,8 @@ TEST_SUITE("raft") {
     CHECK_FALSE(f.Within(t0, 24h));  // nothing confirmed: not even a day-old bound holds
     f.Confirmed(t0);
     CHECK(f.Within(t0, 0ms));
+    CHECK_FALSE(f.Within(t0 + 1ns, 0ms));  // (stale 0) is a current read
+    CHECK(f.Within(t0 + 1000h, std::chrono::milliseconds::max()));  // the largest bound a client may send
     CHECK(f.Within(t0 + 100ms, 100ms));
     CHECK_FALSE(f.Within(t0 + 101ms, 100ms));
     // A barrier asked earlier that finishes later changes nothing...

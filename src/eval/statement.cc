@@ -364,7 +364,8 @@ class Compiler {
     if (i < args_.size()) {
       uint32_t at = args_[i++];
       if (!HeadIs(at, "stale") || t_[at].count != 2 || t_[at + 2].kind != DatumKind::kInt || t_[at + 2].integer < 0) {
-        return Err(ErrorCode::kType, "acquire takes a timeout in milliseconds and then (stale MS), MS a non-negative integer");
+        return Err(ErrorCode::kType,
+                   "acquire takes a timeout in milliseconds and then (stale MS), MS a non-negative integer");
       }
       s.stale_millis = t_[at + 2].integer;
     }

@@ -36,7 +36,9 @@ class ReadFreshness {
   bool Within(Clock::time_point now, std::chrono::milliseconds bound) const {
     int64_t t = confirmed_.load(std::memory_order_acquire);
     if (t == kNever) return false;
-    return now - Clock::time_point(Clock::duration(t)) <= bound;
+    // Compared in milliseconds, rounded up: any bound a client may send
+    // (up to 2^63 - 1 ms) fits, and (stale 0) lets no age through.
+    return std::chrono::ceil<std::chrono::milliseconds>(now - Clock::time_point(Clock::duration(t))) <= bound;
   }
 
  private:
