@@ -115,6 +115,18 @@ TEST_SUITE("wal") {
     REQUIRE(disk->ReadFile(path, &got).ok());
     CHECK(got == appended + "tail");
 
+    // A commit larger than the buffer keeps between groups, then small ones.
+    REQUIRE(disk->OpenWritable(path, false, &f, 1u << 16, true).ok());
+    std::string huge(17u << 20, 'h');
+    REQUIRE(f->Append("x").ok());
+    REQUIRE(f->Append(huge).ok());
+    REQUIRE(f->Sync().ok());
+    REQUIRE(f->Append("after").ok());
+    REQUIRE(f->Sync().ok());
+    REQUIRE(f->Close().ok());
+    REQUIRE(disk->ReadFile(path, &got).ok());
+    CHECK(got == "x" + huge + "after");
+
     // Given up without Close (the log does so only after a failed write or
     // sync): what was not synced never reaches the file.
     REQUIRE(disk->OpenWritable(path, false, &f, 1u << 16, true).ok());

@@ -16,6 +16,10 @@ namespace {
 // page, which is also every device's largest logical block.
 constexpr size_t kBlock = 4096;
 
+// The write buffer keeps at most this much between groups: one huge
+// commit does not pin its size for the life of the segment.
+constexpr size_t kKeptCapacity = 16u << 20;
+
 size_t RoundUp(size_t n) { return (n + kBlock - 1) & ~(kBlock - 1); }
 uint64_t RoundDown(uint64_t n) { return n & ~uint64_t{kBlock - 1}; }
 
@@ -108,6 +112,15 @@ class DirectLogFile final : public WritableFile {
     if (tail > buf_offset_) {
       std::memmove(buf_.get(), buf_.get() + (tail - buf_offset_), static_cast<size_t>(size_ - tail));
       buf_offset_ = tail;
+    }
+    if (capacity_ > kKeptCapacity) {
+      // After a huge commit: give its memory back, keeping the tail block.
+      AlignedBuffer smaller = Allocate(kKeptCapacity);
+      if (smaller != nullptr) {
+        std::memcpy(smaller.get(), buf_.get(), static_cast<size_t>(size_ - buf_offset_));
+        buf_ = std::move(smaller);
+        capacity_ = kKeptCapacity;
+      }
     }
     return Status::Ok();
   }
