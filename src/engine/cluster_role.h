@@ -61,6 +61,7 @@ class ClusterRole {
     int64_t elections_won = 0, commits_proposed = 0, snapshots_taken = 0, snapshots_installed = 0;
     int64_t read_barriers = 0;  // barriers this node asked for (current reads, and refreshes for stale ones)
     int64_t stale_reads = 0;    // read-only acquires let through by CurrentWithin
+    int64_t votes_refused = 0;  // vote requests held back after an empty start (raft/vote_guard.h)
   };
   virtual Metrics GetMetrics() = 0;
 

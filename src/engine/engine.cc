@@ -543,6 +543,7 @@ std::string Engine::StatsJson() const {
     c.push_back({"snapshots_installed", Value(m.snapshots_installed)});
     c.push_back({"read_barriers", Value(m.read_barriers)});
     c.push_back({"stale_reads", Value(m.stale_reads)});
+    c.push_back({"votes_refused", Value(m.votes_refused)});
     o.push_back({"cluster", Value(std::move(c))});
   }
   std::string out;

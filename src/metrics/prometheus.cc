@@ -157,6 +157,9 @@ std::string RenderPrometheus(const Engine& engine) {
              "Read barriers this node asked for (current reads, and refreshes for stale reads).", c.read_barriers);
     w.Metric("parendb_cluster_stale_reads_total", "counter",
              "Read-only acquires with (stale MS) served without a barrier.", c.stale_reads);
+    w.Metric("parendb_cluster_votes_refused_total", "counter",
+             "Vote requests held back after starting from an empty directory, until caught up with a leader.",
+             c.votes_refused);
   }
   const double ns = 1e-9;
   w.Header("parendb_wal_sync_duration_seconds", "histogram", "Time each sync of the write-ahead log took.");

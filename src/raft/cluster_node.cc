@@ -175,7 +175,10 @@ Status ClusterNode::Start() {
   uv_check_init(&loop_, &check_);
   uv_check_start(&check_, [](uv_check_t* c) {
     auto* self = static_cast<ClusterNode*>(c->loop->data);
-    if (self->raft_ready_ && !self->stopping_.load(std::memory_order_acquire)) self->log_->Refresh();
+    if (self->raft_ready_ && !self->stopping_.load(std::memory_order_acquire)) {
+      self->log_->Refresh();
+      if (self->vote_guard_.armed()) self->ProbeCaughtUp();
+    }
   });
 
   rv = raft_uv_tcp_init(&transport_, &loop_);
@@ -184,6 +187,8 @@ Status ClusterNode::Start() {
   raft_segments::ZeroFillNewFiles();  // before raft_uv_init: it prepares segments
   rv = raft_uv_init(&io_, &loop_, raft_dir.c_str(), &transport_);
   if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io_.errmsg);
+  vote_guard_.Install(&io_);
+  vote_guard_.SetEventLog([this](const std::string& line) { Event(line); });
   const std::string& self_address = o.members.at(o.node_id);
   rv = raft_init(&raft_, &io_, log_->fsm(), o.node_id, self_address.c_str());
   if (rv != 0) return fail("raft_init", rv, raft_.errmsg);
@@ -197,7 +202,10 @@ Status ClusterNode::Start() {
     rv = raft_bootstrap(&raft_, &conf);
     raft_configuration_close(&conf);
     if (rv == 0) {
-      Event("bootstrapped a new cluster of " + std::to_string(o.members.size()) + " nodes in " + raft_dir);
+      // A new cluster — or a member that lost its directory (vote_guard.h).
+      vote_guard_.Arm();
+      Event("bootstrapped a new cluster of " + std::to_string(o.members.size()) + " nodes in " + raft_dir +
+            "; votes only for candidates as empty as this node until it has caught up with a leader");
     } else if (rv != RAFT_CANTBOOTSTRAP) {
       return fail("raft bootstrap", rv, raft_.errmsg);
     }
@@ -247,10 +255,14 @@ ClusterNode::~ClusterNode() {
 void ClusterNode::ReadBarrier(std::function<void(Status)> user_done) {
   read_barriers_.fetch_add(1, std::memory_order_relaxed);
   // Whatever answers, leader or follower, a success covers every commit
-  // acknowledged before now: what bounded-staleness reads go by.
+  // acknowledged before now: what bounded-staleness reads go by, and what
+  // a node that started empty waits for before it votes again.
   auto asked = ReadFreshness::Clock::now();
   std::function<void(Status)> done = [this, asked, user_done = std::move(user_done)](Status st) {
-    if (st.ok()) freshness_.Confirmed(asked);
+    if (st.ok()) {
+      freshness_.Confirmed(asked);
+      if (vote_guard_.armed() && vote_guard_.Disarm()) Event("caught up with a leader: votes for any candidate again");
+    }
     user_done(std::move(st));
   };
   if (log_->is_leader()) {
@@ -263,6 +275,14 @@ void ClusterNode::ReadBarrier(std::function<void(Status)> user_done) {
     return;
   }
   AskLeader(std::move(done));
+}
+
+void ClusterNode::ProbeCaughtUp() {
+  auto now = std::chrono::steady_clock::now();
+  if (probe_out_.load(std::memory_order_acquire) || now - probe_at_ < std::chrono::milliseconds(20)) return;
+  probe_at_ = now;
+  probe_out_.store(true, std::memory_order_release);
+  ReadBarrier([this](const Status&) { probe_out_.store(false, std::memory_order_release); });
 }
 
 bool ClusterNode::CurrentWithin(std::chrono::milliseconds bound) {
@@ -303,6 +323,7 @@ ClusterRole::Metrics ClusterNode::GetMetrics() {
   m.snapshots_installed = static_cast<int64_t>(r.snapshots_installed);
   m.read_barriers = read_barriers_.load(std::memory_order_relaxed);
   m.stale_reads = stale_reads_.load(std::memory_order_relaxed);
+  m.votes_refused = static_cast<int64_t>(vote_guard_.refused());
   return m;
 }
 
@@ -330,6 +351,8 @@ std::string ClusterNode::DescribeJson() {
   o.push_back({"snapshots_installed", Value(static_cast<int64_t>(r.snapshots_installed))});
   o.push_back({"read_barriers", Value(read_barriers_.load(std::memory_order_relaxed))});
   o.push_back({"stale_reads", Value(stale_reads_.load(std::memory_order_relaxed))});
+  o.push_back({"votes_refused", Value(static_cast<int64_t>(vote_guard_.refused()))});
+  o.push_back({"holding_votes", Value(vote_guard_.armed())});
   std::string json;
   AppendJson(Value(std::move(o)), &json);
   return json;

@@ -28,6 +28,7 @@
 #include "raft/read_freshness.h"
 #include "raft/read_index_client.h"
 #include "raft/replicated_log.h"
+#include "raft/vote_guard.h"
 #include "wal/file.h"
 
 namespace parendb {
@@ -79,6 +80,10 @@ class ClusterNode final : public ClusterRole {
   // A follower's read barrier: the leader's read index, then until this
   // node has applied it.
   void AskLeader(std::function<void(Status)> done);
+  // While the vote guard is armed (a node that bootstrapped from an empty
+  // directory): a read barrier now and then, since the first that succeeds
+  // (this one or a read's) disarms it. On the loop thread.
+  void ProbeCaughtUp();
   void Event(const std::string& line) {
     if (options_.on_event) options_.on_event(line);
   }
@@ -92,6 +97,9 @@ class ClusterNode final : public ClusterRole {
   ReadFreshness freshness_;
   std::atomic<bool> refreshing_{false};  // a barrier for freshness_ alone is out
   std::atomic<int64_t> read_barriers_{0}, stale_reads_{0};
+  VoteGuard vote_guard_;
+  std::atomic<bool> probe_out_{false};                // a ProbeCaughtUp barrier is out
+  std::chrono::steady_clock::time_point probe_at_{};  // the last one started (loop thread)
   std::unique_ptr<ReadIndexClient> read_index_;
 
   uv_loop_t loop_{};
