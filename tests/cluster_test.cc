@@ -669,6 +669,19 @@ TEST_SUITE("cluster") {
     CHECK(info.find("\"snapshots_installed\":0") == std::string::npos);
   }
 
+  TEST_CASE("a new cluster whose first leader dies at once elects another") {
+    // Every node started empty and holds back its vote until caught up;
+    // those that voted for the first leader vote normally once they follow
+    // it, so its death at once is an ordinary failover.
+    TestCluster c(3);
+    int first = c.Leader();
+    REQUIRE(first >= 0);
+    c.Kill(static_cast<size_t>(first), SIGKILL);
+    int next = c.Leader();
+    CHECK(next >= 0);
+    CHECK(next != first);
+  }
+
   TEST_CASE("a member restarted with an empty directory holds back its vote: a laggard cannot win and lose commits") {
     // The scenario docs/replication.md warns of: commits acknowledged by
     // the leader and one follower while the other lags; the leader dies,

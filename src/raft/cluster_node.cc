@@ -177,7 +177,7 @@ Status ClusterNode::Start() {
     auto* self = static_cast<ClusterNode*>(c->loop->data);
     if (self->raft_ready_ && !self->stopping_.load(std::memory_order_acquire)) {
       self->log_->Refresh();
-      if (self->vote_guard_.armed()) self->ProbeCaughtUp();
+      if (self->vote_guard_.armed()) self->CheckCaughtUp();
     }
   });
 
@@ -277,7 +277,22 @@ void ClusterNode::ReadBarrier(std::function<void(Status)> user_done) {
   AskLeader(std::move(done));
 }
 
-void ClusterNode::ProbeCaughtUp() {
+void ClusterNode::CheckCaughtUp() {
+  // This node voted, in this term, for the leader of this term: a node
+  // that holds back votes grants one only to a candidate whose log is the
+  // bootstrap entry alone, and a candidate that won with such a log had a
+  // majority holding nothing committed past it — unless two nodes had lost
+  // (or never had) the data, two failures, more than three nodes survive.
+  // That is a new cluster's first election: vote normally from now on.
+  raft_id leader = 0;
+  const char* address = nullptr;
+  raft_leader(&raft_, &leader, &address);
+  if (leader != 0 && raft_.voted_for == leader) {
+    if (vote_guard_.Disarm()) {
+      Event("voted for the leader of term " + std::to_string(raft_.current_term) + ": votes for any candidate again");
+    }
+    return;
+  }
   auto now = std::chrono::steady_clock::now();
   if (probe_out_.load(std::memory_order_acquire) || now - probe_at_ < std::chrono::milliseconds(20)) return;
   probe_at_ = now;

@@ -81,9 +81,11 @@ class ClusterNode final : public ClusterRole {
   // node has applied it.
   void AskLeader(std::function<void(Status)> done);
   // While the vote guard is armed (a node that bootstrapped from an empty
-  // directory): a read barrier now and then, since the first that succeeds
-  // (this one or a read's) disarms it. On the loop thread.
-  void ProbeCaughtUp();
+  // directory): disarms it if this node voted for the current leader in
+  // its term (a new cluster), or else asks a read barrier now and then,
+  // since the first that succeeds (this one or a read's) disarms it. On
+  // the loop thread.
+  void CheckCaughtUp();
   void Event(const std::string& line) {
     if (options_.on_event) options_.on_event(line);
   }
@@ -98,7 +100,7 @@ class ClusterNode final : public ClusterRole {
   std::atomic<bool> refreshing_{false};  // a barrier for freshness_ alone is out
   std::atomic<int64_t> read_barriers_{0}, stale_reads_{0};
   VoteGuard vote_guard_;
-  std::atomic<bool> probe_out_{false};                // a ProbeCaughtUp barrier is out
+  std::atomic<bool> probe_out_{false};                // a CheckCaughtUp barrier is out
   std::chrono::steady_clock::time_point probe_at_{};  // the last one started (loop thread)
   std::unique_ptr<ReadIndexClient> read_index_;
 

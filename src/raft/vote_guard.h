@@ -9,13 +9,15 @@
 //
 // So until the node has caught up with a leader (ClusterNode disarms the
 // guard once a read barrier succeeds: it then holds every commit ever
-// acknowledged), it drops vote requests — pre-votes too — from candidates
-// whose log holds more than the bootstrap configuration (index 1). In a
-// new cluster every candidate's log is that one entry, so the first
-// election goes on; in a running cluster a candidate can no longer win
-// with this node's vote alone, and the node catches up from the leader.
-// A dropped request is a lost message to the candidate, which Raft
-// tolerates.
+// acknowledged; or once it follows a leader it voted for, which is a new
+// cluster's first election), it drops vote requests — pre-votes too —
+// from candidates whose log holds more than the bootstrap configuration
+// (index 1). In a new cluster every candidate's log is that one entry, so
+// the first election goes on; in a running cluster a candidate can no
+// longer win with this node's vote alone, and the node catches up from
+// the leader. A dropped request is a lost message to the candidate, which
+// Raft tolerates. Not covered: two of three nodes without the data (one
+// that lost it, one that never had it) can still elect each other.
 #pragma once
 
 #include "raft/libraft.h"
