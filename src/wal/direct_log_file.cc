@@ -89,6 +89,7 @@ class DirectLogFile final : public WritableFile {
   // last one. flags RWF_DSYNC: durable when it returns.
   Status Flush(int flags) {
     if (!dirty_) return Status::Ok();
+    if (sync_after_) flags = 0;  // found unsupported before: not asked again
     size_t used = static_cast<size_t>(size_ - buf_offset_);
     size_t len = RoundUp(used);
     std::memset(buf_.get() + used, 0, len - used);
