@@ -76,15 +76,17 @@ export interface SelectOptions {
 }
 export type Changes = { [field: string]: Literal | Expr } | Array<[FieldRef, Literal | Expr]>;
 
-/** Built without I/O; sent in one write by commit() or close(). */
 export interface AcquireOptions {
   /** Bounded staleness in milliseconds (read-only transactions; lang-docs/cluster.md). */
   staleMs?: number;
 }
 
+/** Built without I/O; sent in one write by commit() or close(). */
 export class Transaction {
   readonly name: string;
   readonly live: boolean;
+  /** The staleness bound of the acquire the first read implies (see acquire). */
+  staleMs?: number;
   select(coll: string, where?: Cond | boolean, lock?: LockMode, opts?: SelectOptions): Selection;
   selects(coll: string, where?: Cond | boolean, lock?: LockMode, opts?: SelectOptions): Selection;
   /**
@@ -202,7 +204,8 @@ export class ClusterClient {
   constructor(options: ClusterOptions);
   readonly leader: { host: string; port: number } | null;
   runTransaction<T>(fn: (tx: Transaction) => T | Promise<T>, opts?: RetryOptions): Promise<T>;
-  runRead<T>(fn: (tx: Transaction) => T | Promise<T>): Promise<T>;
+  /** opts.staleMs: a bounded-staleness read (lang-docs/cluster.md). */
+  runRead<T>(fn: (tx: Transaction) => T | Promise<T>, opts?: AcquireOptions): Promise<T>;
   end(): Promise<void>;
 }
 

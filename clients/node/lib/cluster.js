@@ -14,6 +14,7 @@
 // connection lost after the commit was sent (OutcomeUnknownError).
 
 const errors = require('./errors');
+const wire = require('./wire');
 const { connect } = require('./connection');
 
 const LEADER = /^(\S+):(\d+) is the leader/;
@@ -108,7 +109,19 @@ class ClusterClient {
 
   // A read-only transaction (fn selects with 'r' only) on the next node in
   // turn, moving on when a node cannot answer.
-  async runRead(fn) {
+  // opts.staleMs: the read may see a state up to that many ms old, and a
+  // follower answers it without asking the leader first ((acquire T (stale
+  // MS)), lang-docs/cluster.md).
+  async runRead(fn, opts = {}) {
+    const { staleMs } = opts;
+    if (staleMs !== undefined && staleMs !== null) {
+      wire.acquire('t', null, staleMs); // a bad bound is refused here, not on every node
+      const inner = fn;
+      fn = (tx) => {
+        tx.staleMs = staleMs;
+        return inner(tx);
+      };
+    }
     const deadline = Date.now() + this.wait;
     const start = this._nextRead;
     this._nextRead = (this._nextRead + 1) % this.nodes.length;

@@ -252,10 +252,13 @@ class Transaction extends TxBuilder {
     super(conn._nextName());
     this._conn = conn;
     this._stmts = [this.openStmt()];
+    // The staleness bound of the acquire the first read implies (see
+    // acquire()); ClusterClient.runRead(fn, { staleMs }) sets it.
+    this.staleMs = undefined;
   }
   _needAcquired() {
     if (!this.live) throw new errors.InterfaceError('the transaction has run already');
-    if (!this.acquired) this._stmts.push(this.acquireStmt());
+    if (!this.acquired) this._stmts.push(this.acquireStmt(undefined, { staleMs: this.staleMs }));
   }
   // Adds a statement of the read/write stage (built first: a bad value
   // changes nothing), after the implied acquire.

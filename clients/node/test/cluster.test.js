@@ -56,13 +56,19 @@ test('updates find the leader and survive its death; reads go to every node', as
     });
     assert.equal(docs.value.reduce((sum, d) => sum + d.balance, 0), 400);
   }
+  // The same through runRead's bound (the acquire the read implies).
+  for (let i = 0; i < 3; i++) {
+    const docs = await client.runRead((tx) => tx.readall(tx.selects('acc', TRUE, 'r')), { staleMs: 60000 });
+    assert.equal(docs.value.reduce((sum, d) => sum + d.balance, 0), 400);
+  }
+  await assert.rejects(client.runRead(() => {}, { staleMs: -1 }), RangeError);
   let stale = 0;
   for (const s of servers) {
     const conn = await connect({ port: s.port });
     stale += (await conn.stats()).cluster.stale_reads;
     await conn.close();
   }
-  assert.equal(stale, 3);
+  assert.equal(stale, 6);
   const old = client.leader;
   await servers.find((s) => s.port === old.port).kill();
   for (let k = 0; k < 10; k++) await client.runTransaction(transfer(1 + (k % 4), 1 + ((k + 1) % 4)));

@@ -286,12 +286,15 @@ class _BatchBase(TxBuilder):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self._stmts: List[Stmt] = [self.open_stmt()]
+        #: The staleness bound of the acquire that the first read implies
+        #: (see :meth:`acquire`); ``ClusterClient.run_read(stale_ms=…)`` sets it.
+        self.stale_ms: Optional[int] = None
 
     def _need_acquired(self) -> None:
         if not self.live:
             raise errors.InterfaceError("the transaction has run already")
         if not self.acquired:
-            self._stmts.append(self.acquire_stmt())
+            self._stmts.append(self.acquire_stmt(None, self.stale_ms))
 
     def _add(self, stmt: Stmt) -> Pending:
         """A statement of the read/write stage, after the implied acquire

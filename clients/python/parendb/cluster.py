@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from . import errors
+from . import _wire, errors
 from .client import Connection, Transaction
 
 T = TypeVar("T")
@@ -117,9 +117,15 @@ class ClusterClient:
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
 
-    def run_read(self, fn: Callable[[Transaction], T]) -> T:
+    def run_read(self, fn: Callable[[Transaction], T], *, stale_ms: Optional[int] = None) -> T:
         """Runs a read-only transaction (fn must select with ``r`` only) on
-        the next node in turn, moving on when a node cannot answer."""
+        the next node in turn, moving on when a node cannot answer.
+        ``stale_ms``: the read may see a state up to that many milliseconds
+        old, and a follower then answers without asking the leader first
+        (``(acquire T (stale MS))``, lang-docs/cluster.md)."""
+        if stale_ms is not None:
+            _wire.acquire("t", None, stale_ms)  # a bad bound is refused here, not on every node
+            fn = _with_staleness(fn, stale_ms)
         deadline = time.monotonic() + self.wait
         with self._lock:
             start = self._next_read
@@ -146,6 +152,13 @@ class ClusterClient:
     def _after(self, node: Address) -> Address:
         i = self.nodes.index(node) if node in self.nodes else -1
         return self.nodes[(i + 1) % len(self.nodes)]
+
+
+def _with_staleness(fn: Callable[[Transaction], T], stale_ms: int) -> Callable[[Transaction], T]:
+    def run(tx: Transaction) -> T:
+        tx.stale_ms = stale_ms  # for the acquire its first read implies
+        return fn(tx)
+    return run
 
 
 def _alive(c: Connection) -> bool:

@@ -67,8 +67,14 @@ class ClusterTest(unittest.TestCase):
         for _ in range(3):
             docs = c.run_read(stale_total)
             self.assertEqual(sum(d["balance"] for d in docs.value), 400)
+        # The same through run_read's bound (the acquire the read implies).
+        for _ in range(3):
+            docs = c.run_read(lambda tx: tx.readall(tx.selects("acc", TRUE, "r")), stale_ms=60000)
+            self.assertEqual(sum(d["balance"] for d in docs.value), 400)
         stale = sum(c._conn(("127.0.0.1", s.port)).stats()["cluster"]["stale_reads"] for s in self.servers)
-        self.assertEqual(stale, 3)
+        self.assertEqual(stale, 6)
+        with self.assertRaises(ValueError):
+            c.run_read(lambda tx: None, stale_ms=-1)
         # The leader dies; the client finds the next one.
         leader = c.leader
         victim = next(s for s in self.servers if s.port == leader[1])
