@@ -32,7 +32,7 @@ namespace {
 }
 
 bool KnownCode(std::string_view code) {
-  for (int c = static_cast<int>(ErrorCode::kSyntax); c <= static_cast<int>(ErrorCode::kDuplicateKey); ++c) {
+  for (int c = static_cast<int>(ErrorCode::kSyntax); c <= static_cast<int>(kLastErrorCode); ++c) {
     if (code == ErrorCodeName(static_cast<ErrorCode>(c))) return code != "internal";
   }
   return false;

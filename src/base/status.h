@@ -40,6 +40,8 @@ enum class ErrorCode : unsigned char {
   kNotLeader,
   kUnavailable,
 };
+// The last code above: what walks every code stops here.
+constexpr ErrorCode kLastErrorCode = ErrorCode::kUnavailable;
 
 // The wire spelling of a code, e.g. "unknown-collection".
 std::string_view ErrorCodeName(ErrorCode code);
