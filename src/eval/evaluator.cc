@@ -914,9 +914,10 @@ void Evaluator::Acquire() {
   t->attempts = 0;
   if (slow_log_) t->acquire_began = std::chrono::steady_clock::now();
   if (ClusterRole* cluster = engine_->cluster()) {
-    bool stale_ok = t->read_only && stmt_->stale_millis >= 0 &&
-                    cluster->CurrentWithin(std::chrono::milliseconds(stmt_->stale_millis));
-    if (stale_ok) return RequestLocks(t);  // bounded staleness: this node is current enough
+    // (stale MS), only read-only transactions get here with: this node may be current enough.
+    if (stmt_->stale_millis >= 0 && cluster->CurrentWithin(std::chrono::milliseconds(stmt_->stale_millis))) {
+      return RequestLocks(t);
+    }
     if (t->read_only) return ReadBarrier(t);  // then RequestLocks
     Status st = cluster->AcceptsUpdates(&t->cluster_epoch);
     if (!st.ok()) return Fail(std::move(st), t);

@@ -185,15 +185,16 @@ Status ClusterNode::Start() {
   if (rv != 0) return fail("raft transport", rv, nullptr);
   UseNoDelay(&transport_);
   raft_segments::ZeroFillNewFiles();  // before raft_uv_init: it prepares segments
-  rv = raft_uv_init(&io_, &loop_, raft_dir.c_str(), &transport_);
-  if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io_.errmsg);
-  vote_guard_.Install(&io_);
+  struct raft_io* io = vote_guard_.io();
+  rv = raft_uv_init(io, &loop_, raft_dir.c_str(), &transport_);
+  if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io->errmsg);
+  vote_guard_.Install();
   vote_guard_.SetEventLog([this](const std::string& line) { Event(line); });
   const std::string& self_address = o.members.at(o.node_id);
-  rv = raft_init(&raft_, &io_, log_->fsm(), o.node_id, self_address.c_str());
+  rv = raft_init(&raft_, io, log_->fsm(), o.node_id, self_address.c_str());
   if (rv != 0) return fail("raft_init", rv, raft_.errmsg);
   raft_ready_ = true;
-  log_->SetAsyncSnapshots(io_.version >= 2 && io_.async_work != nullptr);
+  log_->SetAsyncSnapshots(io->version >= 2 && io->async_work != nullptr);
 
   if (!o.join) {
     struct raft_configuration conf;
@@ -245,7 +246,7 @@ ClusterNode::~ClusterNode() {
   }
   read_index_.reset();
   if (loop_ready_) {
-    raft_uv_close(&io_);
+    raft_uv_close(vote_guard_.io());
     raft_uv_tcp_close(&transport_);
     uv_loop_close(&loop_);
   }
@@ -294,21 +295,23 @@ void ClusterNode::CheckCaughtUp() {
     return;
   }
   auto now = std::chrono::steady_clock::now();
-  if (probe_out_.load(std::memory_order_acquire) || now - probe_at_ < std::chrono::milliseconds(20)) return;
+  if (now - probe_at_ < std::chrono::milliseconds(20)) return;
   probe_at_ = now;
-  probe_out_.store(true, std::memory_order_release);
-  ReadBarrier([this](const Status&) { probe_out_.store(false, std::memory_order_release); });
+  BackgroundBarrier();
+}
+
+void ClusterNode::BackgroundBarrier() {
+  if (background_barrier_.exchange(true, std::memory_order_acq_rel)) return;
+  ReadBarrier([this](const Status&) { background_barrier_.store(false, std::memory_order_release); });
 }
 
 bool ClusterNode::CurrentWithin(std::chrono::milliseconds bound) {
   auto now = ReadFreshness::Clock::now();
   if (!freshness_.Within(now, bound)) return false;
   stale_reads_.fetch_add(1, std::memory_order_relaxed);
-  // Half the bound gone: one barrier in the background, so that a steady
+  // Half the bound gone: a barrier in the background, so that a steady
   // stream of stale reads seldom has to wait for one.
-  if (!freshness_.Within(now, bound / 2) && !refreshing_.exchange(true, std::memory_order_acq_rel)) {
-    ReadBarrier([this](const Status&) { refreshing_.store(false, std::memory_order_release); });
-  }
+  if (!freshness_.Within(now, bound / 2)) BackgroundBarrier();
   return true;
 }
 

@@ -86,6 +86,9 @@ class ClusterNode final : public ClusterRole {
   // since the first that succeeds (this one or a read's) disarms it. On
   // the loop thread.
   void CheckCaughtUp();
+  // A read barrier nobody waits for — it refreshes freshness_ and disarms
+  // the vote guard like any other — unless one is out already.
+  void BackgroundBarrier();
   void Event(const std::string& line) {
     if (options_.on_event) options_.on_event(line);
   }
@@ -97,18 +100,16 @@ class ClusterNode final : public ClusterRole {
   // Before read_index_: its pending questions are failed, and their
   // callbacks run, when it is destroyed.
   ReadFreshness freshness_;
-  std::atomic<bool> refreshing_{false};  // a barrier for freshness_ alone is out
+  std::atomic<bool> background_barrier_{false};  // a BackgroundBarrier is out
   std::atomic<int64_t> read_barriers_{0}, stale_reads_{0};
-  VoteGuard vote_guard_;
-  std::atomic<bool> probe_out_{false};                // a CheckCaughtUp barrier is out
-  std::chrono::steady_clock::time_point probe_at_{};  // the last one started (loop thread)
+  VoteGuard vote_guard_;                              // holds the raft_io
+  std::chrono::steady_clock::time_point probe_at_{};  // CheckCaughtUp's last barrier (loop thread)
   std::unique_ptr<ReadIndexClient> read_index_;
 
   uv_loop_t loop_{};
   uv_async_t wake_{};
   uv_check_t check_{};
   struct raft_uv_transport transport_ {};
-  struct raft_io io_ {};
   struct raft raft_ {};
   bool loop_ready_ = false, raft_ready_ = false;
   std::atomic<bool> stopping_{false};

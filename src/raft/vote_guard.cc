@@ -1,49 +1,21 @@
 #include "raft/vote_guard.h"
 
-#include <map>
-#include <mutex>
-
 namespace parendb {
-namespace {
 
-// The guard of each raft_io: libraft's callbacks carry only the io (an
-// uncontended lock and a lookup per message, next to a socket read).
-std::mutex registry_mu;
-std::map<const struct raft_io*, VoteGuard*>& Registry() {
-  static auto* registry = new std::map<const struct raft_io*, VoteGuard*>;
-  return *registry;
-}
-
-VoteGuard* GuardOf(const struct raft_io* io) {
-  std::lock_guard lock(registry_mu);
-  auto it = Registry().find(io);
-  return it == Registry().end() ? nullptr : it->second;
-}
-
-}  // namespace
-
-VoteGuard::~VoteGuard() {
-  if (io_ == nullptr) return;
-  std::lock_guard lock(registry_mu);
-  Registry().erase(io_);
-}
-
-void VoteGuard::Install(struct raft_io* io) {
-  io_ = io;
-  inner_start_ = io->start;
-  io->start = &Start;
-  std::lock_guard lock(registry_mu);
-  Registry()[io] = this;
+void VoteGuard::Install() {
+  static_assert(std::is_standard_layout_v<Slot>, "Of() casts a raft_io* to its Slot");
+  inner_start_ = slot_.io.start;
+  slot_.io.start = &Start;
 }
 
 int VoteGuard::Start(struct raft_io* io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv) {
-  VoteGuard* self = GuardOf(io);
+  VoteGuard* self = Of(io);
   self->inner_recv_ = recv;
   return self->inner_start_(io, msecs, tick, &Recv);
 }
 
 void VoteGuard::Recv(struct raft_io* io, struct raft_message* message) {
-  VoteGuard* self = GuardOf(io);
+  VoteGuard* self = Of(io);
   if (message->type == RAFT_IO_REQUEST_VOTE) {
     const struct raft_request_vote& request = message->request_vote;
     if (self->armed() && !Admits(request)) {

@@ -23,6 +23,7 @@
 #include "raft/libraft.h"
 
 #include <atomic>
+#include <type_traits>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -32,14 +33,16 @@ namespace parendb {
 class VoteGuard {
  public:
   VoteGuard() = default;
-  ~VoteGuard();
   VoteGuard(const VoteGuard&) = delete;
   VoteGuard& operator=(const VoteGuard&) = delete;
 
-  // Puts the guard between io and the raft instance that will start it:
+  // The raft_io to give raft_uv_init and raft_init. The guard holds it, so
+  // libraft's callbacks, which carry only the io, lead back to the guard.
+  struct raft_io* io() { return &slot_.io; }
+  // Puts the guard between io() and the raft instance that will start it:
   // after raft_uv_init, before raft_start. Armed or not, it then sees
-  // every message io receives.
-  void Install(struct raft_io* io);
+  // every message io() receives.
+  void Install();
   void Arm() { armed_.store(true, std::memory_order_release); }
   // Whether it was armed (so only one caller tells of it).
   bool Disarm() { return armed_.exchange(false, std::memory_order_acq_rel); }
@@ -55,7 +58,14 @@ class VoteGuard {
   static int Start(struct raft_io* io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
   static void Recv(struct raft_io* io, struct raft_message* message);
 
-  struct raft_io* io_ = nullptr;
+  // io first in a standard-layout struct: a raft_io* of ours is a Slot*.
+  struct Slot {
+    struct raft_io io;
+    VoteGuard* guard;
+  };
+  static VoteGuard* Of(struct raft_io* io) { return reinterpret_cast<Slot*>(io)->guard; }
+
+  Slot slot_{{}, this};
   int (*inner_start_)(struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb) = nullptr;
   raft_io_recv_cb inner_recv_ = nullptr;
   std::atomic<bool> armed_{false};

@@ -20,6 +20,9 @@ constexpr size_t kBlock = 4096;
 // commit does not pin its size for the life of the segment.
 constexpr size_t kKeptCapacity = 16u << 20;
 
+// What segments are extended with, from memory aligned for direct writes.
+alignas(kBlock) const char kZeros[1u << 16] = {};
+
 size_t RoundUp(size_t n) { return (n + kBlock - 1) & ~(kBlock - 1); }
 uint64_t RoundDown(uint64_t n) { return n & ~uint64_t{kBlock - 1}; }
 
@@ -84,6 +87,18 @@ class DirectLogFile final : public WritableFile {
 
   uint64_t size() const override { return size_; }
 
+  // Writes zeros up to target (a block boundary): 0, or the errno.
+  int ExtendTo(uint64_t target) {
+    while (allocated_ < target) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof kZeros, target - allocated_));
+      ssize_t w = ::pwrite(fd_, kZeros, n, static_cast<off_t>(allocated_));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return w < 0 ? errno : EIO;
+      allocated_ += static_cast<uint64_t>(w);
+    }
+    return 0;
+  }
+
  private:
   // Writes the buffered blocks at their offset, then keeps the partial
   // last one. flags RWF_DSYNC: durable when it returns.
@@ -129,20 +144,10 @@ class DirectLogFile final : public WritableFile {
   // Zeros, written directly, up past need in steps of preallocate_, so
   // that appends overwrite blocks that exist and a sync commits no size.
   Status Extend(uint64_t need) {
-    uint64_t target = std::max<uint64_t>(RoundUp(need), allocated_ + preallocate_);
-    size_t chunk = std::min<size_t>(preallocate_, 1u << 20);
-    AlignedBuffer zeros = Allocate(chunk);
-    if (zeros == nullptr) return Status(ErrorCode::kIo, "out of memory for the log's write buffer");
-    std::memset(zeros.get(), 0, chunk);
-    while (allocated_ < target) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, target - allocated_));
-      ssize_t w = ::pwrite(fd_, zeros.get(), n, static_cast<off_t>(allocated_));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return IoError("cannot extend", path_, errno);
-      allocated_ += static_cast<uint64_t>(w);
-    }
-    return Status::Ok();
+    int err = ExtendTo(std::max<uint64_t>(RoundUp(need), allocated_ + preallocate_));
+    return err == 0 ? Status::Ok() : IoError("cannot extend", path_, err);
   }
+
 
   const std::string path_;
   int fd_;
@@ -167,23 +172,14 @@ Status OpenDirectLogFile(const std::string& path, size_t preallocate, std::uniqu
     return Status(ErrorCode::kIo, "the filesystem of " + path + " does not take direct I/O");
   }
   if (fd < 0) return IoError("cannot open", path, errno);
-  // One block of zeros now: a filesystem that opens with O_DIRECT but
-  // refuses such writes (EINVAL) is found here, not at the first commit.
-  AlignedBuffer zeros = Allocate(kBlock);
-  if (zeros == nullptr) {
-    ::close(fd);
-    return Status(ErrorCode::kIo, "out of memory for the log's write buffer");
-  }
-  std::memset(zeros.get(), 0, kBlock);
-  ssize_t w;
-  do w = ::pwrite(fd, zeros.get(), kBlock, 0); while (w < 0 && errno == EINTR);
-  if (w != static_cast<ssize_t>(kBlock)) {
-    int err = w < 0 ? errno : EIO;
-    ::close(fd);
+  auto file = std::make_unique<DirectLogFile>(path, fd, preallocate);
+  // The first zeros now: a filesystem that opens with O_DIRECT but refuses
+  // such writes (EINVAL) is found here, not at the first commit.
+  if (int err = file->ExtendTo(kBlock); err != 0) {
     *supported = err != EINVAL;
-    return IoError("cannot write", path, err);
+    return IoError("cannot write", path, err);  // file closes fd
   }
-  *out = std::make_unique<DirectLogFile>(path, fd, preallocate);
+  *out = std::move(file);
   return Status::Ok();
 }
 
