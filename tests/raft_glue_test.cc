@@ -26,15 +26,36 @@ using namespace parendb;
 
 namespace {
 
-// What the evaluator asks of a cluster, answered from one node's log. The
-// fixture has no client ports, so a follower's read barrier is not
-// exercised here (tests/cluster_test.cc does, with real processes).
+// What the evaluator asks of a cluster, answered from one node's log. A
+// follower's read barrier asks the leader's log for a read index directly
+// (the fixture has no client ports; tests/cluster_test.cc has the real
+// (cluster read-index) exchange) and completes once this node has applied
+// that index, as ClusterNode's does.
 class FixtureRole final : public ClusterRole {
  public:
-  explicit FixtureRole(ReplicatedLog* log) : log_(log) {}
+  FixtureRole(ReplicatedLog* log, std::function<ReplicatedLog*()> leader) : log_(log), leader_(std::move(leader)) {}
   Status AcceptsUpdates(uint64_t* epoch) override { return log_->AcceptsUpdates(epoch); }
   void ReadBarrier(std::function<void(Status)> done) override {
-    log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
+    ReplicatedLog* leader = leader_();
+    if (leader == nullptr || leader == log_) {
+      return log_->ReadIndex([done = std::move(done)](Status st, uint64_t) { done(std::move(st)); });
+    }
+    leader->ReadIndex([this, done = std::move(done)](Status st, uint64_t index) mutable {
+      if (!st.ok()) return done(std::move(st));
+      waiting_.push_back({index, std::move(done)});
+    });
+  }
+  // After each fixture step: the follower barriers whose index is applied.
+  void Poll() {
+    for (size_t i = 0; i < waiting_.size();) {
+      if (log_->applied() >= waiting_[i].first) {
+        auto done = std::move(waiting_[i].second);
+        waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
+        done(Status::Ok());
+      } else {
+        ++i;
+      }
+    }
   }
   bool CurrentWithin(std::chrono::milliseconds) override { return false; }  // tests/cluster_test.cc has them
   void ReadIndex(std::function<void(Status, uint64_t)> done) override { log_->ReadIndex(std::move(done)); }
@@ -46,6 +67,8 @@ class FixtureRole final : public ClusterRole {
 
  private:
   ReplicatedLog* log_;
+  std::function<ReplicatedLog*()> leader_;
+  std::vector<std::pair<uint64_t, std::function<void(Status)>>> waiting_;
 };
 
 struct Node {
@@ -69,7 +92,10 @@ class GlueCluster {
                                                  "10.0.0." + std::to_string(i + 1) + ":7420", [] {});
       node.log = log.get();
       node.engine->AttachLog(std::move(log));
-      node.role = std::make_unique<FixtureRole>(node.log);
+      node.role = std::make_unique<FixtureRole>(node.log, [this]() -> ReplicatedLog* {
+        unsigned l = raft_fixture_leader_index(&f_);
+        return l < nodes_.size() ? nodes_[l].log : nullptr;
+      });
       node.engine->SetCluster(node.role.get());
       REQUIRE(raft_fixture_grow(&f_, node.log->fsm()) == 0);
     }
@@ -98,6 +124,7 @@ class GlueCluster {
     for (unsigned i = 0; i < size(); ++i) {
       if (raft_fixture_alive(&f_, i)) nodes_[i].log->Refresh();
     }
+    for (Node& n : nodes_) n.role->Poll();
     for (Node& n : nodes_) {
       if (n.session) n.session->Resume();
     }
@@ -297,6 +324,32 @@ TEST_SUITE("raft") {
     CHECK(r.back() == "(ok committed)");
   }
 
+  TEST_CASE("a follower that has not applied a mkcoll yet catches up before a select answers unknown-collection") {
+    // Without the catch-up it answered unknown-collection for a collection
+    // whose mkcoll and first document were acknowledged before the select
+    // was sent: a stale answer from a strictly serializable read.
+    GlueCluster c(3);
+    unsigned leader = SeededLeader(c, 1);
+    unsigned lagging = (leader + 1) % 3;
+    raft_fixture_saturate(c.fixture(), leader, lagging);  // it hears nothing more from the leader
+    REQUIRE(c.Catalog(leader, [](Engine& e) { return e.MakeCollection("late"); }).ok());
+    auto r = c.Run(leader, "(open t)(acquire t)(create d t (coll late)) {\"_id\": 7}(commit t)");
+    REQUIRE(r.back() == "(ok committed)");
+    REQUIRE(c.node(lagging).engine->FindCollection("late") == nullptr);
+    // The link comes back only once the select is waiting.
+    r = c.Run(lagging, "(open q)(selects s q r (coll late) true)(acquire q)(readall s)(close q)",
+              [&](int step) {
+                if (step == 0) raft_fixture_desaturate(c.fixture(), leader, lagging);
+              });
+    REQUIRE(r.size() == 5);
+    CHECK(r[1] == "(ok selected)");
+    CHECK(r[3] == R"([{"_id":7}])");
+    // A collection that exists nowhere is still unknown, once caught up.
+    r = c.Run(lagging, "(open q)(selects s q r (coll nowhere) true)");
+    REQUIRE(r.size() == 2);
+    CHECK(StartsWith(r[1], "(error unknown-collection \"no collection named nowhere"));
+  }
+
   TEST_CASE("a leader cut off mid-commit answers unavailable; the cluster agrees on the outcome") {
     GlueCluster c(3);
     unsigned l = SeededLeader(c, 2);
@@ -434,6 +487,35 @@ TEST_SUITE("raft") {
     CHECK(c.Dump(lagging) == expected);
     CHECK(c.node(lagging).log->role().snapshots_installed >= 1);
     CHECK(c.node(static_cast<unsigned>(leader)).log->role().snapshots_taken >= 1);
+  }
+
+  TEST_CASE("a read whose barrier catches up by installing a snapshot reads the installed collections") {
+    // The select binds the lagging node's collection; the snapshot replaces
+    // it while the acquire waits. Before the rebind the read answered
+    // unknown-collection "collection acc was dropped".
+    GlueCluster c(3);
+    for (unsigned i = 0; i < 3; ++i) {
+      raft_set_snapshot_threshold(raft_fixture_get(c.fixture(), i), 8);
+      raft_set_snapshot_trailing(raft_fixture_get(c.fixture(), i), 2);
+      // As ClusterNode sets it: the node cut off does not come back with a
+      // higher term that deposes the leader.
+      raft_set_pre_vote(raft_fixture_get(c.fixture(), i), true);
+    }
+    unsigned leader = SeededLeader(c, 3);
+    unsigned lagging = (leader + 1) % 3;
+    raft_fixture_saturate(c.fixture(), leader, lagging);  // both ways: it hears and is heard by none but the other
+    raft_fixture_saturate(c.fixture(), lagging, leader);
+    for (int k = 1; k <= 40; ++k) REQUIRE(c.Run(leader, Transfer(k % 3, (k + 1) % 3, k)).back() == "(ok committed)");
+    const std::string read = "(open q)(selects s q r (coll acc) true)(acquire q)(readall s)(close q)";
+    auto expected = c.Run(leader, read);
+    REQUIRE(expected.size() == 5);
+    auto r = c.Run(lagging, read, [&](int step) {
+      if (step == 0) DesaturateAll(c);
+    });
+    REQUIRE(r.size() == 5);
+    CHECK(r[2] == "(ok acquired)");
+    CHECK(r[3] == expected[3]);
+    CHECK(c.node(lagging).log->role().snapshots_installed >= 1);
   }
 
   TEST_CASE("a transaction that acquired under one leadership never commits under a later one") {

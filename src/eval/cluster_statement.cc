@@ -1,5 +1,6 @@
 // Section 11 in the session: (cluster), (cluster read-index), and the
-// wait of a read-only acquire until this node has caught up.
+// waits until this node has caught up: of a read-only acquire, and of a
+// select of a collection this node does not have.
 #include "doc/json.h"
 #include "eval/evaluator.h"
 #include "eval/evaluator_state.h"
@@ -14,6 +15,24 @@ void Evaluator::ReadBarrier(Transaction* t) {
   pending_ = p;
   pending_txn_ = t;
   pending_kind_ = WaitKind::kReadBarrier;
+  engine_->cluster()->ReadBarrier(PendingWait::Completer(std::move(p)));
+}
+
+void Evaluator::CatchUpAndSelect(Transaction* t, bool multi) {
+  // A node that has not applied a mkcoll yet would answer unknown-collection
+  // for a collection created before the select was sent — a stale answer a
+  // strictly serializable read must not give. So this node first catches up
+  // as a read-only acquire does (only on this error path: a collection
+  // already here needs no barrier, the acquire's own covers its contents),
+  // then the select runs again and its answer holds as of the barrier. The
+  // statement stays in stmt_ meanwhile: the session reads nothing else while
+  // it waits.
+  auto p = std::make_shared<PendingWait>();
+  p->wakeup = wakeup_;
+  pending_ = p;
+  pending_txn_ = t;
+  pending_kind_ = WaitKind::kSelectBarrier;
+  pending_multi_ = multi;
   engine_->cluster()->ReadBarrier(PendingWait::Completer(std::move(p)));
 }
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "doc/json.h"
 #include "index/key.h"
@@ -182,6 +183,13 @@ void Evaluator::Resume() {
   } else if (pending_kind_ == WaitKind::kReadBarrier) {
     if (p->status.ok()) {
       RequestLocks(t);
+    } else {
+      Fail(std::move(p->status), t);
+    }
+  } else if (pending_kind_ == WaitKind::kSelectBarrier) {
+    if (p->status.ok()) {
+      select_caught_up_ = true;
+      Select(pending_multi_);
     } else {
       Fail(std::move(p->status), t);
     }
@@ -839,6 +847,7 @@ void Evaluator::Open() {
 }
 
 void Evaluator::Select(bool multi) {
+  const bool caught_up = std::exchange(select_caught_up_, false);
   Transaction* t = RequireTransaction(stmt_->txn);
   if (t == nullptr) return;
   if (t->stage != Transaction::Stage::kSelecting) {
@@ -852,7 +861,10 @@ void Evaluator::Select(bool multi) {
   }
   ResourceId lock_name;
   Collection* c = UseCollection(stmt_->collection, &lock_name);
-  if (c == nullptr) return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
+  if (c == nullptr) {
+    if (!caught_up && engine_->cluster() != nullptr) return CatchUpAndSelect(t, multi);
+    return Fail(Error(ErrorCode::kUnknownCollection, "no collection named " + stmt_->collection), t);
+  }
   std::unique_ptr<Selection> s = TakeSelection();
   s->name = stmt_->selection;
   s->txn = t;
@@ -952,9 +964,17 @@ Status Evaluator::Bind(Transaction* t, bool* retry) {
   }
   for (Selection* s : t->selections) {
     // The locks now keep the collection alive; check it was not dropped
-    // between acquire's request and the grant.
+    // between acquire's request and the grant. If one of the same name
+    // replaced it — a rmcoll and mkcoll, or on a cluster node a snapshot
+    // installed while the read barrier waited — the transaction has read
+    // nothing yet: it asks again, for that one.
     if (s->collection->dropped()) {
-      return Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " was dropped");
+      Collection* now = UseCollection(s->collection_name, &s->lock_name);
+      if (now == nullptr) return Error(ErrorCode::kUnknownCollection, "collection " + s->collection_name + " was dropped");
+      s->collection = now;
+      s->redo = Selection::Redo::kPlan;
+      *retry = true;
+      return Status::Ok();
     }
     s->docs.clear();
     if (s->by_index()) {

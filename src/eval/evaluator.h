@@ -111,8 +111,10 @@ class Evaluator {
 
  private:
   // kReadBarrier: a read-only acquire in a cluster, until this node has
-  // caught up (ClusterRole::ReadBarrier); kReadIndex: (cluster read-index).
-  enum class WaitKind { kAcquire, kCommit, kCatalog, kBackup, kReadBarrier, kReadIndex };
+  // caught up (ClusterRole::ReadBarrier); kSelectBarrier: the same for a
+  // select of a collection this node does not have (yet?); kReadIndex:
+  // (cluster read-index).
+  enum class WaitKind { kAcquire, kCommit, kCatalog, kBackup, kReadBarrier, kSelectBarrier, kReadIndex };
 
   void Pump();
   void CancelWaitIfAsked();
@@ -156,6 +158,7 @@ class Evaluator {
   void Collections();
   void Cluster();  // cluster_statement.cc
   void ReadBarrier(Transaction* t);
+  void CatchUpAndSelect(Transaction* t, bool multi);
   void Stats();
   void Checkpoint();
   void FinishCommit(Transaction* t, Status st);
@@ -296,6 +299,8 @@ class Evaluator {
   WaitKind pending_kind_ = WaitKind::kAcquire;
   std::string pending_word_;  // kCatalog: the ok word
   std::shared_ptr<uint64_t> pending_index_;  // kReadIndex: the answer
+  bool pending_multi_ = false;               // kSelectBarrier: selects, not select
+  bool select_caught_up_ = false;            // the select running now waited for its barrier
   // With metrics on: when the waiting statement began, and its kind.
   std::chrono::steady_clock::time_point pending_started_{};
   StatementKind pending_statement_ = StatementKind::kPing;
