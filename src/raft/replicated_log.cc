@@ -377,7 +377,15 @@ void ReplicatedLog::BarrierDone(struct raft_barrier* req, int status) {
                                          : Unavailable(std::string("the leadership could not be confirmed: ") + raft_strerror(status));
   for (auto& w : b->waiting) w(st, index);
   delete b;
-  self->StartBarrier();
+  if (status == 0) {
+    self->StartBarrier();
+  } else {
+    // libraft fails a barrier from inside its step-down, while raft_state
+    // still says leader but the leader's state is already freed: a
+    // raft_barrier now would use it (and crashed the node). The next Drain
+    // starts the next barrier — or fails its reads, if no longer leader.
+    self->wake_();
+  }
 }
 
 void ReplicatedLog::FailProposal(Proposal* p, const Status& why) {
