@@ -177,6 +177,7 @@ Status ClusterNode::Start() {
     auto* self = static_cast<ClusterNode*>(c->loop->data);
     if (self->raft_ready_ && !self->stopping_.load(std::memory_order_acquire)) {
       self->log_->Refresh();
+      self->incoming_.Poll();
       if (self->vote_guard_.armed()) self->CheckCaughtUp();
     }
   });
@@ -185,10 +186,10 @@ Status ClusterNode::Start() {
   if (rv != 0) return fail("raft transport", rv, nullptr);
   UseNoDelay(&transport_);
   raft_segments::ZeroFillNewFiles();  // before raft_uv_init: it prepares segments
-  struct raft_io* io = vote_guard_.io();
+  struct raft_io* io = incoming_.io();
   rv = raft_uv_init(io, &loop_, raft_dir.c_str(), &transport_);
   if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io->errmsg);
-  vote_guard_.Install();
+  incoming_.Install(&raft_, &vote_guard_);
   vote_guard_.SetEventLog([this](const std::string& line) { Event(line); });
   const std::string& self_address = o.members.at(o.node_id);
   rv = raft_init(&raft_, io, log_->fsm(), o.node_id, self_address.c_str());
@@ -246,7 +247,7 @@ ClusterNode::~ClusterNode() {
   }
   read_index_.reset();
   if (loop_ready_) {
-    raft_uv_close(vote_guard_.io());
+    raft_uv_close(incoming_.io());
     raft_uv_tcp_close(&transport_);
     uv_loop_close(&loop_);
   }
@@ -367,6 +368,7 @@ std::string ClusterNode::DescribeJson() {
   o.push_back({"commits_proposed", Value(static_cast<int64_t>(r.commits_proposed))});
   o.push_back({"snapshots_taken", Value(static_cast<int64_t>(r.snapshots_taken))});
   o.push_back({"snapshots_installed", Value(static_cast<int64_t>(r.snapshots_installed))});
+  o.push_back({"snapshots_held", Value(static_cast<int64_t>(incoming_.snapshots_held()))});
   o.push_back({"read_barriers", Value(read_barriers_.load(std::memory_order_relaxed))});
   o.push_back({"stale_reads", Value(stale_reads_.load(std::memory_order_relaxed))});
   o.push_back({"votes_refused", Value(static_cast<int64_t>(vote_guard_.refused()))});

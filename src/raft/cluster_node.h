@@ -28,6 +28,7 @@
 #include "raft/read_freshness.h"
 #include "raft/read_index_client.h"
 #include "raft/replicated_log.h"
+#include "raft/incoming.h"
 #include "raft/vote_guard.h"
 #include "wal/file.h"
 
@@ -102,7 +103,8 @@ class ClusterNode final : public ClusterRole {
   ReadFreshness freshness_;
   std::atomic<bool> background_barrier_{false};  // a BackgroundBarrier is out
   std::atomic<int64_t> read_barriers_{0}, stale_reads_{0};
-  VoteGuard vote_guard_;                              // holds the raft_io
+  VoteGuard vote_guard_;
+  IncomingMessages incoming_;                         // holds the raft_io
   std::chrono::steady_clock::time_point probe_at_{};  // CheckCaughtUp's last barrier (loop thread)
   std::unique_ptr<ReadIndexClient> read_index_;
 

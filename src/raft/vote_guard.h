@@ -16,14 +16,13 @@
 // the first election goes on; in a running cluster a candidate can no
 // longer win with this node's vote alone, and the node catches up from
 // the leader. A dropped request is a lost message to the candidate, which
-// Raft tolerates. Not covered: two of three nodes without the data (one
+// Raft tolerates. (IncomingMessages, incoming.h, asks it of each request.) Not covered: two of three nodes without the data (one
 // that lost it, one that never had it) can still elect each other.
 #pragma once
 
 #include "raft/libraft.h"
 
 #include <atomic>
-#include <type_traits>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -36,13 +35,6 @@ class VoteGuard {
   VoteGuard(const VoteGuard&) = delete;
   VoteGuard& operator=(const VoteGuard&) = delete;
 
-  // The raft_io to give raft_uv_init and raft_init. The guard holds it, so
-  // libraft's callbacks, which carry only the io, lead back to the guard.
-  struct raft_io* io() { return &slot_.io; }
-  // Puts the guard between io() and the raft instance that will start it:
-  // after raft_uv_init, before raft_start. Armed or not, it then sees
-  // every message io() receives.
-  void Install();
   void Arm() { armed_.store(true, std::memory_order_release); }
   // Whether it was armed (so only one caller tells of it).
   bool Disarm() { return armed_.exchange(false, std::memory_order_acq_rel); }
@@ -53,21 +45,11 @@ class VoteGuard {
 
   // Whether a vote request may reach a node whose guard is armed.
   static bool Admits(const struct raft_request_vote& request) { return request.last_log_index <= 1; }
+  // On the Raft loop, for every vote request received (incoming.h): true
+  // to drop it, as if lost. Counts and logs what it refuses.
+  bool Refuses(const struct raft_request_vote& request);
 
  private:
-  static int Start(struct raft_io* io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
-  static void Recv(struct raft_io* io, struct raft_message* message);
-
-  // io first in a standard-layout struct: a raft_io* of ours is a Slot*.
-  struct Slot {
-    struct raft_io io;
-    VoteGuard* guard;
-  };
-  static VoteGuard* Of(struct raft_io* io) { return reinterpret_cast<Slot*>(io)->guard; }
-
-  Slot slot_{{}, this};
-  int (*inner_start_)(struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb) = nullptr;
-  raft_io_recv_cb inner_recv_ = nullptr;
   std::atomic<bool> armed_{false};
   std::atomic<uint64_t> refused_{0};
   raft_term logged_term_ = 0;  // the Raft loop's

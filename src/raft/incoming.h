@@ -1,0 +1,74 @@
+// What ParenDB does to Raft messages between libraft's I/O and libraft:
+// it sits between the raft_io given to raft_init and the receive callback
+// libraft passes to its start, and sees every message the node receives.
+//
+// Two things happen there:
+//   - Vote requests go through the node's VoteGuard (vote_guard.h), which
+//     drops some while a node that started empty catches up.
+//   - An InstallSnapshot that arrives while this node is taking (or
+//     installing) a snapshot of its own is held, not handed on: libraft
+//     0.15 drops such a message without an answer, and the leader then
+//     resends it only after --snapshot-timeout (10 s by default), a stall
+//     of every commit when the other follower is down. It is handed on
+//     by Poll, called after each turn of the loop, once the node's own
+//     snapshot is done; a newer one replaces it meanwhile. (Found by the
+//     nemesis test in tests/cluster_test.cc: a follower restarted behind
+//     applies entries, crosses its snapshot threshold, and the leader's
+//     snapshot arrives during its own.)
+// Raft tolerates both: a message dropped or delayed is one lost or late.
+#pragma once
+
+#include "raft/libraft.h"
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+
+namespace parendb {
+
+class VoteGuard;
+
+class IncomingMessages {
+ public:
+  IncomingMessages() = default;
+  IncomingMessages(const IncomingMessages&) = delete;
+  IncomingMessages& operator=(const IncomingMessages&) = delete;
+  ~IncomingMessages() { DropHeld(); }
+
+  // The raft_io to give raft_uv_init and raft_init. This object holds it,
+  // so libraft's callbacks, which carry only the io, lead back here.
+  struct raft_io* io() { return &slot_.io; }
+  // Goes between io() and `raft`, which will start it: after raft_uv_init,
+  // before raft_start. Both outlive this object's use.
+  void Install(struct raft* raft, VoteGuard* votes);
+  // On the loop thread, after each turn: hands on a held InstallSnapshot
+  // once the node's own snapshot is done.
+  void Poll();
+  // InstallSnapshot messages held so far (each at most once).
+  uint64_t snapshots_held() const { return held_count_.load(std::memory_order_relaxed); }
+
+ private:
+  static int Start(struct raft_io* io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+  static void Recv(struct raft_io* io, struct raft_message* message);
+  // What libraft 0.15's recvInstallSnapshot checks before it drops one.
+  bool SnapshotBusy() const { return raft_->snapshot.pending.term != 0 || raft_->snapshot.put.data != nullptr; }
+  void DropHeld();
+
+  // io first in a standard-layout struct: a raft_io* of ours is a Slot*.
+  struct Slot {
+    struct raft_io io;
+    IncomingMessages* self;
+  };
+  static IncomingMessages* Of(struct raft_io* io) { return reinterpret_cast<Slot*>(io)->self; }
+
+  Slot slot_{{}, this};
+  struct raft* raft_ = nullptr;
+  VoteGuard* votes_ = nullptr;
+  int (*inner_start_)(struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb) = nullptr;
+  raft_io_recv_cb inner_recv_ = nullptr;
+  std::optional<struct raft_message> held_;  // the loop thread's; owns its data and configuration
+  std::atomic<uint64_t> held_count_{0};
+};
+
+}  // namespace parendb
