@@ -374,7 +374,7 @@ constexpr int64_t kLoadBalance = 100;
 // transfer acknowledged before it began; a stale one, whole transfers.
 class TransferLoad {
  public:
-  TransferLoad(TestCluster& c, int writers, int readers) : c_(c), readers_(readers) {
+  TransferLoad(TestCluster& c, int writers, int readers) : c_(c), readers_(readers), acked_on_(c.size()) {
     for (size_t i = 0; i < c.size(); ++i) ports_.push_back(c.port(i));
     for (int w = 0; w < writers; ++w) threads_.emplace_back([this, w] { Write(w + 1); });
     for (int r = 0; r < readers; ++r) threads_.emplace_back([this, r] { Read(r + 101); });
@@ -390,12 +390,29 @@ class TransferLoad {
     std::lock_guard lock(mu_);
     return acked_.size();
   }
+  // Transfers acknowledged by nodes other than `node`.
+  size_t AckedElsewhere(size_t node) {
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    for (size_t i = 0; i < acked_on_.size(); ++i) n += i == node ? 0 : acked_on_[i];
+    return n;
+  }
   // The leader the writers were told of is gone.
   void ForgetLeader() { hint_ = -1; }
   // Until `n` transfers are acknowledged; false after `within`.
   bool WaitAcked(size_t n, std::chrono::milliseconds within) {
     for (auto until = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < until;) {
       if (acked() >= n) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+  // Until nodes other than `node` have acknowledged `n` transfers; false
+  // after `within`. (Counting only other nodes: an answer the killed
+  // leader sent just before it died proves nothing about its successor.)
+  bool WaitAckedElsewhere(size_t node, size_t n, std::chrono::milliseconds within) {
+    for (auto until = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < until;) {
+      if (AckedElsewhere(node) >= n) return true;
       std::this_thread::sleep_for(5ms);
     }
     return false;
@@ -467,6 +484,7 @@ class TransferLoad {
       const std::string& last = r.back();
       if (r.size() == 8 && last == "(ok committed)") {
         acked_.insert(k);
+        ++acked_on_[target];
         last_acked_ = std::max(last_acked_.load(), k);
       } else if (last[0] == '<' || StartsWith(last, "(error unavailable")) {
         ++indeterminate_;
@@ -541,6 +559,7 @@ class TransferLoad {
   std::atomic<int> hint_{-1};
   std::mutex mu_;
   std::set<int64_t> acked_, refused_;
+  std::vector<size_t> acked_on_;  // by the node that answered
   int64_t indeterminate_ = 0, current_reads_ = 0, stale_reads_ = 0;
   std::vector<std::string> violations_;
   std::vector<std::thread> threads_;
@@ -671,11 +690,12 @@ TEST_SUITE("cluster") {
       std::this_thread::sleep_for(300ms);
       int leader = c.Leader();
       REQUIRE(leader >= 0);
-      size_t before = load.acked();
+      size_t before = load.AckedElsewhere(static_cast<size_t>(leader));
       auto t0 = std::chrono::steady_clock::now();
       c.Kill(static_cast<size_t>(leader), SIGKILL);
       load.ForgetLeader();
-      REQUIRE(load.WaitAcked(before + 1, 2 * kLeaderWait));  // the survivors acknowledge a commit again
+      // The survivors acknowledge a commit again.
+      REQUIRE(load.WaitAckedElsewhere(static_cast<size_t>(leader), before + 1, 2 * kLeaderWait));
       failovers.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       c.Start(static_cast<size_t>(leader));
     }
@@ -717,9 +737,10 @@ TEST_SUITE("cluster") {
       size_t before = load.acked();
       switch (kind) {
         case 0:
+          before = load.AckedElsewhere(lead);
           c.Kill(lead, SIGKILL);
           load.ForgetLeader();
-          REQUIRE(load.WaitAcked(before + 1, 2 * kLeaderWait));
+          REQUIRE(load.WaitAckedElsewhere(lead, before + 1, 2 * kLeaderWait));
           c.Start(lead);
           break;
         case 1:
