@@ -204,6 +204,12 @@ class TestCluster {
     nodes_[i].spec = std::to_string(i + 1) + "=127.0.0.1:" + std::to_string(nodes_[i].raft_port);
     Start(i);
   }
+  // The last 2,000 bytes of node i's log.
+  std::string LogTail(size_t i) const {
+    std::ifstream in(root_ / ("log" + std::to_string(i + 1)));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.substr(text.size() > 2000 ? text.size() - 2000 : 0);
+  }
   std::string RaftAddress(size_t i) const { return "127.0.0.1:" + std::to_string(nodes_[i].raft_port); }
 
   void Start(size_t i) {
@@ -240,13 +246,32 @@ class TestCluster {
       int status;
       if (waitpid(pid, &status, WNOHANG) == pid) {
         n.pid = -1;
-        std::ifstream in(log);
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        FAIL("node " << i + 1 << " exited at start: " << text.substr(text.size() > 2000 ? text.size() - 2000 : 0));
+        FAIL("node " << i + 1 << " exited at start: " << LogTail(i));
       }
       std::this_thread::sleep_for(10ms);
     }
     FAIL("node " << i + 1 << " did not start within 10 s");
+  }
+  // Every node the test started and has not killed is still running;
+  // otherwise fails with the end of its log (a sanitizer's report, say),
+  // which says more than the timeout its absence would cause.
+  void CheckAlive() {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      int status;
+      if (nodes_[i].pid <= 0 || waitpid(nodes_[i].pid, &status, WNOHANG) != nodes_[i].pid) continue;
+      nodes_[i].pid = -1;
+      FAIL("node " << i + 1 << " ended by itself ("
+                   << (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                           : "exit code " + std::to_string(WEXITSTATUS(status)))
+                   << "); its log ends: " << LogTail(i));
+    }
+  }
+  // A wait for the cluster to make progress: on failure, first a node that
+  // died by itself, then `what`.
+  void RequireProgress(bool ok, const char* what) {
+    if (ok) return;
+    CheckAlive();
+    FAIL(what);
   }
   void Kill(size_t i, int sig) {
     Node& n = nodes_[i];
@@ -688,6 +713,7 @@ TEST_SUITE("cluster") {
     std::vector<double> failovers;
     for (int kill = 0; kill < kills; ++kill) {
       std::this_thread::sleep_for(300ms);
+      c.CheckAlive();
       int leader = c.Leader();
       REQUIRE(leader >= 0);
       size_t before = load.AckedElsewhere(static_cast<size_t>(leader));
@@ -695,7 +721,8 @@ TEST_SUITE("cluster") {
       c.Kill(static_cast<size_t>(leader), SIGKILL);
       load.ForgetLeader();
       // The survivors acknowledge a commit again.
-      REQUIRE(load.WaitAckedElsewhere(static_cast<size_t>(leader), before + 1, 2 * kLeaderWait));
+      c.RequireProgress(load.WaitAckedElsewhere(static_cast<size_t>(leader), before + 1, 2 * kLeaderWait),
+                        "no surviving node acknowledged a commit");
       failovers.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       c.Start(static_cast<size_t>(leader));
     }
@@ -727,6 +754,7 @@ TEST_SUITE("cluster") {
     int count[5] = {};
     for (int f = 0; f < faults; ++f) {
       std::this_thread::sleep_for(300ms);
+      c.CheckAlive();
       int leader = c.Leader();
       REQUIRE(leader >= 0);
       auto lead = static_cast<size_t>(leader);
@@ -740,12 +768,13 @@ TEST_SUITE("cluster") {
           before = load.AckedElsewhere(lead);
           c.Kill(lead, SIGKILL);
           load.ForgetLeader();
-          REQUIRE(load.WaitAckedElsewhere(lead, before + 1, 2 * kLeaderWait));
+          c.RequireProgress(load.WaitAckedElsewhere(lead, before + 1, 2 * kLeaderWait),
+                            "no surviving node acknowledged a commit");
           c.Start(lead);
           break;
         case 1:
           c.Kill(follower, SIGKILL);
-          REQUIRE(load.WaitAcked(before + 20, kLeaderWait));
+          c.RequireProgress(load.WaitAcked(before + 20, kLeaderWait), "20 commits were not acknowledged");
           c.Start(follower);
           break;
         case 2: {
@@ -759,7 +788,7 @@ TEST_SUITE("cluster") {
         }
         case 3:
           c.Kill(follower, SIGSTOP);
-          REQUIRE(load.WaitAcked(before + 20, kLeaderWait));
+          c.RequireProgress(load.WaitAcked(before + 20, kLeaderWait), "20 commits were not acknowledged");
           c.Kill(follower, SIGCONT);
           break;
         default:
