@@ -411,33 +411,23 @@ class TransferLoad {
       if (t.joinable()) t.join();
     }
   }
-  size_t acked() {
-    std::lock_guard lock(mu_);
-    return acked_.size();
-  }
-  // Transfers acknowledged by nodes other than `node`.
-  size_t AckedElsewhere(size_t node) {
+  static constexpr size_t kNoNode = SIZE_MAX;
+  // Transfers acknowledged, by any node but `except`.
+  size_t Acked(size_t except = kNoNode) {
     std::lock_guard lock(mu_);
     size_t n = 0;
-    for (size_t i = 0; i < acked_on_.size(); ++i) n += i == node ? 0 : acked_on_[i];
+    for (size_t i = 0; i < acked_on_.size(); ++i) n += i == except ? 0 : acked_on_[i];
     return n;
   }
   // The leader the writers were told of is gone.
   void ForgetLeader() { hint_ = -1; }
-  // Until `n` transfers are acknowledged; false after `within`.
-  bool WaitAcked(size_t n, std::chrono::milliseconds within) {
+  // Until `n` transfers are acknowledged by nodes other than `except`;
+  // false after `within`. (After a leader's kill, counting only the other
+  // nodes: an answer it sent just before it died proves nothing about its
+  // successor.)
+  bool WaitAcked(size_t n, std::chrono::milliseconds within, size_t except = kNoNode) {
     for (auto until = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < until;) {
-      if (acked() >= n) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
-  }
-  // Until nodes other than `node` have acknowledged `n` transfers; false
-  // after `within`. (Counting only other nodes: an answer the killed
-  // leader sent just before it died proves nothing about its successor.)
-  bool WaitAckedElsewhere(size_t node, size_t n, std::chrono::milliseconds within) {
-    for (auto until = std::chrono::steady_clock::now() + within; std::chrono::steady_clock::now() < until;) {
-      if (AckedElsewhere(node) >= n) return true;
+      if (Acked(except) >= n) return true;
       std::this_thread::sleep_for(5ms);
     }
     return false;
@@ -716,12 +706,12 @@ TEST_SUITE("cluster") {
       c.CheckAlive();
       int leader = c.Leader();
       REQUIRE(leader >= 0);
-      size_t before = load.AckedElsewhere(static_cast<size_t>(leader));
+      size_t before = load.Acked(static_cast<size_t>(leader));
       auto t0 = std::chrono::steady_clock::now();
       c.Kill(static_cast<size_t>(leader), SIGKILL);
       load.ForgetLeader();
       // The survivors acknowledge a commit again.
-      c.RequireProgress(load.WaitAckedElsewhere(static_cast<size_t>(leader), before + 1, 2 * kLeaderWait),
+      c.RequireProgress(load.WaitAcked(before + 1, 2 * kLeaderWait, static_cast<size_t>(leader)),
                         "no surviving node acknowledged a commit");
       failovers.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
       c.Start(static_cast<size_t>(leader));
@@ -762,13 +752,13 @@ TEST_SUITE("cluster") {
       size_t kind = rng() % 5;
       ++count[kind];
       INFO("fault " << f + 1 << ": " << std::string(kNames[kind]));
-      size_t before = load.acked();
+      size_t before = load.Acked();
       switch (kind) {
         case 0:
-          before = load.AckedElsewhere(lead);
+          before = load.Acked(lead);
           c.Kill(lead, SIGKILL);
           load.ForgetLeader();
-          c.RequireProgress(load.WaitAckedElsewhere(lead, before + 1, 2 * kLeaderWait),
+          c.RequireProgress(load.WaitAcked(before + 1, 2 * kLeaderWait, lead),
                             "no surviving node acknowledged a commit");
           c.Start(lead);
           break;

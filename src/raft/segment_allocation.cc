@@ -1,11 +1,12 @@
 #include "raft/segment_allocation.h"
 
+#include "wal/file.h"
+
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -26,22 +27,13 @@ int Forward(int fd, off_t offset, off_t len) {
 
 // Zeros over [offset, offset + len) of a file whose end is at or before
 // offset, then one sync. 0 or an errno value, as posix_fallocate returns.
-int WriteZeros(int fd, off_t offset, off_t len) {
+int ZeroFill(int fd, off_t offset, off_t len) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   int zfd = ::open(path, O_WRONLY | O_CLOEXEC);  // without the caller's O_DSYNC
   if (zfd < 0) return Forward(fd, offset, len);
-  static char zeros[1 << 20];  // .bss: costs nothing until read
-  int err = 0;
-  for (off_t at = offset, end = offset + len; at < end && err == 0;) {
-    size_t n = static_cast<size_t>(std::min<off_t>(end - at, static_cast<off_t>(sizeof zeros)));
-    ssize_t w = ::pwrite(zfd, zeros, n, at);
-    if (w > 0) {
-      at += w;
-    } else if (w < 0 && errno != EINTR) {
-      err = errno;
-    }
-  }
+  auto at = static_cast<uint64_t>(offset);
+  int err = WriteZeros(zfd, &at, static_cast<uint64_t>(offset + len));
   if (err == 0 && ::fdatasync(zfd) != 0) err = errno;
   ::close(zfd);
   if (err == 0) g_filled.fetch_add(1, std::memory_order_relaxed);
@@ -63,5 +55,5 @@ extern "C" int posix_fallocate(int fd, off_t offset, off_t len) {
   if (::fstat(fd, &st) != 0) return errno;
   // Only past the end: zeros must never land on bytes the file holds.
   if (!S_ISREG(st.st_mode) || offset < st.st_size) return Forward(fd, offset, len);
-  return WriteZeros(fd, offset, len);
+  return ZeroFill(fd, offset, len);
 }

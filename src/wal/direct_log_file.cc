@@ -20,12 +20,6 @@ constexpr size_t kBlock = 4096;
 // commit does not pin its size for the life of the segment.
 constexpr size_t kKeptCapacity = 16u << 20;
 
-// What segments are extended with, from memory aligned for direct writes:
-// a whole preallocation step (LogWriter's is 1 MiB) in one write, since the
-// log's writer waits for it. Never written, so it lives in .bss and costs
-// neither file size nor memory until a first extension reads it.
-alignas(kBlock) char zeros[1u << 20];
-
 size_t RoundUp(size_t n) { return (n + kBlock - 1) & ~(kBlock - 1); }
 uint64_t RoundDown(uint64_t n) { return n & ~uint64_t{kBlock - 1}; }
 
@@ -91,16 +85,7 @@ class DirectLogFile final : public WritableFile {
   uint64_t size() const override { return size_; }
 
   // Writes zeros up to target (a block boundary): 0, or the errno.
-  int ExtendTo(uint64_t target) {
-    while (allocated_ < target) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, target - allocated_));
-      ssize_t w = ::pwrite(fd_, zeros, n, static_cast<off_t>(allocated_));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return w < 0 ? errno : EIO;
-      allocated_ += static_cast<uint64_t>(w);
-    }
-    return 0;
-  }
+  int ExtendTo(uint64_t target) { return WriteZeros(fd_, &allocated_, target); }
 
  private:
   // Writes the buffered blocks at their offset, then keeps the partial

@@ -13,6 +13,20 @@
 #include <cstring>
 
 namespace parendb {
+
+int WriteZeros(int fd, uint64_t* at, uint64_t to) {
+  // Never written: .bss, no file size, and no memory until first read.
+  alignas(4096) static char zeros[1u << 20];
+  while (*at < to) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, to - *at));
+    ssize_t w = ::pwrite(fd, zeros, n, static_cast<off_t>(*at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return w < 0 ? errno : EIO;
+    *at += static_cast<uint64_t>(w);
+  }
+  return 0;
+}
+
 namespace {
 
 Status IoError(const std::string& what, const std::string& path, int err) {
@@ -90,18 +104,8 @@ class PosixWritableFile final : public WritableFile {
   // Writes zeros (not fallocate: unwritten extents would still need
   // converting, which is metadata again) up past `need`.
   Status Extend(uint64_t need) {
-    static const std::string zeros(1u << 16, '\0');
-    uint64_t target = std::max<uint64_t>(need, allocated_ + preallocate_);
-    while (allocated_ < target) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), target - allocated_));
-      ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(allocated_));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return IoError("cannot extend", path_, errno);
-      }
-      allocated_ += static_cast<uint64_t>(w);
-    }
-    return Status::Ok();
+    int err = WriteZeros(fd_, &allocated_, std::max<uint64_t>(need, allocated_ + preallocate_));
+    return err == 0 ? Status::Ok() : IoError("cannot extend", path_, err);
   }
 
   std::string path_;

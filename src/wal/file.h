@@ -105,4 +105,12 @@ class DirLock {
   int fd_;
 };
 
+// Writes zeros into fd from *at up to `to`, advancing *at past each write;
+// 0, or the errno (EIO for a write that wrote nothing). How files are
+// extended ahead of their data (real zeros, not fallocate, whose unwritten
+// extents the first write to them must convert): the log's segments, and a
+// cluster node's Raft segments. One 1 MiB write at a time, from a block
+// aligned for O_DIRECT, since whoever extends usually waits for it.
+int WriteZeros(int fd, uint64_t* at, uint64_t to);
+
 }  // namespace parendb
