@@ -1,6 +1,8 @@
 // The evaluator's per-transaction state, shared by its source files
-// (evaluator.cc: the statements; selection_access.cc: how selections find
-// and lock their documents; index_statements.cc: the index statements).
+// (evaluator.cc: input, the transaction's stages and responses;
+// read_write_statements.cc: insert, read, update, delete, check;
+// selection_access.cc: how selections find and lock their documents;
+// index_statements.cc: the index statements).
 // Private to src/eval.
 #pragma once
 
@@ -36,7 +38,7 @@ struct WorkspaceEntry {
   bool keys_moved = false;
   // The document as its final text, never parsed into `value`: a created
   // one, or one whose updates were all made on its text (UpdateInText in
-  // evaluator.cc). Most are committed without anything reading them
+  // read_write_statements.cc). Most are committed without anything reading them
   // (conditions read values out of the text; an update it cannot make on
   // the text parses it into `value`).
   DocRef rendered;
