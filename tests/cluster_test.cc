@@ -267,11 +267,28 @@ class TestCluster {
     }
   }
   // A wait for the cluster to make progress: on failure, first a node that
-  // died by itself, then `what`.
-  void RequireProgress(bool ok, const char* what) {
+  // died by itself, then `what` with what every node says of the cluster
+  // and the end of its log.
+  void RequireProgress(bool ok, const std::string& what) {
     if (ok) return;
     CheckAlive();
-    FAIL(what);
+    FAIL(what << "\n" << Describe());
+  }
+  std::string Describe() const {
+    std::string out;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      out += "node " + std::to_string(i + 1) + ": ";
+      if (nodes_[i].pid <= 0) {
+        out += "not running";
+      } else if (nodes_[i].stopped) {
+        out += "stopped";
+      } else {
+        Conn conn(port(i));
+        out += conn.Ask("(cluster)\n", 1, 2000)[0];
+      }
+      out += "\n  its log ends: " + LogTail(i) + "\n";
+    }
+    return out;
   }
   void Kill(size_t i, int sig) {
     Node& n = nodes_[i];
