@@ -12,6 +12,7 @@
 #include "base/host_port.h"
 #include "doc/json.h"
 #include "raft/segment_allocation.h"
+#include "raft/segment_overlap.h"
 #include "wal/backup_source.h"
 
 namespace parendb {
@@ -134,6 +135,14 @@ Status ClusterNode::Start() {
   if (ec) return Status(ErrorCode::kIo, "cannot create " + raft_dir + ": " + ec.message());
   Status st = DirLock::Acquire(o.dir, &lock_);
   if (!st.ok()) return st;
+  // Segments libraft 0.15 can leave overlapping, which its loader refuses.
+  std::vector<std::string> set_aside;
+  st = raft_segments::SetAsideOverlappingSegments(raft_dir, &set_aside);
+  if (!st.ok()) return st;
+  for (const std::string& name : set_aside) {
+    Event("set aside Raft log segment " + name + " as overlap-" + name +
+          ": it overlaps a newer segment and lies behind the newest snapshot (an interrupted truncation)");
+  }
   // libuv writes to peers' sockets without MSG_NOSIGNAL: a peer that died
   // mid-message must not kill this process with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
