@@ -78,6 +78,11 @@ constexpr bool kSanitized = false;
 #endif
 constexpr int kElectionTimeoutMs = kSanitized ? 1000 : 300;
 constexpr std::chrono::seconds kLeaderWait{kSanitized ? 30 : 10};
+// How long a writer waits for a transaction's answers before it counts the
+// transfer indeterminate and moves on: well within kLeaderWait, so writers
+// that went to a stopped node (which accepts connections and never
+// answers) cannot keep the acknowledgements a test waits for from coming.
+constexpr int kAnswerWaitMs = static_cast<int>(std::chrono::milliseconds(kLeaderWait).count() / 4);
 
 // A connection that may fail: nodes come and go in these tests.
 class Conn {
@@ -511,7 +516,7 @@ class TransferLoad {
                              "))(select b t wn (coll acc) (= (f _id) " + std::to_string(b) +
                              "))(acquire t)(update a (f balance) (- (f balance) 1))(update b (f balance) (+ "
                              "(f balance) 1))(create l t (coll log)) {\"k\": " + ks + "}(commit t)\n",
-                         8);
+                         8, kAnswerWaitMs);
       std::lock_guard lock(mu_);
       const std::string& last = r.back();
       if (r.size() == 8 && last == "(ok committed)") {
@@ -521,6 +526,9 @@ class TransferLoad {
       } else if (last[0] == '<' || StartsWith(last, "(error unavailable")) {
         ++indeterminate_;
         conn.reset();
+        // No answer: the node may be stopped (its kernel still accepts
+        // connections). Try the next one unless a leader is named.
+        if (last[0] == '<') target = (target + 1) % ports_.size();
       } else {
         refused_.insert(k);
         int named = -1;
