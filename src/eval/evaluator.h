@@ -25,6 +25,8 @@
 
 namespace parendb {
 
+struct WorkspaceEntry;
+
 enum class ResponseKind : uint8_t { kOk, kJson, kError };
 
 // Where one response sits in output().
@@ -227,6 +229,9 @@ class Evaluator {
   DocView View(Transaction* t, Selection* s, size_t i) const;
   // Whether it exists for t, without parsing a committed version's text.
   bool Visible(Transaction* t, Selection* s, size_t i) const;
+  // t's workspace entry for that document, made (as its committed version,
+  // unchanged) when t has not written it yet; *fresh says whether it was.
+  WorkspaceEntry& WorkspaceFor(Transaction* t, Selection* s, size_t i, bool* fresh = nullptr);
   void AppendDocJson(Transaction* t, Selection* s, size_t i, std::string* out) const;
 
   Engine* engine_;

@@ -210,6 +210,13 @@ bool UpdateInText(std::string_view text, const std::vector<Path>& paths, const s
 
 }  // namespace
 
+WorkspaceEntry& Evaluator::WorkspaceFor(Transaction* t, Selection* s, size_t i, bool* fresh) {
+  auto [it, made] = t->workspace.try_emplace(WorkspaceKey{s->collection, s->docs[i].id});
+  if (made) it->second = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
+  if (fresh != nullptr) *fresh = made;
+  return it->second;
+}
+
 void Evaluator::Update() {
   Selection* s = RequireSelection(stmt_->selection, true);
   if (s == nullptr) return;
@@ -237,10 +244,8 @@ void Evaluator::Update() {
     // Only an update of an indexed path (or of a path above or below one)
     // can move the document in an index.
     std::vector<std::string> keys_before = touches_index ? IndexKeys(s->collection, before) : std::vector<std::string>();
-    WorkspaceKey key{s->collection, s->docs[i].id};
-    auto [it, fresh] = t->workspace.try_emplace(key);
-    WorkspaceEntry& e = it->second;
-    if (fresh) e = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
+    bool fresh;
+    WorkspaceEntry& e = WorkspaceFor(t, s, i, &fresh);
     // A document still in text form (as committed, or as created or
     // updated here) is changed in its text when every path names a value
     // it has; otherwise it is parsed into a tree and assigned on.
@@ -256,8 +261,8 @@ void Evaluator::Update() {
       }
     }
     if (!keys_before.empty()) {
-      it->second.keys_moved = true;
-      Status st = NoteIndexWrite(t, s->collection, key.id, keys_before, IndexKeys(s->collection, it->second.view()), s->lock);
+      e.keys_moved = true;
+      Status st = NoteIndexWrite(t, s->collection, s->docs[i].id, keys_before, IndexKeys(s->collection, e.view()), s->lock);
       if (!st.ok()) return Fail(std::move(st), t);
     }
     ++n;
@@ -294,11 +299,9 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
       if (!st.ok()) return Fail(std::move(st), t);
       fresh = std::move(after.as_object());
     }
-    WorkspaceKey key{s->collection, id};
-    auto [it, created] = t->workspace.try_emplace(key);
-    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
-    it->second.keys_moved = true;
-    it->second.set_value(Value(std::move(fresh)));
+    WorkspaceEntry& e = WorkspaceFor(t, s, i);
+    e.keys_moved = true;
+    e.set_value(Value(std::move(fresh)));
     ++n;
   }
   RespondOkCount("updated", n);
@@ -315,12 +318,10 @@ void Evaluator::Delete() {
       Status st = NoteIndexWrite(t, s->collection, s->docs[i].id, IndexKeys(s->collection, View(t, s, i)), {}, s->lock);
       if (!st.ok()) return Fail(std::move(st), t);
     }
-    WorkspaceKey key{s->collection, s->docs[i].id};
-    auto [it, created] = t->workspace.try_emplace(key);
-    if (created) it->second = WorkspaceEntry{s->collection, Value(), false, false, false, nullptr};
-    it->second.keys_moved = true;
-    it->second.deleted = true;
-    it->second.set_value(Value());
+    WorkspaceEntry& e = WorkspaceFor(t, s, i);
+    e.keys_moved = true;
+    e.deleted = true;
+    e.set_value(Value());
     ++n;
   }
   RespondOkCount("deleted", n);
