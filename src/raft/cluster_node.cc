@@ -136,12 +136,16 @@ Status ClusterNode::Start() {
   Status st = DirLock::Acquire(o.dir, &lock_);
   if (!st.ok()) return st;
   // Segments libraft 0.15 can leave overlapping, which its loader refuses.
-  std::vector<std::string> set_aside;
-  st = raft_segments::SetAsideOverlappingSegments(raft_dir, &set_aside);
+  raft_segments::Repair repair;
+  st = raft_segments::SetAsideOverlappingSegments(raft_dir, &repair);
   if (!st.ok()) return st;
-  for (const std::string& name : set_aside) {
+  for (const std::string& name : repair.set_aside) {
     Event("set aside Raft log segment " + name + " as overlap-" + name +
           ": it overlaps a newer segment and lies behind the newest snapshot (an interrupted truncation)");
+  }
+  for (const auto& t : repair.trimmed) {
+    Event("cut Raft log segment " + t.from + " back to " + t.to + " (" + std::to_string(t.dropped) +
+          " entries a newer segment overwrites: an interrupted truncation); the original is kept as overlap-" + t.from);
   }
   // libuv writes to peers' sockets without MSG_NOSIGNAL: a peer that died
   // mid-message must not kill this process with SIGPIPE.

@@ -1,9 +1,16 @@
 #include "raft/segment_overlap.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 #include <tuple>
 
@@ -40,11 +47,166 @@ bool ParseSnapshotMeta(const std::string& name, std::tuple<uint64_t, uint64_t, u
   return true;
 }
 
+
+// A closed segment as libraft 0.15 writes it (its uv_encoding format 1): an
+// 8-byte format version, then write batches, each two 32-bit checksums, an
+// entry count n, n headers of 16 bytes (term, type, 3 unused bytes, size)
+// and the entries' bytes, each padded to 8. Little-endian throughout.
+struct Layout {
+  std::string bytes;                 // the whole file
+  std::vector<size_t> batch_ends;    // the offset after each batch
+  std::vector<uint64_t> entries_by;  // entries in the batches up to each end
+  std::vector<uint64_t> terms;       // every entry's term, in order
+};
+
+uint64_t LoadLittle(const std::string& b, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
+  return v;
+}
+uint64_t Load64(const std::string& b, size_t at) { return LoadLittle(b, at, 8); }
+uint32_t Load32(const std::string& b, size_t at) { return static_cast<uint32_t>(LoadLittle(b, at, 4)); }
+
+// Reads a segment's batches; false (with why) unless they cover the whole
+// file and hold exactly the entries its name says.
+bool ReadLayout(const std::string& path, const Segment& s, Layout* out, std::string* why) {
+  std::ifstream in(path, std::ios::binary);
+  out->bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const std::string& b = out->bytes;
+  if (!in.good() && !in.eof()) return *why = "cannot read " + s.name, false;
+  if (b.size() < 8 || Load64(b, 0) != 1) return *why = s.name + " is not in libraft's segment format 1", false;
+  size_t at = 8;
+  uint64_t count = 0;
+  while (at < b.size()) {
+    if (b.size() - at < 16) return *why = s.name + " ends inside a batch header", false;
+    uint64_t n = Load64(b, at + 8);
+    if (n == 0 || n > (b.size() - at - 16) / 16) return *why = s.name + " has a batch of " + std::to_string(n) + " entries", false;
+    size_t data = at + 16 + 16 * n;
+    size_t end = data;
+    for (uint64_t i = 0; i < n; ++i) {
+      size_t h = at + 16 + 16 * i;
+      out->terms.push_back(Load64(b, h));
+      uint64_t size = Load32(b, h + 12);
+      end += (size + 7) / 8 * 8;
+      if (end > b.size()) return *why = s.name + " ends inside an entry", false;
+    }
+    count += n;
+    at = end;
+    out->batch_ends.push_back(at);
+    out->entries_by.push_back(count);
+  }
+  if (count != s.end - s.first + 1) {
+    return *why = s.name + " holds " + std::to_string(count) + " entries, not the " + std::to_string(s.end - s.first + 1) +
+                  " its name says",
+           false;
+  }
+  return true;
+}
+
+struct PlannedTrim {
+  Segment from;
+  Segment to;
+  size_t bytes = 0;  // the prefix kept
+  std::string data;  // the whole original file
+};
+
+// Plans cutting `older` before `newer`'s first entry (see the header).
+bool PlanTrim(const std::string& dir, const Segment& older, const Segment& newer, PlannedTrim* plan, std::string* why) {
+  if (older.first >= newer.first) return *why = "they start at the same index", false;
+  Layout old_layout, new_layout;
+  if (!ReadLayout(dir + "/" + older.name, older, &old_layout, why)) return false;
+  if (!ReadLayout(dir + "/" + newer.name, newer, &new_layout, why)) return false;
+  const uint64_t keep = newer.first - older.first;
+  auto at = std::find(old_layout.entries_by.begin(), old_layout.entries_by.end(), keep);
+  if (at == old_layout.entries_by.end()) {
+    return *why = "entry " + std::to_string(newer.first) + " shares a write batch with the one before it in " + older.name,
+           false;
+  }
+  if (old_layout.terms[keep - 1] > new_layout.terms.front()) {
+    return *why = "the term would go down across the cut (" + std::to_string(old_layout.terms[keep - 1]) + " before " +
+                  std::to_string(new_layout.terms.front()) + ")",
+           false;
+  }
+  char name[40];
+  std::snprintf(name, sizeof name, "%016llu-%016llu", static_cast<unsigned long long>(older.first),
+                static_cast<unsigned long long>(newer.first - 1));
+  plan->from = older;
+  plan->to = Segment{older.first, newer.first - 1, name};
+  plan->bytes = old_layout.batch_ends[static_cast<size_t>(at - old_layout.entries_by.begin())];
+  plan->data = std::move(old_layout.bytes);
+  return true;
+}
+
+Status SyncPath(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return Status(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status(ErrorCode::kIo, "cannot sync " + path + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
+Status WriteSynced(const std::string& path, const char* data, size_t len) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = ::write(fd, data + done, len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int err = errno;
+      ::close(fd);
+      return Status(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(err));
+    }
+    done += static_cast<size_t>(w);
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status(ErrorCode::kIo, "cannot sync " + path + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
+// A "trimming-NAME" left by a repair a crash interrupted: renamed into
+// place once the original is gone (it was synced before the original
+// moved), dropped while the original is still there (the repair runs again).
+Status FinishInterruptedTrims(const std::string& raft_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(raft_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) return Status(ErrorCode::kIo, "cannot list " + raft_dir + ": " + ec.message());
+  bool changed = false;
+  for (const std::string& name : names) {
+    Segment target;
+    if (name.rfind("trimming-", 0) != 0 || !ParseClosed(name.substr(9), &target)) continue;
+    bool original_there = false;
+    for (const std::string& other : names) {
+      Segment s;
+      if (ParseClosed(other, &s) && s.first == target.first) original_there = true;
+    }
+    fs::path from = fs::path(raft_dir) / name;
+    if (original_there) {
+      fs::remove(from, ec);
+    } else {
+      fs::rename(from, fs::path(raft_dir) / target.name, ec);
+    }
+    if (ec) return Status(ErrorCode::kIo, "cannot finish the repair of " + raft_dir + "/" + name + ": " + ec.message());
+    changed = true;
+  }
+  return changed ? SyncPath(raft_dir, O_RDONLY | O_DIRECTORY) : Status::Ok();
+}
+
 }  // namespace
 
-Status SetAsideOverlappingSegments(const std::string& raft_dir, std::vector<std::string>* set_aside) {
+Status SetAsideOverlappingSegments(const std::string& raft_dir, Repair* done) {
   namespace fs = std::filesystem;
-  set_aside->clear();
+  *done = Repair{};
+  Status st = FinishInterruptedTrims(raft_dir);
+  if (!st.ok()) return st;
   std::vector<Segment> closed;
   std::tuple<uint64_t, uint64_t, uint64_t> newest{0, 0, 0};
   std::error_code ec;
@@ -67,17 +229,25 @@ Status SetAsideOverlappingSegments(const std::string& raft_dir, std::vector<std:
   });
   std::vector<Segment> kept;
   std::vector<Segment> moved;
+  std::vector<PlannedTrim> trims;
   for (Segment& s : closed) {
     // Of two overlapping segments the older (lower first index) holds the
-    // entries the truncation should have removed; it may go only if the
-    // snapshot holds everything in it.
+    // entries the truncation should have removed.
     while (!kept.empty() && s.first <= kept.back().end) {
       if (kept.back().end > snapshot_index) {
-        return Status(ErrorCode::kIo,
-                      "the Raft log in " + raft_dir + " has overlapping segments " + kept.back().name + " and " + s.name +
-                          " past its newest snapshot (index " + std::to_string(snapshot_index) +
-                          "), which libraft 0.15 leaves after an interrupted truncation and cannot load; move " +
-                          raft_dir + " aside and start this node again: it starts empty and catches up from the others");
+        PlannedTrim trim;
+        std::string why;
+        if (!PlanTrim(raft_dir, kept.back(), s, &trim, &why)) {
+          return Status(ErrorCode::kIo,
+                        "the Raft log in " + raft_dir + " has overlapping segments " + kept.back().name + " and " +
+                            s.name + " past its newest snapshot (index " + std::to_string(snapshot_index) +
+                            "), which libraft 0.15 leaves after an interrupted truncation and cannot load, and the older "
+                            "cannot be cut back (" + why + "); move " + raft_dir +
+                            " aside and start this node again: it starts empty and catches up from the others");
+        }
+        kept.back() = trim.to;  // now ends before s
+        trims.push_back(std::move(trim));
+        break;
       }
       moved.push_back(std::move(kept.back()));
       kept.pop_back();
@@ -87,8 +257,22 @@ Status SetAsideOverlappingSegments(const std::string& raft_dir, std::vector<std:
   for (const Segment& s : moved) {
     fs::rename(fs::path(raft_dir) / s.name, fs::path(raft_dir) / ("overlap-" + s.name), ec);
     if (ec) return Status(ErrorCode::kIo, "cannot set aside " + raft_dir + "/" + s.name + ": " + ec.message());
-    set_aside->push_back(s.name);
+    done->set_aside.push_back(s.name);
   }
+  for (const PlannedTrim& t : trims) {
+    // The copy is durable before the original moves: a crash in between
+    // leaves one of the two in place (FinishInterruptedTrims).
+    fs::path dir(raft_dir);
+    st = WriteSynced((dir / ("trimming-" + t.to.name)).string(), t.data.data(), t.bytes);
+    if (st.ok()) {
+      fs::rename(dir / t.from.name, dir / ("overlap-" + t.from.name), ec);
+      if (!ec) fs::rename(dir / ("trimming-" + t.to.name), dir / t.to.name, ec);
+      if (ec) st = Status(ErrorCode::kIo, "cannot cut back " + raft_dir + "/" + t.from.name + ": " + ec.message());
+    }
+    if (!st.ok()) return st;
+    done->trimmed.push_back(Repair::Trim{t.from.name, t.to.name, t.from.end - t.to.end});
+  }
+  if (!moved.empty() || !trims.empty()) return SyncPath(raft_dir, O_RDONLY | O_DIRECTORY);
   return Status::Ok();
 }
 

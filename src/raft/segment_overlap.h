@@ -1,6 +1,7 @@
 #ifndef PARENDB_RAFT_SEGMENT_OVERLAP_H_
 #define PARENDB_RAFT_SEGMENT_OVERLAP_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,16 +20,35 @@ namespace parendb::raft_segments {
 //
 // Called before raft_start, with the directory locked. Where two closed
 // segments overlap, the older one (the lower first index: it holds the
-// entries the truncation should have removed) is renamed out of libraft's
-// sight ("overlap-" prefixed, kept for inspection) if it ends at or before
-// the newest snapshot's index: every entry the node needs from it is in
-// that snapshot — the loader drops entries behind the snapshot anyway,
-// except as spares for lagging followers. *set_aside gets the names moved.
-// An older segment that reaches past the snapshot cannot go without losing
-// entries: the answer is then an error naming the two and what to do (start
-// the node with an empty directory; it catches up from the others).
-// Directories without overlaps are not touched.
-Status SetAsideOverlappingSegments(const std::string& raft_dir, std::vector<std::string>* set_aside);
+// entries the truncation should have removed) is repaired, and the file as
+// it was is kept for inspection under an "overlap-" prefix, out of
+// libraft's sight:
+// - if it ends at or before the newest snapshot's index, it is set aside
+//   whole: every entry the node needs from it is in that snapshot (the
+//   loader drops entries behind the snapshot anyway, except as spares for
+//   lagging followers);
+// - otherwise it is trimmed to the entries before the newer segment's
+//   first — what the interrupted truncation would have left — when that
+//   cut falls between two of its write batches and the terms stay in
+//   order across it (the last kept entry's term at most the newer
+//   segment's first): a copy of the kept bytes is written and synced as
+//   "trimming-NAME", the original renamed away, the copy renamed in, the
+//   directory synced. A "trimming-" file found at the next start (a crash
+//   mid-repair) is finished or dropped.
+// A pair it cannot repair that way (the cut inside a batch, terms out of
+// order, an unreadable segment, two segments starting at one index) is an
+// error naming the two and what to do: start the node with an empty
+// directory; it catches up from the others. Nothing is changed unless every
+// overlap can be repaired. Directories without overlaps are not touched.
+struct Repair {
+  std::vector<std::string> set_aside;  // segments moved whole to overlap-NAME
+  struct Trim {
+    std::string from, to;  // the segment's name before and after
+    uint64_t dropped = 0;  // entries cut from its end
+  };
+  std::vector<Trim> trimmed;
+};
+Status SetAsideOverlappingSegments(const std::string& raft_dir, Repair* done);
 
 }  // namespace parendb::raft_segments
 
