@@ -102,7 +102,7 @@ TEST_SUITE("raft") {
                "snapshot-11-8999-30781398", "snapshot-11-8999-30781398.meta", kSnapshot12,
                std::string(kSnapshot12) + ".meta"});
     parendb::raft_segments::Repair r;
-    parendb::Status st = parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r);
+    parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
     REQUIRE(st.ok());
     CHECK(r.set_aside == std::vector<std::string>{"0000000000009001-0000000000009002"});
     CHECK_FALSE(d.has("0000000000009001-0000000000009002"));
@@ -118,7 +118,7 @@ TEST_SUITE("raft") {
                "0000000000000400-0000000000000500", "open-3", "snapshot-2-150-7", "snapshot-2-150-7.meta"});
     parendb::raft_segments::Repair r;
     r.set_aside.push_back("stale");
-    REQUIRE(parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r).ok());
+    REQUIRE(parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r).ok());
     CHECK(r.set_aside.empty());
     CHECK(r.trimmed.empty());
     CHECK(d.has("0000000000000001-0000000000000100"));
@@ -129,7 +129,7 @@ TEST_SUITE("raft") {
     RaftDir d({"0000000000009001-0000000000009140", "0000000000009100-0000000000009200", kSnapshot12,
                std::string(kSnapshot12) + ".meta"});
     parendb::raft_segments::Repair r;
-    parendb::Status st = parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r);
+    parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
     REQUIRE_FALSE(st.ok());
     CHECK(st.message().find("0000000000009001-0000000000009140 and 0000000000009100-0000000000009200") !=
           std::string::npos);
@@ -146,14 +146,14 @@ TEST_SUITE("raft") {
     RaftDir d({"0000000000009001-0000000000009002", "0000000000009002-0000000000009132",
                "snapshot-11-8999-30781398", "snapshot-11-8999-30781398.meta", std::string(kSnapshot12) + ".meta"});
     parendb::raft_segments::Repair r;
-    parendb::Status st = parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r);
+    parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
     CHECK_FALSE(st.ok());
     CHECK(d.has("0000000000009001-0000000000009002"));
   }
   TEST_CASE("an older overlapping segment past the snapshot is cut back to the entries before the newer one") {
     SoakShape d;
     parendb::raft_segments::Repair r;
-    parendb::Status st = parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r);
+    parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
     REQUIRE_MESSAGE(st.ok(), st.message());
     CHECK(r.set_aside.empty());
     REQUIRE(r.trimmed.size() == 1);
@@ -167,7 +167,7 @@ TEST_SUITE("raft") {
     CHECK(Read(d.path / kNewer) == d.newer);
     CHECK_FALSE(d.has(std::string("trimming-") + kCut));
     // Done once: a second start finds nothing to repair.
-    REQUIRE(parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r).ok());
+    REQUIRE(parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r).ok());
     CHECK(r.trimmed.empty());
   }
 
@@ -180,7 +180,7 @@ TEST_SUITE("raft") {
     SUBCASE("the older segment holds fewer entries than its name says") { d.older = SegmentBytes({{{117, "entry 129906"}}}); }
     Write(d.path / kOlder, d.older);
     parendb::raft_segments::Repair r;
-    parendb::Status st = parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r);
+    parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
     REQUIRE_FALSE(st.ok());
     CHECK(st.message().find(std::string(kOlder) + " and " + kNewer) != std::string::npos);
     CHECK(st.message().find("cannot be cut back") != std::string::npos);
@@ -198,7 +198,7 @@ TEST_SUITE("raft") {
     }
     SUBCASE("the original still there: the copy is dropped and the cut made again") {}
     parendb::raft_segments::Repair r;
-    parendb::Status st = parendb::raft_segments::SetAsideOverlappingSegments(d.path.string(), &r);
+    parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
     REQUIRE_MESSAGE(st.ok(), st.message());
     CHECK(Read(d.path / kCut) == cut);
     CHECK_FALSE(d.has(kOlder));

@@ -137,7 +137,7 @@ Status ClusterNode::Start() {
   if (!st.ok()) return st;
   // Segments libraft 0.15 can leave overlapping, which its loader refuses.
   raft_segments::Repair repair;
-  st = raft_segments::SetAsideOverlappingSegments(raft_dir, &repair);
+  st = raft_segments::RepairOverlappingSegments(raft_dir, &repair);
   if (!st.ok()) return st;
   for (const std::string& name : repair.set_aside) {
     Event("set aside Raft log segment " + name + " as overlap-" + name +

@@ -202,7 +202,7 @@ Status FinishInterruptedTrims(const std::string& raft_dir) {
 
 }  // namespace
 
-Status SetAsideOverlappingSegments(const std::string& raft_dir, Repair* done) {
+Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
   namespace fs = std::filesystem;
   *done = Repair{};
   Status st = FinishInterruptedTrims(raft_dir);

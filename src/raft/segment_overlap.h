@@ -38,8 +38,9 @@ namespace parendb::raft_segments {
 // A pair it cannot repair that way (the cut inside a batch, terms out of
 // order, an unreadable segment, two segments starting at one index) is an
 // error naming the two and what to do: start the node with an empty
-// directory; it catches up from the others. Nothing is changed unless every
-// overlap can be repaired. Directories without overlaps are not touched.
+// directory; it catches up from the others. Apart from finishing an
+// interrupted repair, nothing is changed unless every overlap can be
+// repaired. Directories without overlaps are not touched.
 struct Repair {
   std::vector<std::string> set_aside;  // segments moved whole to overlap-NAME
   struct Trim {
@@ -48,7 +49,7 @@ struct Repair {
   };
   std::vector<Trim> trimmed;
 };
-Status SetAsideOverlappingSegments(const std::string& raft_dir, Repair* done);
+Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done);
 
 }  // namespace parendb::raft_segments
 
