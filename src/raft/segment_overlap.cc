@@ -1,18 +1,12 @@
 #include "raft/segment_overlap.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <system_error>
+#include <memory>
 #include <tuple>
+
+#include "wal/file.h"
 
 namespace parendb::raft_segments {
 namespace {
@@ -70,10 +64,9 @@ uint32_t Load32(const std::string& b, size_t at) { return static_cast<uint32_t>(
 // Reads a segment's batches; false (with why) unless they cover the whole
 // file and hold exactly the entries its name says.
 bool ReadLayout(const std::string& path, const Segment& s, Layout* out, std::string* why) {
-  std::ifstream in(path, std::ios::binary);
-  out->bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  Status read = FileSystem::Default()->ReadFile(path, &out->bytes);
+  if (!read.ok()) return *why = read.message(), false;
   const std::string& b = out->bytes;
-  if (!in.good() && !in.eof()) return *why = "cannot read " + s.name, false;
   if (b.size() < 8 || Load64(b, 0) != 1) return *why = s.name + " is not in libraft's segment format 1", false;
   size_t at = 8;
   uint64_t count = 0;
@@ -137,91 +130,59 @@ bool PlanTrim(const std::string& dir, const Segment& older, const Segment& newer
   return true;
 }
 
-Status SyncPath(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Status(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status(ErrorCode::kIo, "cannot sync " + path + ": " + std::strerror(err));
-  return Status::Ok();
-}
-
-Status WriteSynced(const std::string& path, const char* data, size_t len) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < len) {
-    ssize_t w = ::write(fd, data + done, len - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int err = errno;
-      ::close(fd);
-      return Status(ErrorCode::kIo, "cannot write " + path + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(w);
-  }
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status(ErrorCode::kIo, "cannot sync " + path + ": " + std::strerror(err));
-  return Status::Ok();
+// Writes len bytes of data to path and syncs them.
+Status WriteSynced(FileSystem* fs, const std::string& path, const char* data, size_t len) {
+  std::unique_ptr<WritableFile> f;
+  Status st = fs->OpenWritable(path, false, &f);
+  if (st.ok()) st = f->Append(std::string_view(data, len));
+  if (st.ok()) st = f->Sync();
+  Status closed = f ? f->Close() : Status::Ok();
+  return st.ok() ? closed : st;
 }
 
 // A "trimming-NAME" left by a repair a crash interrupted: renamed into
 // place once the original is gone (it was synced before the original
 // moved), dropped while the original is still there (the repair runs again).
-Status FinishInterruptedTrims(const std::string& raft_dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::string> names;
-  for (fs::directory_iterator it(raft_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    names.push_back(it->path().filename().string());
-  }
-  if (ec) return Status(ErrorCode::kIo, "cannot list " + raft_dir + ": " + ec.message());
+// *names, the directory's listing, is kept up to date.
+Status FinishInterruptedTrims(FileSystem* fs, const std::string& raft_dir, std::vector<std::string>* names) {
   bool changed = false;
-  for (const std::string& name : names) {
+  for (std::string& name : *names) {
     Segment target;
     if (name.rfind("trimming-", 0) != 0 || !ParseClosed(name.substr(9), &target)) continue;
-    bool original_there = false;
-    for (const std::string& other : names) {
+    bool original_there = std::any_of(names->begin(), names->end(), [&](const std::string& other) {
       Segment s;
-      if (ParseClosed(other, &s) && s.first == target.first) original_there = true;
-    }
-    fs::path from = fs::path(raft_dir) / name;
-    if (original_there) {
-      fs::remove(from, ec);
-    } else {
-      fs::rename(from, fs::path(raft_dir) / target.name, ec);
-    }
-    if (ec) return Status(ErrorCode::kIo, "cannot finish the repair of " + raft_dir + "/" + name + ": " + ec.message());
+      return ParseClosed(other, &s) && s.first == target.first;
+    });
+    const std::string from = raft_dir + "/" + name;
+    Status st = original_there ? fs->Remove(from) : fs->Rename(from, raft_dir + "/" + target.name);
+    if (!st.ok()) return st;
+    name = original_there ? std::string() : target.name;
     changed = true;
   }
-  return changed ? SyncPath(raft_dir, O_RDONLY | O_DIRECTORY) : Status::Ok();
+  return changed ? fs->SyncDir(raft_dir) : Status::Ok();
 }
 
 }  // namespace
 
 Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
-  namespace fs = std::filesystem;
   *done = Repair{};
-  Status st = FinishInterruptedTrims(raft_dir);
+  FileSystem* files = FileSystem::Default();
+  std::vector<std::string> names;
+  Status st = files->ListDir(raft_dir, &names);
+  if (st.ok()) st = FinishInterruptedTrims(files, raft_dir, &names);
   if (!st.ok()) return st;
   std::vector<Segment> closed;
   std::tuple<uint64_t, uint64_t, uint64_t> newest{0, 0, 0};
-  std::error_code ec;
-  for (fs::directory_iterator it(raft_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
+  for (const std::string& name : names) {
     Segment s;
     std::tuple<uint64_t, uint64_t, uint64_t> key;
     if (ParseClosed(name, &s)) {
       closed.push_back(std::move(s));
     } else if (ParseSnapshotMeta(name, &key) &&
-               fs::exists(it->path().parent_path() / name.substr(0, name.size() - 5), ec)) {
+               std::find(names.begin(), names.end(), name.substr(0, name.size() - 5)) != names.end()) {
       newest = std::max(newest, key);
     }
   }
-  if (ec) return Status(ErrorCode::kIo, "cannot list " + raft_dir + ": " + ec.message());
   const uint64_t snapshot_index = std::get<1>(newest);
 
   std::sort(closed.begin(), closed.end(), [](const Segment& a, const Segment& b) {
@@ -255,24 +216,22 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
     kept.push_back(std::move(s));
   }
   for (const Segment& s : moved) {
-    fs::rename(fs::path(raft_dir) / s.name, fs::path(raft_dir) / ("overlap-" + s.name), ec);
-    if (ec) return Status(ErrorCode::kIo, "cannot set aside " + raft_dir + "/" + s.name + ": " + ec.message());
+    st = files->Rename(raft_dir + "/" + s.name, raft_dir + "/overlap-" + s.name);
+    if (!st.ok()) return st;
     done->set_aside.push_back(s.name);
   }
   for (const PlannedTrim& t : trims) {
-    // The copy is durable before the original moves: a crash in between
-    // leaves one of the two in place (FinishInterruptedTrims).
-    fs::path dir(raft_dir);
-    st = WriteSynced((dir / ("trimming-" + t.to.name)).string(), t.data.data(), t.bytes);
-    if (st.ok()) {
-      fs::rename(dir / t.from.name, dir / ("overlap-" + t.from.name), ec);
-      if (!ec) fs::rename(dir / ("trimming-" + t.to.name), dir / t.to.name, ec);
-      if (ec) st = Status(ErrorCode::kIo, "cannot cut back " + raft_dir + "/" + t.from.name + ": " + ec.message());
-    }
+    // The copy, and its name, are durable before the original moves: a
+    // crash in between leaves one of the two in place (FinishInterruptedTrims).
+    const std::string copy = raft_dir + "/trimming-" + t.to.name;
+    st = WriteSynced(files, copy, t.data.data(), t.bytes);
+    if (st.ok()) st = files->SyncDir(raft_dir);
+    if (st.ok()) st = files->Rename(raft_dir + "/" + t.from.name, raft_dir + "/overlap-" + t.from.name);
+    if (st.ok()) st = files->Rename(copy, raft_dir + "/" + t.to.name);
     if (!st.ok()) return st;
     done->trimmed.push_back(Repair::Trim{t.from.name, t.to.name, t.from.end - t.to.end});
   }
-  if (!moved.empty() || !trims.empty()) return SyncPath(raft_dir, O_RDONLY | O_DIRECTORY);
+  if (!moved.empty() || !trims.empty()) return files->SyncDir(raft_dir);
   return Status::Ok();
 }
 
