@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Failover time and catch-up rate of a three-node ParenDB cluster on this machine.
 
-  bench/cluster_failover.py [--kills 20] [--catchup 1000000] [--binary build/parendb]
+  bench/cluster_failover.py [--kills 20] [--catchup 1000000] [--wipes 5] [--binary build/parendb]
 
 failover: the leader is SIGKILLed KILLS times; each time, the time from the
 kill to the first commit acknowledged by its successor (a client tries a
@@ -13,6 +13,12 @@ catch-up: a follower is stopped (SIGKILL), CATCHUP single-document commits
 are made on the leader (pipelined over 16 connections), the follower is
 restarted and timed until it has applied everything the leader has
 (its (cluster) "applied" reaches the leader's), by log or by snapshot.
+
+wipes: a caught-up follower (the log compacted behind it: --snapshot-entries
+128) is killed, its data directory removed and the node restarted at once,
+empty, as docs/replication.md says to recover a lost directory; timed from
+the restart until it has applied everything the leader has (a snapshot,
+then the log), WIPES times.
 
 Prints one line per measurement and a summary (median, p90, max).
 """
@@ -71,10 +77,13 @@ class Cluster:
         for i in range(3):
             self.start(i)
 
+    def data_dir(self, i):
+        return os.path.join(self.root, f"n{i + 1}")
+
     def start(self, i):
         log = open(os.path.join(self.root, f"n{i + 1}.log"), "a")
         self.procs[i] = subprocess.Popen(
-            [self.binary, "serve", "--data", os.path.join(self.root, f"n{i + 1}"), "--port", str(self.ports[i]),
+            [self.binary, "serve", "--data", self.data_dir(i), "--port", str(self.ports[i]),
              "--node-id", str(i + 1), "--cluster", self.spec, "--log-level", "warn"] + self.extra,
             stdout=log, stderr=log)
         for _ in range(500):
@@ -215,10 +224,39 @@ def catchup(cluster, commits):
           f"(snapshots installed: {info['snapshots_installed']})")
 
 
+def wipes(cluster, n):
+    times = []
+    c = Conn(cluster.ports[cluster.leader()])
+    c.ask("(mkcoll w)\n", 1)
+    c.close()
+    for k in range(n):
+        leader = cluster.leader()
+        c = Conn(cluster.ports[leader], timeout=30)
+        text = "".join(f"(open t)(acquire t)(create d t (coll w)) {{\"k\": {j}}}(commit t)\n" for j in range(300))
+        bad = [line for line in c.ask(text, 1200) if line.startswith("(error")]
+        c.close()
+        if bad:
+            sys.exit("writer failed: " + bad[0])
+        victim = (leader + 1) % 3
+        cluster.wait_caught_up(victim)
+        cluster.kill(victim)
+        shutil.rmtree(cluster.data_dir(victim))
+        t0 = time.monotonic()
+        cluster.start(victim)
+        cluster.wait_caught_up(victim)
+        took = time.monotonic() - t0
+        times.append(took)
+        info = cluster.info(victim)
+        print(f"wipe {k + 1}: node {victim + 1} restarted empty, applied {info['applied']} in {took:.3f} s "
+              f"(snapshots installed: {info['snapshots_installed']})", flush=True)
+    summary("catch-up of a follower restarted with an empty directory", times, "s")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--catchup", type=int, default=1000000)
+    ap.add_argument("--wipes", type=int, default=5)
     ap.add_argument("--binary", default="build/parendb")
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="parendb-cluster-bench-")
@@ -227,6 +265,14 @@ def main():
             cluster = Cluster(args.binary, root, [])
             try:
                 failover(cluster, args.kills)
+            finally:
+                cluster.stop_all()
+        if args.wipes > 0:
+            root3 = os.path.join(root, "wipes")
+            os.makedirs(root3)
+            cluster = Cluster(args.binary, root3, ["--snapshot-entries", "128"])
+            try:
+                wipes(cluster, args.wipes)
             finally:
                 cluster.stop_all()
         if args.catchup > 0:

@@ -644,6 +644,81 @@ TEST_SUITE("raft") {
     CHECK(delivered.size() == 3);
   }
 
+  TEST_CASE("incoming messages: a leader forgets the match index of a follower whose answer shows it lost its log") {
+    // libraft 0.15 never lowers a match index: a follower restarted with an
+    // empty directory had its rejections taken for stale ones and its answer
+    // to the snapshot for no progress, and got nothing until
+    // --snapshot-timeout (tests/cluster_test.cc has the real processes).
+    static std::vector<raft_index> passed;  // last_log_index of each answer handed on
+    static raft_io_recv_cb hook = nullptr;
+    passed.clear();
+    IncomingMessages in;
+    struct raft_io* io = in.io();
+    io->start = [](struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb recv) {
+      hook = recv;
+      return 0;
+    };
+    struct raft r {};
+    r.state = RAFT_LEADER;
+    r.current_term = 5;
+    raft_configuration_init(&r.configuration);
+    for (raft_id id = 1; id <= 3; ++id) {
+      REQUIRE(raft_configuration_add(&r.configuration, id, ("127.0.0.1:" + std::to_string(id)).c_str(), RAFT_VOTER) == 0);
+    }
+    std::vector<struct raft_progress> progress(3);
+    for (auto& p : progress) p.match_index = 1000;
+    r.leader_state.progress = progress.data();
+    std::vector<std::string> events;
+    in.SetEventLog([&](const std::string& line) { events.push_back(line); });
+    in.Install(&r, nullptr);
+    REQUIRE(io->start(io, 100, nullptr, [](struct raft_io*, struct raft_message* m) {
+              passed.push_back(m->append_entries_result.last_log_index);
+            }) == 0);
+    auto answer = [&](raft_id from, raft_term term, raft_index rejected, raft_index last) {
+      struct raft_message m {};
+      m.type = RAFT_IO_APPEND_ENTRIES_RESULT;
+      m.server_id = from;
+      m.append_entries_result.term = term;
+      m.append_entries_result.rejected = rejected;
+      m.append_entries_result.last_log_index = last;
+      hook(io, &m);
+    };
+
+    answer(2, 5, 1200, 1100);  // a rejection by a follower that has more than its match: kept
+    answer(2, 5, 0, 900);       // a success behind the match (an old append's answer): kept
+    CHECK(progress[1].match_index == 1000);
+    answer(2, 4, 1000, 1);      // an earlier term's answer: libraft ignores it, and so does this
+    CHECK(progress[1].match_index == 1000);
+    r.state = RAFT_FOLLOWER;    // only a leader has progress
+    answer(2, 5, 1000, 1);
+    r.state = RAFT_LEADER;
+    CHECK(progress[1].match_index == 1000);
+    CHECK(in.matches_forgotten() == 0);
+
+    answer(2, 5, 1000, 1);  // node 2 rejects with its log at 1: it lost what it acknowledged
+    CHECK(progress[1].match_index == 0);
+    CHECK(progress[0].match_index == 1000);
+    CHECK(progress[2].match_index == 1000);
+    CHECK(in.matches_forgotten() == 1);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].find("node 2 answered with its log at index 1, behind index 1000") != std::string::npos);
+
+    // Node 3, with a snapshot (index 800) out to it, answers that it has
+    // installed it: at or below its match, so libraft would see no progress.
+    progress[2].snapshot_index = 800;
+    answer(3, 5, 0, 700);  // not the snapshot's answer
+    CHECK(progress[2].match_index == 1000);
+    answer(3, 5, 0, 800);
+    CHECK(progress[2].match_index == 0);
+    CHECK(in.matches_forgotten() == 2);
+
+    answer(9, 5, 1000, 1);  // not a member
+    CHECK(in.matches_forgotten() == 2);
+    // Every answer goes on to libraft, which takes the true match index from it.
+    CHECK(passed == std::vector<raft_index>{1100, 900, 1, 1, 1, 700, 800, 1});
+    raft_configuration_close(&r.configuration);
+  }
+
   TEST_CASE("read freshness: the newest confirmed barrier bounds the staleness, whatever order barriers finish in") {
     using namespace std::chrono_literals;
     ReadFreshness f;

@@ -62,6 +62,7 @@ class ClusterRole {
     int64_t read_barriers = 0;  // barriers this node asked for (current reads, and refreshes for stale ones)
     int64_t stale_reads = 0;    // read-only acquires let through by CurrentWithin
     int64_t votes_refused = 0;  // vote requests held back after an empty start (raft/vote_guard.h)
+    int64_t follower_logs_lost = 0;  // as leader: followers found to have lost their log (raft/incoming.h)
   };
   virtual Metrics GetMetrics() = 0;
 

@@ -544,6 +544,7 @@ std::string Engine::StatsJson() const {
     c.push_back({"read_barriers", Value(m.read_barriers)});
     c.push_back({"stale_reads", Value(m.stale_reads)});
     c.push_back({"votes_refused", Value(m.votes_refused)});
+    c.push_back({"follower_logs_lost", Value(m.follower_logs_lost)});
     o.push_back({"cluster", Value(std::move(c))});
   }
   std::string out;

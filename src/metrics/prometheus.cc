@@ -160,6 +160,9 @@ std::string RenderPrometheus(const Engine& engine) {
     w.Metric("parendb_cluster_votes_refused_total", "counter",
              "Vote requests held back after starting from an empty directory, until caught up with a leader.",
              c.votes_refused);
+    w.Metric("parendb_cluster_follower_logs_lost_total", "counter",
+             "Followers this node, as leader, found to have lost the log they had acknowledged (restarted empty).",
+             c.follower_logs_lost);
   }
   const double ns = 1e-9;
   w.Header("parendb_wal_sync_duration_seconds", "histogram", "Time each sync of the write-ahead log took.");

@@ -204,6 +204,7 @@ Status ClusterNode::Start() {
   if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io->errmsg);
   incoming_.Install(&raft_, &vote_guard_);
   vote_guard_.SetEventLog([this](const std::string& line) { Event(line); });
+  incoming_.SetEventLog([this](const std::string& line) { Event(line); });
   const std::string& self_address = o.members.at(o.node_id);
   rv = raft_init(&raft_, io, log_->fsm(), o.node_id, self_address.c_str());
   if (rv != 0) return fail("raft_init", rv, raft_.errmsg);
@@ -356,6 +357,7 @@ ClusterRole::Metrics ClusterNode::GetMetrics() {
   m.read_barriers = read_barriers_.load(std::memory_order_relaxed);
   m.stale_reads = stale_reads_.load(std::memory_order_relaxed);
   m.votes_refused = static_cast<int64_t>(vote_guard_.refused());
+  m.follower_logs_lost = static_cast<int64_t>(incoming_.matches_forgotten());
   return m;
 }
 
@@ -384,6 +386,7 @@ std::string ClusterNode::DescribeJson() {
   o.push_back({"snapshots_held", Value(static_cast<int64_t>(incoming_.snapshots_held()))});
   o.push_back({"read_barriers", Value(read_barriers_.load(std::memory_order_relaxed))});
   o.push_back({"stale_reads", Value(stale_reads_.load(std::memory_order_relaxed))});
+  o.push_back({"follower_logs_lost", Value(static_cast<int64_t>(incoming_.matches_forgotten()))});
   o.push_back({"votes_refused", Value(static_cast<int64_t>(vote_guard_.refused()))});
   o.push_back({"holding_votes", Value(vote_guard_.armed())});
   std::string json;

@@ -32,10 +32,42 @@ void IncomingMessages::Recv(struct raft_io* io, struct raft_message* message) {
         return;
       }
       break;
+    case RAFT_IO_APPEND_ENTRIES_RESULT:
+      self->CheckFollowerLog(*message);
+      break;
     default:
       break;
   }
   self->inner_recv_(io, message);
+}
+
+void IncomingMessages::CheckFollowerLog(const struct raft_message& message) {
+  const struct raft_append_entries_result& answer = message.append_entries_result;
+  // libraft itself ignores an answer from an earlier term, and one from a
+  // later term makes it step down.
+  if (raft_->state != RAFT_LEADER || answer.term != raft_->current_term) return;
+  const struct raft_configuration& conf = raft_->configuration;
+  unsigned i = 0;
+  while (i < conf.n && conf.servers[i].id != message.server_id) ++i;
+  if (i == conf.n) return;
+  struct raft_progress& p = raft_->leader_state.progress[i];
+  // A rejection's last_log_index is the follower's last entry now; it
+  // holds every entry it acknowledged, so it is never below the match
+  // index unless the follower lost them. A snapshot index is set only
+  // while a snapshot is out to the follower, and an answer naming it is
+  // the answer to that snapshot.
+  bool lost = answer.rejected > 0 ? answer.last_log_index < p.match_index
+                                  : p.snapshot_index != 0 && answer.last_log_index == p.snapshot_index &&
+                                        answer.last_log_index <= p.match_index;
+  if (!lost) return;
+  raft_index was = p.match_index;
+  p.match_index = 0;
+  forgotten_.fetch_add(1, std::memory_order_relaxed);
+  if (event_log_) {
+    event_log_("node " + std::to_string(message.server_id) + " answered with its log at index " +
+               std::to_string(answer.last_log_index) + ", behind index " + std::to_string(was) +
+               " it had acknowledged: it lost its log; replicating to it afresh");
+  }
 }
 
 void IncomingMessages::Poll() {
