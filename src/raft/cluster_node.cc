@@ -202,6 +202,9 @@ Status ClusterNode::Start() {
   struct raft_io* io = incoming_.io();
   rv = raft_uv_init(io, &loop_, raft_dir.c_str(), &transport_);
   if (rv != 0) return fail(("raft storage in " + raft_dir).c_str(), rv, io->errmsg);
+  // A peer that went away is tried again a heartbeat later, not libraft's
+  // default second: a restarted node hears from its leader that much sooner.
+  raft_uv_set_connect_retry_delay(io, o.heartbeat_ms);
   incoming_.Install(&raft_, &vote_guard_);
   vote_guard_.SetEventLog([this](const std::string& line) { Event(line); });
   incoming_.SetEventLog([this](const std::string& line) { Event(line); });
