@@ -281,6 +281,23 @@ void DesaturateAll(GlueCluster& c) {
 
 }  // namespace
 
+// IncomingMessages between a stand-in for libraft's I/O, whose start hands
+// over the receive callback, and a stand-in for libraft's own callback.
+struct IncomingHarness {
+  static inline raft_io_recv_cb hook = nullptr;
+  IncomingMessages in;
+  struct raft_io* io = in.io();
+  IncomingHarness() {
+    io->start = [](struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb recv) {
+      hook = recv;
+      return 0;
+    };
+  }
+  // After in.Install: starts it, with `libraft` as the callback it wraps.
+  void Start(raft_io_recv_cb libraft) { REQUIRE(io->start(io, 100, nullptr, libraft) == 0); }
+  void Deliver(struct raft_message* m) { hook(io, m); }
+};
+
 TEST_SUITE("raft") {
   TEST_CASE("commits reach every engine, in one order, with their indexes") {
     GlueCluster c(3);
@@ -582,18 +599,13 @@ TEST_SUITE("raft") {
     // libraft 0.15 drops it unanswered, and the leader resends only after
     // --snapshot-timeout: the nemesis test saw every commit stall 10 s.
     static std::vector<raft_index> delivered;  // InstallSnapshot last_index, or 0 for a vote request
-    static raft_io_recv_cb hook = nullptr;
     delivered.clear();
-    IncomingMessages in;
-    struct raft_io* io = in.io();
-    io->start = [](struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb recv) {
-      hook = recv;
-      return 0;
-    };
+    IncomingHarness h;
+    IncomingMessages& in = h.in;
     struct raft r {};
     VoteGuard votes;
     in.Install(&r, &votes);
-    auto libraft = [](struct raft_io*, struct raft_message* m) {  // what raft's own callback would take
+    h.Start([](struct raft_io*, struct raft_message* m) {  // what raft's own callback would take
       if (m->type == RAFT_IO_INSTALL_SNAPSHOT) {
         delivered.push_back(m->install_snapshot.last_index);
         raft_configuration_close(&m->install_snapshot.conf);
@@ -601,8 +613,7 @@ TEST_SUITE("raft") {
       } else {
         delivered.push_back(0);
       }
-    };
-    REQUIRE(io->start(io, 100, nullptr, libraft) == 0);
+    });
     auto snapshot = [&](raft_index last) {
       struct raft_message m {};
       m.type = RAFT_IO_INSTALL_SNAPSHOT;
@@ -611,7 +622,7 @@ TEST_SUITE("raft") {
       REQUIRE(raft_configuration_add(&m.install_snapshot.conf, 1, "127.0.0.1:1", RAFT_VOTER) == 0);
       m.install_snapshot.data.len = 64;
       m.install_snapshot.data.base = raft_malloc(64);
-      hook(io, &m);
+      h.Deliver(&m);
     };
     snapshot(10);  // not busy: straight on
     CHECK(delivered == std::vector<raft_index>{10});
@@ -632,11 +643,11 @@ TEST_SUITE("raft") {
     struct raft_message vote {};
     vote.type = RAFT_IO_REQUEST_VOTE;
     vote.request_vote.last_log_index = 7;
-    hook(io, &vote);
+    h.Deliver(&vote);
     CHECK(delivered.size() == 2);
     CHECK(votes.refused() == 1);
     vote.request_vote.last_log_index = 1;
-    hook(io, &vote);
+    h.Deliver(&vote);
     CHECK(delivered.size() == 3);
 
     r.snapshot.pending.term = 4;
@@ -650,14 +661,9 @@ TEST_SUITE("raft") {
     // to the snapshot for no progress, and got nothing until
     // --snapshot-timeout (tests/cluster_test.cc has the real processes).
     static std::vector<raft_index> passed;  // last_log_index of each answer handed on
-    static raft_io_recv_cb hook = nullptr;
     passed.clear();
-    IncomingMessages in;
-    struct raft_io* io = in.io();
-    io->start = [](struct raft_io*, unsigned, raft_io_tick_cb, raft_io_recv_cb recv) {
-      hook = recv;
-      return 0;
-    };
+    IncomingHarness h;
+    IncomingMessages& in = h.in;
     struct raft r {};
     r.state = RAFT_LEADER;
     r.current_term = 5;
@@ -671,9 +677,7 @@ TEST_SUITE("raft") {
     std::vector<std::string> events;
     in.SetEventLog([&](const std::string& line) { events.push_back(line); });
     in.Install(&r, nullptr);
-    REQUIRE(io->start(io, 100, nullptr, [](struct raft_io*, struct raft_message* m) {
-              passed.push_back(m->append_entries_result.last_log_index);
-            }) == 0);
+    h.Start([](struct raft_io*, struct raft_message* m) { passed.push_back(m->append_entries_result.last_log_index); });
     auto answer = [&](raft_id from, raft_term term, raft_index rejected, raft_index last) {
       struct raft_message m {};
       m.type = RAFT_IO_APPEND_ENTRIES_RESULT;
@@ -681,7 +685,7 @@ TEST_SUITE("raft") {
       m.append_entries_result.term = term;
       m.append_entries_result.rejected = rejected;
       m.append_entries_result.last_log_index = last;
-      hook(io, &m);
+      h.Deliver(&m);
     };
 
     answer(2, 5, 1200, 1100);  // a rejection by a follower that has more than its match: kept
