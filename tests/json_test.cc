@@ -3,6 +3,7 @@
 #include <rapidjson/writer.h>
 
 #include <cstring>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -20,6 +21,43 @@ std::string RoundTrip(std::string_view text, ErrorCode* code = nullptr) {
   std::string out;
   AppendJson(v, &out);
   return out;
+}
+
+// What Create stored before RenderJsonObject: the parsed tree without
+// _id, rendered (its members between the braces), or the same error.
+std::string ThroughTree(std::string_view text, int max_depth) {
+  Value v;
+  Status st = ParseJsonObject(text.data(), text.size(), text.size(), max_depth, &v);
+  if (!st.ok()) return std::string("ERR ") + std::string(st.code_name()) + ": " + st.message();
+  std::string id = "none";
+  Object rest;
+  for (Member& m : v.as_object()) {
+    if (m.key == "_id") {
+      id.clear();
+      AppendJson(m.value, &id);
+    } else {
+      rest.push_back(std::move(m));
+    }
+  }
+  std::string out;
+  AppendJson(Value(std::move(rest)), &out);
+  return id + " " + out.substr(1, out.size() - 2);
+}
+
+// The same from RenderJsonObject.
+std::string Rendered(std::string_view text, int max_depth) {
+  std::string members = "kept ";  // appended to, never replaced
+  Value id;
+  bool has_id;
+  Status st = RenderJsonObject(text.data(), text.size(), text.size(), max_depth, &members, &id, &has_id);
+  if (!st.ok()) return std::string("ERR ") + std::string(st.code_name()) + ": " + st.message();
+  REQUIRE(members.rfind("kept ", 0) == 0);
+  std::string id_text = "none";
+  if (has_id) {
+    id_text.clear();
+    AppendJson(id, &id_text);
+  }
+  return id_text + " " + members.substr(5);
 }
 
 }  // namespace
@@ -87,40 +125,6 @@ TEST_SUITE("json") {
   }
 
   TEST_CASE("a new document rendered without its tree is the text its tree renders") {
-    // What Create stored before RenderJsonObject: the parsed tree without
-    // _id, rendered (its members between the braces), or the same error.
-    auto through_tree = [](std::string_view text, int max_depth) {
-      Value v;
-      Status st = ParseJsonObject(text.data(), text.size(), text.size(), max_depth, &v);
-      if (!st.ok()) return std::string("ERR ") + std::string(st.code_name()) + ": " + st.message();
-      std::string id = "none";
-      Object rest;
-      for (Member& m : v.as_object()) {
-        if (m.key == "_id") {
-          id.clear();
-          AppendJson(m.value, &id);
-        } else {
-          rest.push_back(std::move(m));
-        }
-      }
-      std::string out;
-      AppendJson(Value(std::move(rest)), &out);
-      return id + " " + out.substr(1, out.size() - 2);
-    };
-    auto rendered = [](std::string_view text, int max_depth) {
-      std::string members = "kept ";  // appended to, never replaced
-      Value id;
-      bool has_id;
-      Status st = RenderJsonObject(text.data(), text.size(), text.size(), max_depth, &members, &id, &has_id);
-      if (!st.ok()) return std::string("ERR ") + std::string(st.code_name()) + ": " + st.message();
-      REQUIRE(members.rfind("kept ", 0) == 0);
-      std::string id_text = "none";
-      if (has_id) {
-        id_text.clear();
-        AppendJson(id, &id_text);
-      }
-      return id_text + " " + members.substr(5);
-    };
     std::string deep = "{\"a\":";
     for (int i = 0; i < 20; ++i) deep += "[";
     for (int i = 0; i < 20; ++i) deep += "]";
@@ -135,13 +139,76 @@ TEST_SUITE("json") {
              R"({"big": 123456789012345678901234567890, "_id": 1})", R"({"x": 1e999})", R"({"s": "q\"b\\\u0001é/\/"})",
              R"({"_id": 1.5})", R"({"_id": null})", R"({"_id": {"a": [1]}})", R"({"a": })", R"([1, 2])", R"("x")",
              R"({"a": 1, "a": 2})", R"({"_id": 1, "_id": 2})", R"({"o": {"a": 1, "b": {"a": 2}, "a": 3}})",
-             "{\"a\": \"\xff\"}", deep, wide, R"({"_id": [[[[1]]]], "x": [[[[2]]]]})"}) {
+             "{\"a\": \"\xff\"}", deep, wide, R"({"_id": [[[[1]]]], "x": [[[[2]]]]})",
+             // Written as they stand, minified (no escape, double or _id):
+             R"({ "a" : [ 1 , -2 , { "b" : "x y" } ] , "c" : true , "d" : null })", R"({"z": 0, "m": -0})",
+             R"({"z": 0, "s": "2024-01-05"})", R"({"z": 1, "m": "-0"})", R"({"s": " {"} "})", "{\n\t\"a\":\r 1 }",
+             R"(  {"a": 1}  )", R"({"a": {"x": 1, "x": 2}})", R"({"a": [{"b": [{"c": []}]}]})",
+             R"({"e": "é ☃ 𝄞", "k é": 1})", R"({"_id": 5, "a": 1})", R"({ "_id" : "s t" })", R"({"_id":-0,"a":1})",
+             R"({"_id": 1.0, "a": 1})", R"({"_id": 1e2})", R"({"_id": [1], "a": 2})", R"({"a": 1, "_id": 2})",
+             R"({"_id": 7, "a": 1, "_id": 8})", R"({"_id": "x", "b": {"_id": 1}})"}) {
       CAPTURE(text);
       for (int max_depth : {256, 4}) {
         CAPTURE(max_depth);
-        CHECK(rendered(text, max_depth) == through_tree(text, max_depth));
+        CHECK(Rendered(text, max_depth) == ThroughTree(text, max_depth));
       }
     }
+  }
+
+  TEST_CASE("random documents: rendered without a tree, as their tree renders them") {
+    // RenderJsonObject writes a document without backslashes from its own
+    // text, minified, numbers rewritten as the tree writes them, and the
+    // others through simdjson's tree; either way the text must be what the
+    // parsed tree renders.
+    std::mt19937 rng(20261207);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    auto space = [&] { static const char* ws[] = {"", "", " ", "\n", "\t ", "  "}; return std::string(ws[pick(6)]); };
+    std::function<std::string(int)> value = [&](int depth) -> std::string {
+      switch (pick(depth > 3 ? 5 : 7)) {
+        case 0: return std::to_string(static_cast<int64_t>(rng()) - (1ll << 31));
+        case 1: {
+          static const char* s[] = {"0", "-0", "1.5", "-0.0", "1e3", "9223372036854775808", "12", "18446744073709551615",
+                                    "-9223372036854775808", "-9223372036854775809", "1E+2", "2.5e-7", "1e20", "1e21",
+                                    "0.000001", "0.0000001", "123456789012.5", "1.7976931348623157e308", "5e-324", "100.0"};
+          if (pick(2) == 0) return s[pick(20)];
+          // A number of random form: sign, digits, fraction, exponent.
+          std::string n = pick(3) == 0 ? "-" : "";
+          n += pick(4) == 0 ? "0" : std::to_string(1 + pick(999999));
+          if (pick(2) == 0) n += "." + std::to_string(pick(100000));
+          if (pick(3) == 0) n += std::string(pick(2) ? "e" : "E") + (pick(2) ? "-" : pick(2) ? "+" : "") + std::to_string(pick(40));
+          return n;
+        }
+        case 2: { static const char* s[] = {"\"x\"", "\"-0\"", "\"a b\"", "\"q\\\"\"", "\"\\u00e9\"", "\"é\"", "\"\""}; return s[pick(7)]; }
+        case 3: { static const char* s[] = {"true", "false", "null"}; return s[pick(3)]; }
+        case 4: return "\"" + std::string(static_cast<size_t>(pick(40)), 'w') + "\"";
+        case 5: {
+          std::string a = "[" + space();
+          int n = pick(4);
+          for (int i = 0; i < n; ++i) a += (i ? "," + space() : "") + value(depth + 1) + space();
+          return a + "]";
+        }
+        default: {
+          std::string o = "{" + space();
+          int n = pick(4);
+          for (int i = 0; i < n; ++i) {
+            static const char* keys[] = {"a", "b", "c", "_id", "k\\n"};
+            o += (i ? "," + space() : "") + "\"" + keys[pick(depth == 1 ? 5 : 4)] + "\"" + space() + ":" + space() + value(depth + 1);
+          }
+          return o + space() + "}";
+        }
+      }
+    };
+    int fast = 0;
+    for (int i = 0; i < 5000; ++i) {
+      std::string text = value(1);
+      if (text[0] != '{') text = "{\"v\":" + text + "}";
+      if (pick(8) == 0) text = space() + text + space();
+      CAPTURE(text);
+      std::string rendered = Rendered(text, 8);
+      CHECK(rendered == ThroughTree(text, 8));
+      if (rendered.rfind("ERR", 0) != 0 && text.find('\\') == std::string::npos) ++fast;
+    }
+    CHECK(fast > 1000);  // the fast path's share of them was exercised
   }
 
   TEST_CASE("every control character is escaped, wherever it falls in a long string") {

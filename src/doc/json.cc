@@ -15,6 +15,7 @@
 // a 16-byte chunk were written raw — a response that is not JSON (found by
 // the session fuzzer: an error message quoting "2\x1b\x1b…"). Fixed upstream
 // after 1.1.0, which is what Debian ships; the scalar escape table is right.
+#include <rapidjson/internal/dtoa.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -392,6 +393,150 @@ Status WriteDom(simdjson::dom::element e, int depth, int max_depth, Value* id, b
   return BadDocument("malformed JSON value");
 }
 
+// Walks `e` as WriteDom does, writing nothing: false where WriteDom fails
+// (the depth limit, a duplicate key), which the caller then leaves to
+// WriteDom to name. Counts the numbers in it.
+bool WalksClean(simdjson::dom::element e, int depth, int max_depth, size_t* numbers) {
+  using T = simdjson::dom::element_type;
+  if (depth > max_depth) return false;
+  switch (e.type()) {
+    case T::OBJECT: {
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (simdjson::dom::key_value_pair kv : obj) {
+        if (!WalksClean(kv.value, depth + 1, max_depth, numbers)) return false;
+      }
+      return CheckUniqueKeys(obj).ok();
+    }
+    case T::ARRAY: {
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      for (simdjson::dom::element item : arr) {
+        if (!WalksClean(item, depth + 1, max_depth, numbers)) return false;
+      }
+      return true;
+    }
+    case T::INT64:
+    case T::UINT64:
+    case T::DOUBLE: ++*numbers; return true;
+    case T::STRING:
+    case T::BOOL:
+    case T::NULL_VALUE: return true;
+  }
+  return false;
+}
+
+// The longest number WriteNumber writes (RapidJSON's Writer::WriteDouble
+// renders into 25 bytes).
+constexpr size_t kNumberRoom = 32;
+
+// Writes the number token [p, q) of valid JSON as WriteDom writes the value
+// simdjson parsed from it: an integer that fits 64 bits as it stands (but
+// "-0" as "0"); anything else — a fraction, an exponent, an integer beyond
+// int64 (simdjson's UINT64, which WriteDom writes as a double) — as
+// RapidJSON writes the double it denotes. std::from_chars rounds correctly,
+// as simdjson does, so the double is the same.
+char* WriteNumber(const char* p, const char* q, char* o) {
+  if (std::find_if(p, q, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == q) {
+    int64_t i;
+    auto r = std::from_chars(p, q, i);
+    if (r.ec == std::errc() && r.ptr == q) {
+      if (i == 0) {
+        *o = '0';
+        return o + 1;
+      }
+      std::memcpy(o, p, static_cast<size_t>(q - p));
+      return o + (q - p);
+    }
+  }
+  double d = 0;
+  std::from_chars(p, q, d);
+  return rapidjson::internal::dtoa(d, o, rapidjson::Writer<rapidjson::StringBuffer>::kDefaultMaxDecimalPlaces);
+}
+
+// Copies valid JSON text that has no backslash without the whitespace
+// between its tokens, numbers as WriteNumber writes them: that is the text
+// WriteDom writes. Without escapes a string runs from a quote to the next,
+// so strings go whole (memchr finds their ends; a new document's bytes are
+// mostly in strings) and only what lies between them is looked at byte by
+// byte. `out` has room for the text and kNumberRoom more per number.
+// (simdjson::minify took ~1,900 instructions for a ~1 KB document; this
+// about a quarter of that.)
+size_t MinifyUnescaped(const char* p, const char* end, char* out) {
+  char* o = out;
+  while (p < end) {
+    char c = *p;
+    if (c == '"') {
+      const char* close = static_cast<const char*>(std::memchr(p + 1, '"', static_cast<size_t>(end - p - 1)));
+      size_t n = static_cast<size_t>(close + 1 - p);  // the text parsed: the string is closed
+      std::memcpy(o, p, n);
+      o += n;
+      p = close + 1;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const char* q = p + 1;
+      while (q < end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' || *q == '-')) ++q;
+      o = WriteNumber(p, q, o);
+      p = q;
+    } else {
+      if (c != ' ' && c != '\n' && c != '\t' && c != '\r') *o++ = c;
+      ++p;
+    }
+  }
+  return static_cast<size_t>(o - out);
+}
+
+const char* SkipSpace(const char* p, const char* end) {
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')) ++p;
+  return p;
+}
+
+// Where a document's text goes on after a first member `_id` whose value
+// is an integer or a string (the text valid and without backslashes), past
+// the comma after it; nullptr if the text does not start that way.
+const char* AfterLeadingId(const char* p, const char* end) {
+  p = SkipSpace(p, end);
+  if (end - p < 5 || std::memcmp(p, "\"_id\"", 5) != 0) return nullptr;
+  p = SkipSpace(p + 5, end);
+  if (p == end || *p != ':') return nullptr;
+  p = SkipSpace(p + 1, end);
+  if (p < end && *p == '"') {
+    p = static_cast<const char*>(std::memchr(p + 1, '"', static_cast<size_t>(end - p - 1))) + 1;
+  } else {
+    const char* digits = p;
+    while (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) ++p;
+    if (p == digits) return nullptr;
+  }
+  p = SkipSpace(p, end);
+  if (p < end && *p == ',') return p + 1;
+  return p == end ? p : nullptr;  // a fraction or an exponent: not an integer
+}
+
+// RenderJsonObject's fast path for a document whose text has no backslash
+// (nearly all): its members as WriteDom would write them, made from the
+// text itself (MinifyUnescaped) instead of from simdjson's tree — a
+// fraction of the work (callgrind: WriteDom took ~2,850 instructions of a
+// ~1 KB document's ~24,000-instruction insert). An `_id` is taken this way
+// only as the first member, where export and most clients put it. False,
+// with *members unchanged, where it does not apply.
+bool AppendAsItStands(const char* data, size_t len, simdjson::dom::element root, int max_depth, std::string* members,
+                      Value* id, bool* has_id) {
+  if (len < 2 || data[0] != '{' || data[len - 1] != '}') return false;  // whitespace around it
+  if (std::memchr(data, '\\', len) != nullptr) return false;           // an escape may be written otherwise
+  size_t numbers = 0;
+  if (!WalksClean(root, 1, max_depth, &numbers)) return false;
+  const char* rest = data + 1;
+  const char* end = data + len - 1;
+  simdjson::dom::object obj = root.get_object().value_unsafe();
+  simdjson::dom::element given;
+  if (obj.at_key("_id").get(given) == simdjson::SUCCESS) {
+    rest = AfterLeadingId(rest, end);
+    if (rest == nullptr || !FromDom(given, 2, max_depth, true, id).ok()) return false;
+    *has_id = true;
+  }
+  size_t at = members->size();
+  members->resize(at + static_cast<size_t>(end - rest) + numbers * kNumberRoom);
+  members->resize(at + MinifyUnescaped(rest, end, members->data() + at));
+  return true;
+}
+
 simdjson::dom::parser& ThreadParser() {
   thread_local simdjson::dom::parser parser;
   return parser;
@@ -449,6 +594,7 @@ Status RenderJsonObject(const char* data, size_t len, size_t capacity, int max_d
   } else {
     if (error) return FromSimdjson(error, max_depth);
     if (!root.is_object()) return BadDocument("a document must be a JSON object");
+    if (AppendAsItStands(data, len, root, max_depth, members, id, has_id)) return Status::Ok();
     Status st = WriteDom(root, 1, max_depth, id, has_id, w);
     if (!st.ok()) return st;
   }
