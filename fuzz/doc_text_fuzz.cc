@@ -5,7 +5,10 @@
 // (compact) and pretty-printed, and every path into the tree, plus paths
 // that do not resolve, must read back from both texts exactly as Resolve
 // finds it in the tree: present or absent alike, same kind, same value
-// (doubles bit for bit).
+// (doubles bit for bit). The same bytes made into a new document's stored
+// text (RenderJsonObject, which works from the text itself when it has no
+// backslash) must fail where parsing fails and otherwise give exactly the
+// members, and the _id, that the tree renders.
 #include <bit>
 #include <cstdint>
 #include <cstdio>
@@ -95,7 +98,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   Value tree;
-  if (!ParseJsonObject(raw.data(), raw.size(), raw.size(), 64, &tree).ok()) return 0;
+  std::string members;
+  Value id;
+  bool has_id = false;
+  bool rendered = RenderJsonObject(raw.data(), raw.size(), raw.size(), 64, &members, &id, &has_id).ok();
+  if (rendered != ParseJsonObject(raw.data(), raw.size(), raw.size(), 64, &tree).ok()) Fail("render and parse disagree", raw);
+  if (!rendered) return 0;
+  Object rest;
+  std::string want_id = "none", got_id = "none";
+  for (const Member& m : tree.as_object()) {
+    if (m.key == "_id") {
+      want_id.clear();
+      AppendJson(m.value, &want_id);
+    } else {
+      rest.push_back(m);
+    }
+  }
+  if (has_id) {
+    got_id.clear();
+    AppendJson(id, &got_id);
+  }
+  std::string want_members;
+  AppendJson(Value(std::move(rest)), &want_members);
+  if (got_id != want_id || members != want_members.substr(1, want_members.size() - 2)) Fail("rendered text differs", raw);
   std::string compact, pretty;
   AppendJson(tree, &compact);
   AppendJsonPretty(tree, &pretty);

@@ -433,7 +433,10 @@ constexpr size_t kNumberRoom = 32;
 // "-0" as "0"); anything else — a fraction, an exponent, an integer beyond
 // int64 (simdjson's UINT64, which WriteDom writes as a double) — as
 // RapidJSON writes the double it denotes. std::from_chars rounds correctly,
-// as simdjson does, so the double is the same.
+// as simdjson does, so the double is the same; but where the value is too
+// small for a double it leaves it unset, where simdjson makes it a zero of
+// the number's sign (found by fuzz/doc_text_fuzz.cc: "-1e-327"), so that
+// gives nullptr and the caller renders the tree instead.
 char* WriteNumber(const char* p, const char* q, char* o) {
   if (std::find_if(p, q, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == q) {
     int64_t i;
@@ -448,7 +451,8 @@ char* WriteNumber(const char* p, const char* q, char* o) {
     }
   }
   double d = 0;
-  std::from_chars(p, q, d);
+  auto r = std::from_chars(p, q, d);
+  if (r.ec != std::errc() || r.ptr != q) return nullptr;
   return rapidjson::internal::dtoa(d, o, rapidjson::Writer<rapidjson::StringBuffer>::kDefaultMaxDecimalPlaces);
 }
 
@@ -458,6 +462,7 @@ char* WriteNumber(const char* p, const char* q, char* o) {
 // so strings go whole (memchr finds their ends; a new document's bytes are
 // mostly in strings) and only what lies between them is looked at byte by
 // byte. `out` has room for the text and kNumberRoom more per number.
+// SIZE_MAX where WriteNumber cannot write a number.
 // (simdjson::minify took ~1,900 instructions for a ~1 KB document; this
 // about a quarter of that.)
 size_t MinifyUnescaped(const char* p, const char* end, char* out) {
@@ -474,6 +479,7 @@ size_t MinifyUnescaped(const char* p, const char* end, char* out) {
       const char* q = p + 1;
       while (q < end && ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' || *q == '-')) ++q;
       o = WriteNumber(p, q, o);
+      if (o == nullptr) return SIZE_MAX;
       p = q;
     } else {
       if (c != ' ' && c != '\n' && c != '\t' && c != '\r') *o++ = c;
@@ -533,7 +539,13 @@ bool AppendAsItStands(const char* data, size_t len, simdjson::dom::element root,
   }
   size_t at = members->size();
   members->resize(at + static_cast<size_t>(end - rest) + numbers * kNumberRoom);
-  members->resize(at + MinifyUnescaped(rest, end, members->data() + at));
+  size_t written = MinifyUnescaped(rest, end, members->data() + at);
+  if (written == SIZE_MAX) {
+    members->resize(at);
+    *has_id = false;  // the tree's rendering sets it again
+    return false;
+  }
+  members->resize(at + written);
   return true;
 }
 
