@@ -310,11 +310,11 @@ class TestCluster {
   // Until no running node holds back votes any more (raft/vote_guard.h): a
   // node that started empty does so until it has caught up with a leader.
   // Allowed the leader's resend of a snapshot it has no answer for
-  // (--snapshot-timeout, 10 s by default) on top: a node killed while it
-  // installs a snapshot and restarted empty never answers it. (A 120-fault
-  // soak once saw a follower wiped twice get nothing for 10 s after it had
-  // installed the snapshot: libraft kept the match index it had before it
-  // was wiped, now forgotten — raft/incoming.h and the test of it below.)
+  // (--snapshot-timeout, 10 s by default) on top, should one go unanswered.
+  // (A 120-fault soak once saw a follower wiped twice get nothing for 10 s
+  // after it had installed the snapshot: libraft kept the match index it
+  // had before it was wiped, now forgotten — raft/incoming.h and the test
+  // of it below.)
   void WaitVoting() {
     const auto limit = kLeaderWait + std::chrono::seconds(10);
     for (auto until = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < until;) {
