@@ -393,36 +393,21 @@ Status WriteDom(simdjson::dom::element e, int depth, int max_depth, Value* id, b
   return BadDocument("malformed JSON value");
 }
 
-// Walks `e` as WriteDom does, writing nothing: false where WriteDom fails
-// (the depth limit, a duplicate key), which the caller then leaves to
-// WriteDom to name.
-bool WalksClean(simdjson::dom::element e, int depth, int max_depth) {
-  using T = simdjson::dom::element_type;
-  if (depth > max_depth) return false;
-  switch (e.type()) {
-    case T::OBJECT: {
-      simdjson::dom::object obj = e.get_object().value_unsafe();
-      for (simdjson::dom::key_value_pair kv : obj) {
-        if (!WalksClean(kv.value, depth + 1, max_depth)) return false;
-      }
-      return CheckUniqueKeys(obj).ok();
-    }
-    case T::ARRAY: {
-      simdjson::dom::array arr = e.get_array().value_unsafe();
-      for (simdjson::dom::element item : arr) {
-        if (!WalksClean(item, depth + 1, max_depth)) return false;
-      }
-      return true;
-    }
-    case T::INT64:
-    case T::UINT64:
-    case T::DOUBLE:
-    case T::STRING:
-    case T::BOOL:
-    case T::NULL_VALUE: return true;
-  }
-  return false;
-}
+// A writer that writes nothing: WriteDom with it checks what WriteDom
+// checks (the depth limit, duplicate keys) and takes out the _id, and
+// renders nothing.
+struct NoWriter {
+  bool StartObject() { return true; }
+  bool EndObject() { return true; }
+  bool StartArray() { return true; }
+  bool EndArray() { return true; }
+  bool Key(const char*, rapidjson::SizeType) { return true; }
+  bool String(const char*, rapidjson::SizeType) { return true; }
+  bool Int64(int64_t) { return true; }
+  bool Double(double) { return true; }
+  bool Bool(bool) { return true; }
+  bool Null() { return true; }
+};
 
 // The longest number WriteNumber writes (RapidJSON's Writer::WriteDouble
 // renders into 25 bytes).
@@ -538,18 +523,13 @@ bool AppendAsItStands(const char* data, size_t len, simdjson::dom::element root,
                       Value* id, bool* has_id) {
   if (len < 2 || data[0] != '{' || data[len - 1] != '}') return false;  // whitespace around it
   if (std::memchr(data, '\\', len) != nullptr) return false;           // an escape may be written otherwise
-  if (!WalksClean(root, 1, max_depth)) return false;
   const char* rest = data + 1;
   const char* end = data + len - 1;
-  simdjson::dom::object obj = root.get_object().value_unsafe();
-  simdjson::dom::element given;
-  if (obj.at_key("_id").get(given) == simdjson::SUCCESS) {
-    rest = AfterLeadingId(rest, end);
-    if (rest == nullptr || !FromDom(given, 2, max_depth, true, id).ok()) return false;
-    *has_id = true;
-  }
-  if (MinifyUnescaped(rest, end, members)) return true;
-  *has_id = false;  // the tree's rendering sets it again
+  NoWriter none;
+  bool ok = WriteDom(root, 1, max_depth, id, has_id, none).ok();
+  if (ok && *has_id) ok = (rest = AfterLeadingId(rest, end)) != nullptr;
+  if (ok && MinifyUnescaped(rest, end, members)) return true;
+  *has_id = false;  // the tree's rendering (or its error) follows
   return false;
 }
 

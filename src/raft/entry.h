@@ -36,6 +36,11 @@ inline uint64_t GetU64(const char* in) {
   std::memcpy(&v, in, 8);
   return v;
 }
+inline uint32_t GetU32(const char* in) {
+  uint32_t v;
+  std::memcpy(&v, in, 4);
+  return v;
+}
 
 // The header of a commit entry whose payload is payload_len bytes.
 inline void CommitHeader(uint64_t origin, uint64_t seq, uint32_t payload_len, char out[kCommitHeader]) {
@@ -72,8 +77,7 @@ inline bool Parse(std::string_view e, Parsed* p) {
     if (e.size() < kCommitHeader) return false;
     p->origin = GetU64(e.data() + 1);
     p->seq = GetU64(e.data() + 9);
-    uint32_t n;
-    std::memcpy(&n, e.data() + 17, 4);
+    uint32_t n = GetU32(e.data() + 17);
     if (e.size() - kCommitHeader < n) return false;
     p->payload = e.substr(kCommitHeader, n);
     return true;
@@ -82,8 +86,7 @@ inline bool Parse(std::string_view e, Parsed* p) {
     if (e.size() < 21) return false;
     p->node = GetU64(e.data() + 1);
     p->term = GetU64(e.data() + 9);
-    uint32_t n;
-    std::memcpy(&n, e.data() + 17, 4);
+    uint32_t n = GetU32(e.data() + 17);
     if (e.size() - 21 < n) return false;
     p->address = e.substr(21, n);
     return true;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <tuple>
 
+#include "raft/entry.h"
 #include "wal/file.h"
 
 namespace parendb::raft_segments {
@@ -41,7 +42,6 @@ bool ParseSnapshotMeta(const std::string& name, std::tuple<uint64_t, uint64_t, u
   return true;
 }
 
-
 // A closed segment as libraft 0.15 writes it (its uv_encoding format 1): an
 // 8-byte format version, then write batches, each two 32-bit checksums, an
 // entry count n, n headers of 16 bytes (term, type, 3 unused bytes, size)
@@ -53,13 +53,8 @@ struct Layout {
   std::vector<uint64_t> terms;       // every entry's term, in order
 };
 
-uint64_t LoadLittle(const std::string& b, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
-  return v;
-}
-uint64_t Load64(const std::string& b, size_t at) { return LoadLittle(b, at, 8); }
-uint32_t Load32(const std::string& b, size_t at) { return static_cast<uint32_t>(LoadLittle(b, at, 4)); }
+uint64_t Load64(const std::string& b, size_t at) { return raft_entry::GetU64(b.data() + at); }
+uint32_t Load32(const std::string& b, size_t at) { return raft_entry::GetU32(b.data() + at); }
 
 // Reads a segment's batches; false (with why) unless they cover the whole
 // file and hold exactly the entries its name says.
