@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "doc/json.h"
+#include "engine/cluster_role.h"
 
 using namespace parendb;
 using namespace std::chrono_literals;
@@ -695,6 +696,15 @@ TEST_SUITE("cluster") {
     auto stats = l.Ask("(stats)\n", 1)[0];
     CHECK(stats.find("\"cluster\":{\"node\":" + std::to_string(leader + 1) + ",\"role\":\"leader\"") != std::string::npos);
     CHECK(stats.find("\"members\":3") != std::string::npos);
+    // Every counter is in both, from one table (as on the metrics endpoint).
+    Value sv;
+    REQUIRE(ParseJson(stats, 64, &sv).ok());
+    const Value* in_stats = sv.find("cluster");
+    REQUIRE(in_stats != nullptr);
+    for (const ClusterRole::Metrics::Counter& k : ClusterRole::Metrics::kCounters) {
+      CHECK_MESSAGE(v.find(k.name) != nullptr, k.name << " missing from (cluster): " << info);
+      CHECK_MESSAGE(in_stats->find(k.name) != nullptr, k.name << " missing from (stats): " << stats);
+    }
 
     // Bounded staleness, (acquire q (stale MS)): once a barrier succeeded
     // within MS, a read takes its snapshot without one, and still sees

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 
@@ -54,15 +55,40 @@ class ClusterRole {
   };
   virtual void ChangeMembership(MembershipChange change, std::function<void(Status)> done) = 0;
 
-  // The numbers of (stats)'s "cluster" member and of the metrics endpoint.
+  // The numbers of (cluster), of (stats)'s "cluster" member and of the
+  // metrics endpoint.
   struct Metrics {
     std::string role;  // "leader", "follower", "candidate"
     int64_t node = 0, term = 0, applied = 0, leader_id = 0, members = 0;
     int64_t elections_won = 0, commits_proposed = 0, snapshots_taken = 0, snapshots_installed = 0;
-    int64_t read_barriers = 0;  // barriers this node asked for (current reads, and refreshes for stale ones)
-    int64_t stale_reads = 0;    // read-only acquires let through by CurrentWithin
-    int64_t votes_refused = 0;  // vote requests held back after an empty start (raft/vote_guard.h)
+    int64_t snapshots_held = 0;  // a leader's snapshots held while taking one's own (raft/incoming.h)
+    int64_t read_barriers = 0;   // barriers this node asked for (current reads, and refreshes for stale ones)
+    int64_t stale_reads = 0;     // read-only acquires let through by CurrentWithin
     int64_t follower_logs_lost = 0;  // as leader: followers found to have lost their log (raft/incoming.h)
+    int64_t votes_refused = 0;       // vote requests held back after an empty start (raft/vote_guard.h)
+
+    // The counters, in the order all three list them: the JSON name (the
+    // metric is parendb_cluster_NAME_total) and the metric's help.
+    struct Counter {
+      std::string_view name;
+      int64_t Metrics::*field;
+      std::string_view help;
+    };
+    static constexpr Counter kCounters[] = {
+        {"elections_won", &Metrics::elections_won, "Elections this node won."},
+        {"commits_proposed", &Metrics::commits_proposed, "Commits this node proposed as leader."},
+        {"snapshots_taken", &Metrics::snapshots_taken, "Raft snapshots this node took."},
+        {"snapshots_installed", &Metrics::snapshots_installed, "Raft snapshots this node installed from a leader."},
+        {"snapshots_held", &Metrics::snapshots_held,
+         "Snapshots from a leader that arrived while this node was taking its own, handed on once it was done."},
+        {"read_barriers", &Metrics::read_barriers,
+         "Read barriers this node asked for (current reads, and refreshes for stale reads)."},
+        {"stale_reads", &Metrics::stale_reads, "Read-only acquires with (stale MS) served without a barrier."},
+        {"follower_logs_lost", &Metrics::follower_logs_lost,
+         "Followers this node, as leader, found to have lost the log they had acknowledged (restarted empty)."},
+        {"votes_refused", &Metrics::votes_refused,
+         "Vote requests held back after starting from an empty directory, until caught up with a leader."},
+    };
   };
   virtual Metrics GetMetrics() = 0;
 

@@ -537,14 +537,9 @@ std::string Engine::StatsJson() const {
     c.push_back({"applied", Value(m.applied)});
     c.push_back({"leader_id", Value(m.leader_id)});
     c.push_back({"members", Value(m.members)});
-    c.push_back({"elections_won", Value(m.elections_won)});
-    c.push_back({"commits_proposed", Value(m.commits_proposed)});
-    c.push_back({"snapshots_taken", Value(m.snapshots_taken)});
-    c.push_back({"snapshots_installed", Value(m.snapshots_installed)});
-    c.push_back({"read_barriers", Value(m.read_barriers)});
-    c.push_back({"stale_reads", Value(m.stale_reads)});
-    c.push_back({"votes_refused", Value(m.votes_refused)});
-    c.push_back({"follower_logs_lost", Value(m.follower_logs_lost)});
+    for (const ClusterRole::Metrics::Counter& k : ClusterRole::Metrics::kCounters) {
+      c.push_back({std::string(k.name), Value(m.*k.field)});
+    }
     o.push_back({"cluster", Value(std::move(c))});
   }
   std::string out;

@@ -148,21 +148,9 @@ std::string RenderPrometheus(const Engine& engine) {
     w.Metric("parendb_cluster_applied_index", "gauge", "The Raft index of the last entry this node applied.", c.applied);
     w.Metric("parendb_cluster_leader_id", "gauge", "The node this node follows (0: none known).", c.leader_id);
     w.Metric("parendb_cluster_members", "gauge", "Members of the configuration.", c.members);
-    w.Metric("parendb_cluster_elections_won_total", "counter", "Elections this node won.", c.elections_won);
-    w.Metric("parendb_cluster_commits_proposed_total", "counter", "Commits this node proposed as leader.", c.commits_proposed);
-    w.Metric("parendb_cluster_snapshots_taken_total", "counter", "Raft snapshots this node took.", c.snapshots_taken);
-    w.Metric("parendb_cluster_snapshots_installed_total", "counter", "Raft snapshots this node installed from a leader.",
-             c.snapshots_installed);
-    w.Metric("parendb_cluster_read_barriers_total", "counter",
-             "Read barriers this node asked for (current reads, and refreshes for stale reads).", c.read_barriers);
-    w.Metric("parendb_cluster_stale_reads_total", "counter",
-             "Read-only acquires with (stale MS) served without a barrier.", c.stale_reads);
-    w.Metric("parendb_cluster_votes_refused_total", "counter",
-             "Vote requests held back after starting from an empty directory, until caught up with a leader.",
-             c.votes_refused);
-    w.Metric("parendb_cluster_follower_logs_lost_total", "counter",
-             "Followers this node, as leader, found to have lost the log they had acknowledged (restarted empty).",
-             c.follower_logs_lost);
+    for (const ClusterRole::Metrics::Counter& k : ClusterRole::Metrics::kCounters) {
+      w.Metric("parendb_cluster_" + std::string(k.name) + "_total", "counter", k.help, c.*k.field);
+    }
   }
   const double ns = 1e-9;
   w.Header("parendb_wal_sync_duration_seconds", "histogram", "Time each sync of the write-ahead log took.");

@@ -347,32 +347,39 @@ void ClusterNode::AskLeader(std::function<void(Status)> done) {
 ClusterRole::Metrics ClusterNode::GetMetrics() {
   ReplicatedLog::Role r = log_->role();
   Metrics m;
-  m.role = RoleName(r.state);
-  m.node = static_cast<int64_t>(options_.node_id);
-  m.term = static_cast<int64_t>(r.term);
-  m.applied = static_cast<int64_t>(log_->applied());
-  m.leader_id = static_cast<int64_t>(r.leader_id);
-  m.members = static_cast<int64_t>(r.members.size());
-  m.elections_won = static_cast<int64_t>(r.elections_won);
-  m.commits_proposed = static_cast<int64_t>(r.commits_proposed);
-  m.snapshots_taken = static_cast<int64_t>(r.snapshots_taken);
-  m.snapshots_installed = static_cast<int64_t>(r.snapshots_installed);
-  m.read_barriers = read_barriers_.load(std::memory_order_relaxed);
-  m.stale_reads = stale_reads_.load(std::memory_order_relaxed);
-  m.votes_refused = static_cast<int64_t>(vote_guard_.refused());
-  m.follower_logs_lost = static_cast<int64_t>(incoming_.matches_forgotten());
+  FillMetrics(r, &m);
   return m;
+}
+
+void ClusterNode::FillMetrics(const ReplicatedLog::Role& r, Metrics* m) {
+  m->role = RoleName(r.state);
+  m->node = static_cast<int64_t>(options_.node_id);
+  m->term = static_cast<int64_t>(r.term);
+  m->applied = static_cast<int64_t>(log_->applied());
+  m->leader_id = static_cast<int64_t>(r.leader_id);
+  m->members = static_cast<int64_t>(r.members.size());
+  m->elections_won = static_cast<int64_t>(r.elections_won);
+  m->commits_proposed = static_cast<int64_t>(r.commits_proposed);
+  m->snapshots_taken = static_cast<int64_t>(r.snapshots_taken);
+  m->snapshots_installed = static_cast<int64_t>(r.snapshots_installed);
+  m->snapshots_held = static_cast<int64_t>(incoming_.snapshots_held());
+  m->read_barriers = read_barriers_.load(std::memory_order_relaxed);
+  m->stale_reads = stale_reads_.load(std::memory_order_relaxed);
+  m->follower_logs_lost = static_cast<int64_t>(incoming_.matches_forgotten());
+  m->votes_refused = static_cast<int64_t>(vote_guard_.refused());
 }
 
 std::string ClusterNode::DescribeJson() {
   ReplicatedLog::Role r = log_->role();
+  Metrics m;
+  FillMetrics(r, &m);
   Object o;
-  o.push_back({"node", Value(static_cast<int64_t>(options_.node_id))});
-  o.push_back({"role", Value(std::string(RoleName(r.state)))});
+  o.push_back({"node", Value(m.node)});
+  o.push_back({"role", Value(m.role)});
   o.push_back({"leader", r.leader_address.empty() ? Value() : Value(r.leader_address)});
-  o.push_back({"leader_id", r.leader_id == 0 ? Value() : Value(static_cast<int64_t>(r.leader_id))});
-  o.push_back({"term", Value(static_cast<int64_t>(r.term))});
-  o.push_back({"applied", Value(static_cast<int64_t>(log_->applied()))});
+  o.push_back({"leader_id", r.leader_id == 0 ? Value() : Value(m.leader_id)});
+  o.push_back({"term", Value(m.term)});
+  o.push_back({"applied", Value(m.applied)});
   o.push_back({"client_address", Value(options_.advertise)});
   Array nodes;
   for (const auto& [id, address] : r.members) {
@@ -382,15 +389,7 @@ std::string ClusterNode::DescribeJson() {
     nodes.emplace_back(std::move(n));
   }
   o.push_back({"nodes", Value(std::move(nodes))});
-  o.push_back({"elections_won", Value(static_cast<int64_t>(r.elections_won))});
-  o.push_back({"commits_proposed", Value(static_cast<int64_t>(r.commits_proposed))});
-  o.push_back({"snapshots_taken", Value(static_cast<int64_t>(r.snapshots_taken))});
-  o.push_back({"snapshots_installed", Value(static_cast<int64_t>(r.snapshots_installed))});
-  o.push_back({"snapshots_held", Value(static_cast<int64_t>(incoming_.snapshots_held()))});
-  o.push_back({"read_barriers", Value(read_barriers_.load(std::memory_order_relaxed))});
-  o.push_back({"stale_reads", Value(stale_reads_.load(std::memory_order_relaxed))});
-  o.push_back({"follower_logs_lost", Value(static_cast<int64_t>(incoming_.matches_forgotten()))});
-  o.push_back({"votes_refused", Value(static_cast<int64_t>(vote_guard_.refused()))});
+  for (const Metrics::Counter& c : Metrics::kCounters) o.push_back({std::string(c.name), Value(m.*c.field)});
   o.push_back({"holding_votes", Value(vote_guard_.armed())});
   std::string json;
   AppendJson(Value(std::move(o)), &json);

@@ -81,6 +81,8 @@ class ClusterNode final : public ClusterRole {
   // A follower's read barrier: the leader's read index, then until this
   // node has applied it.
   void AskLeader(std::function<void(Status)> done);
+  // Everything in Metrics, from r and this node's counters.
+  void FillMetrics(const ReplicatedLog::Role& r, Metrics* m);
   // While the vote guard is armed (a node that bootstrapped from an empty
   // directory): disarms it if this node voted for the current leader in
   // its term (a new cluster), or else asks a read barrier now and then,
