@@ -247,6 +247,34 @@ TEST_SUITE("evaluator") {
     CHECK(One(*s, "(stats)").find("\"documents\":2") != std::string::npos);
   }
 
+  TEST_CASE("updateall writes the text create would, behind each document's own _id") {
+    auto db = People();
+    auto s = db->NewSession();
+    // Numbers as the tree writes them, escapes kept, members in order;
+    // then one update made on that text and one that adds a member.
+    auto out = Lines(*s,
+                     "(open t)(selects a t wb (coll people) (<= (f _id) 2))(acquire t)"
+                     "(updateall a) { \"n\": -0, \"x\" : 1e3, \"s\": \"a\\\"b\\u00e9\", \"o\": {\"k\": [1, 2.5, -7]}, \"e\": {} }"
+                     "(readall a)(update a (f n) 5)(update a (f added) true)(readall a)(commit t)");
+    REQUIRE(out.size() == 9);
+    CHECK(out[3] == "(ok updated 2)");
+    CHECK(out[5] == "(ok updated 2)");
+    CHECK(out[6] == "(ok updated 2)");
+    CHECK(out[8] == "(ok committed)");
+    const std::string body = R"("x":1000.0,"s":"a\"bé","o":{"k":[1,2.5,-7]},"e":{})";
+    CHECK(out[4] == R"([{"_id":1,"n":0,)" + body + R"(},{"_id":2,"n":0,)" + body + "}]");
+    CHECK(out[7] == R"([{"_id":1,"n":5,)" + body + R"(,"added":true},{"_id":2,"n":5,)" + body + R"(,"added":true}])");
+    CHECK(Lines(*s, "(open q)(selects a q r (coll people) (<= (f _id) 2))(acquire q)(readall a)(close q)")[3] == out[7]);
+    // The _id may be given where it stands, if it is the document's own.
+    out = Lines(*s, "(open t)(select a t wb (coll people) (= (f _id) 3))(acquire t)"
+                    "(updateall a) {\"z\": 1, \"_id\": 3}(readall a)(commit t)");
+    CHECK(out[4] == R"({"_id":3,"z":1})");
+    out = Lines(*s, "(open t)(select a t wb (coll people) (= (f _id) 3))(acquire t)(updateall a) {\"_id\": \"3\"}");
+    CHECK(IsError(out[3], "bad-document"));
+    out = Lines(*s, "(open t)(select a t wb (coll people) (= (f _id) 3))(acquire t)(updateall a) {}(readall a)(commit t)");
+    CHECK(out[4] == R"({"_id":3})");
+  }
+
   TEST_CASE("check") {
     auto db = People();
     auto s = db->NewSession();

@@ -49,6 +49,11 @@ struct WorkspaceEntry {
     rendered.reset();
     value = std::move(v);
   }
+  // Replaces the document by its final text (dropping any tree).
+  void set_text(DocRef text) {
+    value = Value();
+    rendered = std::move(text);
+  }
   // The tree to change in place (the text, if any, is then out of date).
   Value& mutable_value() {
     if (rendered) {

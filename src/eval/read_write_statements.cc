@@ -274,36 +274,38 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
   Selection* s = RequireSelection(stmt_->selection, true);
   if (s == nullptr) return;
   Transaction* t = s->txn;
-  Value v;
-  Status st = ParseJsonObject(doc, len, cap, engine_->options().reader.max_depth, &v);
+  // The new text is made once, as create makes it (no tree), and each
+  // document gets it behind its own _id.
+  std::string& members = render_scratch_;
+  members.clear();
+  Value given_id;
+  bool has_id;
+  Status st = RenderJsonObject(doc, len, cap, engine_->options().reader.max_depth, &members, &given_id, &has_id);
   if (!st.ok()) return Fail(std::move(st), t);
-  const Value* given_id = v.find("_id");
   uint64_t n = 0;
+  std::string id_json;
   for (size_t i = 0; i < s->docs.size(); ++i) {
     if (!Visible(t, s, i)) continue;
     const DocId& id = s->docs[i].id;
     DocId same;
-    if (given_id != nullptr && !(DocId::FromValue(*given_id, &same) && same == id && given_id->kind() == id.ToValue().kind())) {
+    if (has_id && !(DocId::FromValue(given_id, &same) && same == id && given_id.kind() == id.ToValue().kind())) {
       return Fail(Error(ErrorCode::kBadDocument, "updateall cannot change _id " + id.ToString()), t);
     }
-    Object fresh;
-    fresh.reserve(v.as_object().size() + 1);
-    fresh.push_back(Member{"_id", id.ToValue()});
-    for (const Member& m : v.as_object()) {
-      if (m.key != "_id") fresh.push_back(m);
-    }
+    id_json.clear();
+    AppendJson(id.ToValue(), &id_json);
+    DocRef replaced = members.empty() ? StoredDoc::FromPieces({"{\"_id\":", id_json, "}"})
+                                      : StoredDoc::FromPieces({"{\"_id\":", id_json, ",", members, "}"});
     if (!s->collection->indexes().empty()) {
-      Value after(std::move(fresh));
-      Status st = NoteIndexWrite(t, s->collection, id, IndexKeys(s->collection, View(t, s, i)),
-                                 IndexKeys(s->collection, after), s->lock);
+      st = NoteIndexWrite(t, s->collection, id, IndexKeys(s->collection, View(t, s, i)),
+                          IndexKeys(s->collection, replaced->view()), s->lock);
       if (!st.ok()) return Fail(std::move(st), t);
-      fresh = std::move(after.as_object());
     }
     WorkspaceEntry& e = WorkspaceFor(t, s, i);
     e.keys_moved = true;
-    e.set_value(Value(std::move(fresh)));
+    e.set_text(std::move(replaced));
     ++n;
   }
+  if (members.capacity() > (1u << 20)) std::string().swap(members);  // keep no huge document's buffer
   RespondOkCount("updated", n);
 }
 
