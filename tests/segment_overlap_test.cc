@@ -189,6 +189,43 @@ TEST_SUITE("raft") {
     CHECK(r.trimmed.empty());
   }
 
+  TEST_CASE("two segments that start at one index: both set aside behind the snapshot, refused past it") {
+    SUBCASE("behind the snapshot: neither is kept as spare entries") {
+      RaftDir d({"0000000000009001-0000000000009002", "0000000000009001-0000000000009050",
+                 "0000000000009051-0000000000009140", kSnapshot12, std::string(kSnapshot12) + ".meta"});
+      parendb::raft_segments::Repair r;
+      parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
+      REQUIRE_MESSAGE(st.ok(), st.message());
+      CHECK(r.set_aside.size() == 2);
+      CHECK(d.has("overlap-0000000000009001-0000000000009002"));
+      CHECK(d.has("overlap-0000000000009001-0000000000009050"));
+      CHECK_FALSE(d.has("0000000000009001-0000000000009002"));
+      CHECK_FALSE(d.has("0000000000009001-0000000000009050"));
+      CHECK(d.has("0000000000009051-0000000000009140"));
+    }
+    SUBCASE("past it (the shape of the soak with seed 86032): refused, nothing moved") {
+      const char* const shorter = "0000000000090501-0000000000090504";
+      const char* const longer = "0000000000090501-0000000000090631";
+      RaftDir d({"0000000000090371-0000000000090500", "snapshot-112-90500-60423393",
+                 "snapshot-112-90500-60423393.meta", "open-21"});
+      const std::string old_branch = SegmentBytes({{{112, "a"}, {112, "b"}, {112, "c"}, {112, "d"}}});
+      Batch replaced;
+      for (int i = 0; i < 131; ++i) replaced.push_back({113, "entry " + std::to_string(90501 + i)});
+      const std::string new_branch = SegmentBytes({replaced});
+      Write(d.path / shorter, old_branch);
+      Write(d.path / longer, new_branch);
+      parendb::raft_segments::Repair r;
+      parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
+      REQUIRE_FALSE(st.ok());
+      CHECK(st.message().find(std::string(shorter) + " and " + longer) != std::string::npos);
+      CHECK(st.message().find("they start at the same index") != std::string::npos);
+      CHECK(st.message().find("catches up from the others") != std::string::npos);
+      CHECK(r.set_aside.empty());
+      CHECK(Read(d.path / shorter) == old_branch);
+      CHECK(Read(d.path / longer) == new_branch);
+    }
+  }
+
   TEST_CASE("a cut-back a crash interrupted is finished, or started over, at the next start") {
     SoakShape d;
     std::string cut = SegmentBytes({{{117, "entry 129906"}}});

@@ -100,7 +100,6 @@ struct PlannedTrim {
 
 // Plans cutting `older` before `newer`'s first entry (see the header).
 bool PlanTrim(const std::string& dir, const Segment& older, const Segment& newer, PlannedTrim* plan, std::string* why) {
-  if (older.first >= newer.first) return *why = "they start at the same index", false;
   Layout old_layout, new_layout;
   if (!ReadLayout(dir + "/" + older.name, older, &old_layout, why)) return false;
   if (!ReadLayout(dir + "/" + newer.name, newer, &new_layout, why)) return false;
@@ -186,21 +185,31 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
   std::vector<Segment> kept;
   std::vector<Segment> moved;
   std::vector<PlannedTrim> trims;
+  auto refuse = [&](const Segment& older, const Segment& newer, const std::string& why) {
+    return Status(ErrorCode::kIo,
+                  "the Raft log in " + raft_dir + " has overlapping segments " + older.name + " and " + newer.name +
+                      " past its newest snapshot (index " + std::to_string(snapshot_index) +
+                      "), which libraft 0.15 leaves after an interrupted truncation and cannot load, and the older "
+                      "cannot be cut back (" + why + "); move " + raft_dir +
+                      " aside and start this node again: it starts empty and catches up from the others");
+  };
   for (Segment& s : closed) {
+    bool set_aside_s = false;
     // Of two overlapping segments the older (lower first index) holds the
     // entries the truncation should have removed.
     while (!kept.empty() && s.first <= kept.back().end) {
-      if (kept.back().end > snapshot_index) {
+      if (kept.back().first == s.first) {
+        // Two that start at one index: nothing on disk tells which was
+        // written last (docs/replication.md). Behind the snapshot, which
+        // holds every entry either could give, both go aside — keeping
+        // one as spare entries for lagging followers could keep a dead
+        // branch's. Past it, refused.
+        if (s.end > snapshot_index) return refuse(kept.back(), s, "they start at the same index");
+        set_aside_s = true;
+      } else if (kept.back().end > snapshot_index) {
         PlannedTrim trim;
         std::string why;
-        if (!PlanTrim(raft_dir, kept.back(), s, &trim, &why)) {
-          return Status(ErrorCode::kIo,
-                        "the Raft log in " + raft_dir + " has overlapping segments " + kept.back().name + " and " +
-                            s.name + " past its newest snapshot (index " + std::to_string(snapshot_index) +
-                            "), which libraft 0.15 leaves after an interrupted truncation and cannot load, and the older "
-                            "cannot be cut back (" + why + "); move " + raft_dir +
-                            " aside and start this node again: it starts empty and catches up from the others");
-        }
+        if (!PlanTrim(raft_dir, kept.back(), s, &trim, &why)) return refuse(kept.back(), s, why);
         kept.back() = trim.to;  // now ends before s
         trims.push_back(std::move(trim));
         break;
@@ -208,7 +217,11 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
       moved.push_back(std::move(kept.back()));
       kept.pop_back();
     }
-    kept.push_back(std::move(s));
+    if (set_aside_s) {
+      moved.push_back(std::move(s));
+    } else {
+      kept.push_back(std::move(s));
+    }
   }
   for (const Segment& s : moved) {
     st = files->Rename(raft_dir + "/" + s.name, raft_dir + "/overlap-" + s.name);

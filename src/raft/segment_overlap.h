@@ -35,8 +35,11 @@ namespace parendb::raft_segments {
 //   "trimming-NAME", the original renamed away, the copy renamed in, the
 //   directory synced. A "trimming-" file found at the next start (a crash
 //   mid-repair) is finished or dropped.
-// A pair it cannot repair that way (the cut inside a batch, terms out of
-// order, an unreadable segment, two segments starting at one index) is an
+// Two segments that start at one index are different: nothing on disk
+// tells which was written last (terms do not, file times do not), so when
+// both end at or before the snapshot both are set aside, and otherwise the
+// pair is refused. A pair it cannot repair (the cut inside a batch, terms
+// out of order, an unreadable segment, one start past the snapshot) is an
 // error naming the two and what to do: start the node with an empty
 // directory; it catches up from the others. Apart from finishing an
 // interrupted repair, nothing is changed unless every overlap can be
