@@ -50,6 +50,20 @@ Value Project(const DocView& doc, const std::vector<Path>& paths) {
   return out;
 }
 
+// A document version made from its _id's JSON and the text of its other
+// members (RenderJsonObject's), with _id first, written straight into the
+// version: no text in between.
+DocRef WithLeadingId(std::string_view id_json, std::string_view members) {
+  return members.empty() ? StoredDoc::FromPieces({"{\"_id\":", id_json, "}"})
+                         : StoredDoc::FromPieces({"{\"_id\":", id_json, ",", members, "}"});
+}
+
+// The rendering scratch buffer, once a statement is done with it: one that
+// grew for a huge document is given back rather than kept per session.
+void ReleaseIfHuge(std::string* scratch) {
+  if (scratch->capacity() > (1u << 20)) std::string().swap(*scratch);
+}
+
 }  // namespace
 
 void Evaluator::Create(const char* doc, size_t len, size_t cap) {
@@ -106,10 +120,8 @@ void Evaluator::Create(const char* doc, size_t len, size_t cap) {
   bool created = it == t->workspace.end() || it->second.created;
   std::string id_json;
   AppendJson(given_id, &id_json);
-  // {"_id":ID,MEMBERS} straight into the version: no text in between.
-  DocRef rendered = members.empty() ? StoredDoc::FromPieces({"{\"_id\":", id_json, "}"})
-                                    : StoredDoc::FromPieces({"{\"_id\":", id_json, ",", members, "}"});
-  if (members.capacity() > (1u << 20)) std::string().swap(members);  // keep no huge document's buffer
+  DocRef rendered = WithLeadingId(id_json, members);
+  ReleaseIfHuge(&members);
   if (!c->indexes().empty()) {
     st = NoteIndexWrite(t, c, id, {}, IndexKeys(c, rendered->view()), LockKind::kWriteNonBlocking);
     if (!st.ok()) return Fail(std::move(st), t);
@@ -293,8 +305,7 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     }
     id_json.clear();
     AppendJson(id.ToValue(), &id_json);
-    DocRef replaced = members.empty() ? StoredDoc::FromPieces({"{\"_id\":", id_json, "}"})
-                                      : StoredDoc::FromPieces({"{\"_id\":", id_json, ",", members, "}"});
+    DocRef replaced = WithLeadingId(id_json, members);
     if (!s->collection->indexes().empty()) {
       st = NoteIndexWrite(t, s->collection, id, IndexKeys(s->collection, View(t, s, i)),
                           IndexKeys(s->collection, replaced->view()), s->lock);
@@ -305,7 +316,7 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
     e.set_text(std::move(replaced));
     ++n;
   }
-  if (members.capacity() > (1u << 20)) std::string().swap(members);  // keep no huge document's buffer
+  ReleaseIfHuge(&members);
   RespondOkCount("updated", n);
 }
 
