@@ -967,6 +967,74 @@ TEST_SUITE("cluster") {
     }
   }
 
+  TEST_CASE("a member whose log is cut at start neither votes nor stands until caught up: a laggard cannot win") {
+    // Two closed segments that start at one index past the snapshot (the
+    // 300-fault soak with seed 86032; raft/segment_overlap.h): the node
+    // cuts its log before them and may have lost commits it acknowledged.
+    // Its log is then as long as a laggard's, so either could win with the
+    // other's vote — and lead without those commits.
+    TestCluster c(3);
+    Setup(c, 1, 0);
+    int leader = c.Leader();
+    REQUIRE(leader >= 0);
+    size_t lead = static_cast<size_t>(leader), laggard = (lead + 1) % 3, cut = (lead + 2) % 3;
+    // The laggard stops here. A restart closes the other node's open
+    // segments (libraft does at load): its log up to here, as long as the
+    // laggard's at least, is then in closed segments, which the cut keeps.
+    c.Kill(laggard, SIGKILL);
+    c.Kill(cut, SIGKILL);
+    c.Start(cut);
+    REQUIRE(ReadAll(c, cut, "log").empty());
+    const std::filesystem::path raft = std::filesystem::path(c.dir(cut)) / "raft";
+    uint64_t last_closed = 0;
+    for (const auto& e : std::filesystem::directory_iterator(raft)) {
+      unsigned long long first = 0, end = 0;
+      if (std::sscanf(e.path().filename().c_str(), "%16llu-%16llu", &first, &end) == 2) {
+        last_closed = std::max<uint64_t>(last_closed, end);
+      }
+    }
+    REQUIRE(last_closed > 1);
+    Conn l(c.port(lead));
+    for (int k = 1; k <= 20; ++k) {
+      auto r = l.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)\n", 4);
+      REQUIRE(r.back() == "(ok committed)");
+    }
+    c.Kill(lead, SIGKILL);
+    c.Kill(cut, SIGKILL);
+    // Everything after last_closed is in open segments; two closed ones
+    // that start right after it make the repair cut the log there.
+    char name[40];
+    for (uint64_t end : {last_closed + 1, last_closed + 1000}) {
+      std::snprintf(name, sizeof name, "%016llu-%016llu", static_cast<unsigned long long>(last_closed + 1),
+                    static_cast<unsigned long long>(end));
+      std::ofstream(raft / name) << "x";
+    }
+    c.Start(cut);
+    c.Start(laggard);
+    CHECK(c.Leader(std::chrono::milliseconds(10 * kElectionTimeoutMs)) == -1);
+    {
+      Conn w(c.port(cut));
+      auto info = w.Ask("(cluster)\n", 1)[0];
+      CHECK_MESSAGE(info.find("\"holding_votes\":true") != std::string::npos, info);
+      CHECK_MESSAGE(info.find("\"holding_candidacy\":true") != std::string::npos, info);
+    }
+    CHECK(std::filesystem::exists(raft / "votes-held"));
+    // Killed and started again before it caught up, it still holds back.
+    c.Kill(cut, SIGKILL);
+    c.Start(cut);
+    CHECK(c.Leader(std::chrono::milliseconds(5 * kElectionTimeoutMs)) == -1);
+    // The old leader returns: it leads again (the laggard's vote), and the
+    // cut node catches up from it and votes again.
+    c.Start(lead);
+    REQUIRE(c.Leader() >= 0);
+    c.WaitVoting();
+    CHECK_FALSE(std::filesystem::exists(raft / "votes-held"));
+    for (size_t i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      CHECK(ReadAll(c, i, "log").size() == 20);
+    }
+  }
+
   TEST_CASE("a member restarted with an empty directory catches up at once, not after --snapshot-timeout") {
     // libraft 0.15 kept the match index the follower had acknowledged before
     // it lost its directory; the leader took the empty node's rejections

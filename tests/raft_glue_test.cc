@@ -639,7 +639,7 @@ TEST_SUITE("raft") {
     CHECK(delivered.size() == 2);  // once
 
     // Vote requests go through the guard.
-    votes.Arm();
+    REQUIRE(votes.Arm(VoteHold::kStartedEmpty).ok());
     struct raft_message vote {};
     vote.type = RAFT_IO_REQUEST_VOTE;
     vote.request_vote.last_log_index = 7;
@@ -653,6 +653,53 @@ TEST_SUITE("raft") {
     r.snapshot.pending.term = 4;
     snapshot(40);  // still held when `in` goes: freed with it
     CHECK(delivered.size() == 3);
+  }
+
+  TEST_CASE("incoming messages: a node that lost the end of its log neither votes nor hears answers to its own requests") {
+    // raft/segment_overlap.h cuts such a log at start; vote_guard.h says why
+    // it must not win: it may have acknowledged entries it no longer has.
+    static std::vector<int> delivered;  // the types handed on to libraft
+    delivered.clear();
+    IncomingHarness h;
+    struct raft r {};
+    VoteGuard votes;
+    h.in.Install(&r, &votes);
+    h.Start([](struct raft_io*, struct raft_message* m) { delivered.push_back(m->type); });
+    auto deliver = [&](int type, raft_index last_log_index) {
+      struct raft_message m {};
+      m.type = static_cast<unsigned short>(type);
+      if (type == RAFT_IO_REQUEST_VOTE) m.request_vote.last_log_index = last_log_index;
+      h.Deliver(&m);
+    };
+    auto all = [&] {
+      deliver(RAFT_IO_REQUEST_VOTE, 1);
+      deliver(RAFT_IO_REQUEST_VOTE, 9);
+      deliver(RAFT_IO_REQUEST_VOTE_RESULT, 0);
+      deliver(RAFT_IO_TIMEOUT_NOW, 0);
+      deliver(RAFT_IO_APPEND_ENTRIES_RESULT, 0);
+    };
+    all();  // not armed: everything on
+    CHECK(delivered == std::vector<int>{RAFT_IO_REQUEST_VOTE, RAFT_IO_REQUEST_VOTE, RAFT_IO_REQUEST_VOTE_RESULT,
+                                        RAFT_IO_TIMEOUT_NOW, RAFT_IO_APPEND_ENTRIES_RESULT});
+    delivered.clear();
+    REQUIRE(votes.Arm(VoteHold::kStartedEmpty).ok());
+    all();  // started empty: only the vote request of a candidate with more than index 1 is refused
+    CHECK(delivered == std::vector<int>{RAFT_IO_REQUEST_VOTE, RAFT_IO_REQUEST_VOTE_RESULT, RAFT_IO_TIMEOUT_NOW,
+                                        RAFT_IO_APPEND_ENTRIES_RESULT});
+    CHECK(votes.refused() == 1);
+    delivered.clear();
+    REQUIRE(votes.Arm(VoteHold::kLostEntries).ok());
+    CHECK(votes.HoldsCandidacy());
+    REQUIRE(votes.Arm(VoteHold::kStartedEmpty).ok());  // never less strict
+    CHECK(votes.HoldsCandidacy());
+    all();  // every vote request refused; no answers, no TimeoutNow
+    CHECK(delivered == std::vector<int>{RAFT_IO_APPEND_ENTRIES_RESULT});
+    CHECK(votes.refused() == 3);
+    delivered.clear();
+    CHECK(votes.Disarm());
+    CHECK_FALSE(votes.Disarm());
+    all();
+    CHECK(delivered.size() == 5);
   }
 
   TEST_CASE("incoming messages: a leader forgets the match index of a follower whose answer shows it lost its log") {

@@ -189,7 +189,7 @@ TEST_SUITE("raft") {
     CHECK(r.trimmed.empty());
   }
 
-  TEST_CASE("two segments that start at one index: both set aside behind the snapshot, refused past it") {
+  TEST_CASE("two segments that start at one index: both set aside behind the snapshot, the log cut before them past it") {
     SUBCASE("behind the snapshot: neither is kept as spare entries") {
       RaftDir d({"0000000000009001-0000000000009002", "0000000000009001-0000000000009050",
                  "0000000000009051-0000000000009140", kSnapshot12, std::string(kSnapshot12) + ".meta"});
@@ -203,26 +203,53 @@ TEST_SUITE("raft") {
       CHECK_FALSE(d.has("0000000000009001-0000000000009050"));
       CHECK(d.has("0000000000009051-0000000000009140"));
     }
-    SUBCASE("past it (the shape of the soak with seed 86032): refused, nothing moved") {
+    SUBCASE("past it (the shape of the soak with seed 86032): the log is cut before them, after before_cut") {
       const char* const shorter = "0000000000090501-0000000000090504";
       const char* const longer = "0000000000090501-0000000000090631";
-      RaftDir d({"0000000000090371-0000000000090500", "snapshot-112-90500-60423393",
-                 "snapshot-112-90500-60423393.meta", "open-21"});
+      const char* const later = "0000000000090632-0000000000090700";
+      const char* const kept = "0000000000090371-0000000000090500";
+      RaftDir d({kept, later, "snapshot-112-90500-60423393", "snapshot-112-90500-60423393.meta", "open-21",
+                 "open-22", "metadata1"});
       const std::string old_branch = SegmentBytes({{{112, "a"}, {112, "b"}, {112, "c"}, {112, "d"}}});
       Batch replaced;
       for (int i = 0; i < 131; ++i) replaced.push_back({113, "entry " + std::to_string(90501 + i)});
       const std::string new_branch = SegmentBytes({replaced});
       Write(d.path / shorter, old_branch);
       Write(d.path / longer, new_branch);
-      parendb::raft_segments::Repair r;
-      parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r);
-      REQUIRE_FALSE(st.ok());
-      CHECK(st.message().find(std::string(shorter) + " and " + longer) != std::string::npos);
-      CHECK(st.message().find("they start at the same index") != std::string::npos);
-      CHECK(st.message().find("catches up from the others") != std::string::npos);
-      CHECK(r.set_aside.empty());
-      CHECK(Read(d.path / shorter) == old_branch);
-      CHECK(Read(d.path / longer) == new_branch);
+      const std::vector<std::string> going = {shorter, longer, later, "open-21", "open-22"};
+      SUBCASE("before_cut fails: nothing moves") {
+        parendb::raft_segments::Repair r;
+        parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(
+            d.path.string(), &r, [] { return parendb::Status(parendb::ErrorCode::kIo, "disk full"); });
+        REQUIRE_FALSE(st.ok());
+        CHECK(st.message() == "disk full");
+        CHECK(r.set_aside.empty());
+        CHECK(r.cut_from == 0);
+        for (const std::string& f : going) CHECK(d.has(f));
+      }
+      SUBCASE("before_cut succeeds: the two, what follows them and the open segments go aside") {
+        int calls = 0;
+        parendb::raft_segments::Repair r;
+        parendb::Status st = parendb::raft_segments::RepairOverlappingSegments(d.path.string(), &r, [&] {
+          ++calls;
+          for (const std::string& f : going) CHECK(d.has(f));  // called before anything moves
+          return parendb::Status::Ok();
+        });
+        REQUIRE_MESSAGE(st.ok(), st.message());
+        CHECK(calls == 1);
+        CHECK(r.cut_from == 90501);
+        CHECK(r.set_aside.size() == going.size());
+        for (const std::string& f : going) {
+          CAPTURE(f);
+          CHECK_FALSE(d.has(f));
+          CHECK(d.has("overlap-" + f));
+        }
+        CHECK(Read(d.path / ("overlap-" + std::string(shorter))) == old_branch);
+        CHECK(Read(d.path / ("overlap-" + std::string(longer))) == new_branch);
+        CHECK(d.has(kept));
+        CHECK(d.has("metadata1"));
+        CHECK(d.has("snapshot-112-90500-60423393"));
+      }
     }
   }
 

@@ -135,13 +135,31 @@ Status ClusterNode::Start() {
   if (ec) return Status(ErrorCode::kIo, "cannot create " + raft_dir + ": " + ec.message());
   Status st = DirLock::Acquire(o.dir, &lock_);
   if (!st.ok()) return st;
+  // A node that had not caught up when it stopped holds back as before.
+  st = vote_guard_.Open(raft_dir);
+  if (!st.ok()) return st;
+  if (vote_guard_.armed()) {
+    Event(std::string("has not caught up with a leader since it ") +
+          (vote_guard_.HoldsCandidacy() ? "lost the end of its Raft log" : "started from an empty directory") + " (" +
+          raft_dir + "/" + VoteGuard::kRecordName + "): holds back its vote until it has");
+  }
   // Segments libraft 0.15 can leave overlapping, which its loader refuses.
   raft_segments::Repair repair;
-  st = raft_segments::RepairOverlappingSegments(raft_dir, &repair);
+  st = raft_segments::RepairOverlappingSegments(raft_dir, &repair,
+                                                [this] { return vote_guard_.Arm(VoteHold::kLostEntries); });
   if (!st.ok()) return st;
-  for (const std::string& name : repair.set_aside) {
-    Event("set aside Raft log segment " + name + " as overlap-" + name +
-          ": it overlaps a newer segment and lies behind the newest snapshot (an interrupted truncation)");
+  if (repair.cut_from != 0) {
+    std::string names;
+    for (const std::string& name : repair.set_aside) names += (names.empty() ? "" : ", ") + name;
+    Event("cut the Raft log back to before index " + std::to_string(repair.cut_from) +
+          ": two segments start there (an interrupted truncation) and nothing tells which is newer; set aside " + names +
+          " (as overlap-NAME). Until it has caught up with a leader this node neither votes nor stands as a candidate: "
+          "it may have acknowledged entries it no longer has");
+  } else {
+    for (const std::string& name : repair.set_aside) {
+      Event("set aside Raft log segment " + name + " as overlap-" + name +
+            ": it overlaps a newer segment and lies behind the newest snapshot (an interrupted truncation)");
+    }
   }
   for (const auto& t : repair.trimmed) {
     Event("cut Raft log segment " + t.from + " back to " + t.to + " (" + std::to_string(t.dropped) +
@@ -222,7 +240,8 @@ Status ClusterNode::Start() {
     raft_configuration_close(&conf);
     if (rv == 0) {
       // A new cluster — or a member that lost its directory (vote_guard.h).
-      vote_guard_.Arm();
+      st = vote_guard_.Arm(VoteHold::kStartedEmpty);
+      if (!st.ok()) return st;
       Event("bootstrapped a new cluster of " + std::to_string(o.members.size()) + " nodes in " + raft_dir +
             "; votes only for candidates as empty as this node until it has caught up with a leader");
     } else if (rv != RAFT_CANTBOOTSTRAP) {
@@ -280,7 +299,7 @@ void ClusterNode::ReadBarrier(std::function<void(Status)> user_done) {
   std::function<void(Status)> done = [this, asked, user_done = std::move(user_done)](Status st) {
     if (st.ok()) {
       freshness_.Confirmed(asked);
-      if (vote_guard_.armed() && vote_guard_.Disarm()) Event("caught up with a leader: votes for any candidate again");
+      if (vote_guard_.armed() && vote_guard_.Disarm()) Event("caught up with a leader: votes (and stands) again");
     }
     user_done(std::move(st));
   };
@@ -303,10 +322,12 @@ void ClusterNode::CheckCaughtUp() {
   // majority holding nothing committed past it — unless two nodes had lost
   // (or never had) the data, two failures, more than three nodes survive.
   // That is a new cluster's first election: vote normally from now on.
+  // Not for a node that lost the end of its log: it may have voted for
+  // this leader before it lost entries it then acknowledged.
   raft_id leader = 0;
   const char* address = nullptr;
   raft_leader(&raft_, &leader, &address);
-  if (leader != 0 && raft_.voted_for == leader) {
+  if (leader != 0 && raft_.voted_for == leader && !vote_guard_.HoldsCandidacy()) {
     if (vote_guard_.Disarm()) {
       Event("voted for the leader of term " + std::to_string(raft_.current_term) + ": votes for any candidate again");
     }
@@ -391,6 +412,7 @@ std::string ClusterNode::DescribeJson() {
   o.push_back({"nodes", Value(std::move(nodes))});
   for (const Metrics::Counter& c : Metrics::kCounters) o.push_back({std::string(c.name), Value(m.*c.field)});
   o.push_back({"holding_votes", Value(vote_guard_.armed())});
+  o.push_back({"holding_candidacy", Value(vote_guard_.HoldsCandidacy())});
   std::string json;
   AppendJson(Value(std::move(o)), &json);
   return json;

@@ -24,6 +24,12 @@ void IncomingMessages::Recv(struct raft_io* io, struct raft_message* message) {
     case RAFT_IO_REQUEST_VOTE:
       if (self->votes_ != nullptr && self->votes_->Refuses(message->request_vote)) return;  // nothing to free
       break;
+    case RAFT_IO_REQUEST_VOTE_RESULT:
+    case RAFT_IO_TIMEOUT_NOW:
+      // A node that must not stand (vote_guard.h) hears no answer to its
+      // vote requests, and no leader handing it the leadership.
+      if (self->votes_ != nullptr && self->votes_->HoldsCandidacy()) return;  // nothing to free
+      break;
     case RAFT_IO_INSTALL_SNAPSHOT:
       if (self->SnapshotBusy()) {
         self->DropHeld();  // a newer snapshot replaces it

@@ -4,7 +4,9 @@
 //
 // Three things happen there:
 //   - Vote requests go through the node's VoteGuard (vote_guard.h), which
-//     drops some while a node that started empty catches up.
+//     drops some while a node that started empty, or lost the end of its
+//     log, catches up; and a node of the second kind gets no answers to its
+//     own vote requests and no TimeoutNow, so that it never wins.
 //   - On a leader, a follower's answer that shows it no longer holds what
 //     it acknowledged (a rejection naming a last index below the one the
 //     leader has as matched, or its answer to a snapshot at or below it:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <tuple>
 
@@ -158,7 +159,7 @@ Status FinishInterruptedTrims(FileSystem* fs, const std::string& raft_dir, std::
 
 }  // namespace
 
-Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
+Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done, const std::function<Status()>& before_cut) {
   *done = Repair{};
   FileSystem* files = FileSystem::Default();
   std::vector<std::string> names;
@@ -166,18 +167,22 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
   if (st.ok()) st = FinishInterruptedTrims(files, raft_dir, &names);
   if (!st.ok()) return st;
   std::vector<Segment> closed;
+  std::vector<std::string> open;  // libraft's "open-N": entries after the closed segments
   std::tuple<uint64_t, uint64_t, uint64_t> newest{0, 0, 0};
   for (const std::string& name : names) {
     Segment s;
     std::tuple<uint64_t, uint64_t, uint64_t> key;
     if (ParseClosed(name, &s)) {
       closed.push_back(std::move(s));
+    } else if (name.rfind("open-", 0) == 0) {
+      open.push_back(name);
     } else if (ParseSnapshotMeta(name, &key) &&
                std::find(names.begin(), names.end(), name.substr(0, name.size() - 5)) != names.end()) {
       newest = std::max(newest, key);
     }
   }
   const uint64_t snapshot_index = std::get<1>(newest);
+  std::sort(open.begin(), open.end());
 
   std::sort(closed.begin(), closed.end(), [](const Segment& a, const Segment& b) {
     return std::tie(a.first, a.end) < std::tie(b.first, b.end);
@@ -193,7 +198,8 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
                       "cannot be cut back (" + why + "); move " + raft_dir +
                       " aside and start this node again: it starts empty and catches up from the others");
   };
-  for (Segment& s : closed) {
+  for (size_t i = 0; i < closed.size() && done->cut_from == 0; ++i) {
+    Segment& s = closed[i];
     bool set_aside_s = false;
     // Of two overlapping segments the older (lower first index) holds the
     // entries the truncation should have removed.
@@ -203,8 +209,15 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
         // written last (docs/replication.md). Behind the snapshot, which
         // holds every entry either could give, both go aside — keeping
         // one as spare entries for lagging followers could keep a dead
-        // branch's. Past it, refused.
-        if (s.end > snapshot_index) return refuse(kept.back(), s, "they start at the same index");
+        // branch's. Past it, the log is cut before them: both, every
+        // later segment and the open ones go aside.
+        if (s.end > snapshot_index) {
+          done->cut_from = s.first;
+          moved.push_back(std::move(kept.back()));
+          kept.pop_back();
+          for (size_t j = i; j < closed.size(); ++j) moved.push_back(std::move(closed[j]));
+          break;
+        }
         set_aside_s = true;
       } else if (kept.back().end > snapshot_index) {
         PlannedTrim trim;
@@ -217,16 +230,26 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
       moved.push_back(std::move(kept.back()));
       kept.pop_back();
     }
+    if (done->cut_from != 0) break;
     if (set_aside_s) {
       moved.push_back(std::move(s));
     } else {
       kept.push_back(std::move(s));
     }
   }
-  for (const Segment& s : moved) {
-    st = files->Rename(raft_dir + "/" + s.name, raft_dir + "/overlap-" + s.name);
+  std::vector<std::string> names_moved;
+  for (const Segment& s : moved) names_moved.push_back(s.name);
+  if (done->cut_from != 0) {
+    names_moved.insert(names_moved.end(), open.begin(), open.end());
+    // Entries past the snapshot are about to go: the node must hold back
+    // its vote first, lest a crash in between let it vote without them.
+    if (before_cut) st = before_cut();
+    if (!st.ok()) return *done = Repair{}, st;
+  }
+  for (const std::string& name : names_moved) {
+    st = files->Rename(raft_dir + "/" + name, raft_dir + "/overlap-" + name);
     if (!st.ok()) return st;
-    done->set_aside.push_back(s.name);
+    done->set_aside.push_back(name);
   }
   for (const PlannedTrim& t : trims) {
     // The copy, and its name, are durable before the original moves: a
@@ -239,7 +262,7 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done) {
     if (!st.ok()) return st;
     done->trimmed.push_back(Repair::Trim{t.from.name, t.to.name, t.from.end - t.to.end});
   }
-  if (!moved.empty() || !trims.empty()) return files->SyncDir(raft_dir);
+  if (!names_moved.empty() || !trims.empty()) return files->SyncDir(raft_dir);
   return Status::Ok();
 }
 

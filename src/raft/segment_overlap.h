@@ -2,6 +2,7 @@
 #define PARENDB_RAFT_SEGMENT_OVERLAP_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,12 +39,18 @@ namespace parendb::raft_segments {
 // Two segments that start at one index are different: nothing on disk
 // tells which was written last (terms do not, file times do not), so when
 // both end at or before the snapshot both are set aside, and otherwise the
-// pair is refused. A pair it cannot repair (the cut inside a batch, terms
-// out of order, an unreadable segment, one start past the snapshot) is an
-// error naming the two and what to do: start the node with an empty
-// directory; it catches up from the others. Apart from finishing an
-// interrupted repair, nothing is changed unless every overlap can be
-// repaired. Directories without overlaps are not touched.
+// log is cut before them: the two, every later closed segment and every
+// open segment are set aside (overlap-NAME), and the node is left with the
+// snapshot and the entries before their first index. It may have
+// acknowledged some of those set aside, so `before_cut` runs first and
+// must succeed (ClusterNode arms and records its VoteGuard there,
+// kLostEntries: no vote and no candidacy until it has caught up with a
+// leader, vote_guard.h). A pair it cannot cut back (the cut inside a batch,
+// terms out of order, an unreadable segment) is an error naming the two
+// and what to do: start the node with an empty directory; it catches up
+// from the others. Apart from finishing an interrupted repair, nothing is
+// changed unless every overlap can be repaired. Directories without
+// overlaps are not touched.
 struct Repair {
   std::vector<std::string> set_aside;  // segments moved whole to overlap-NAME
   struct Trim {
@@ -51,8 +58,10 @@ struct Repair {
     uint64_t dropped = 0;  // entries cut from its end
   };
   std::vector<Trim> trimmed;
+  uint64_t cut_from = 0;  // the log was cut before this index (0: it was not)
 };
-Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done);
+Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done,
+                                 const std::function<Status()>& before_cut = nullptr);
 
 }  // namespace parendb::raft_segments
 
