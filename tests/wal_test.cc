@@ -211,6 +211,33 @@ TEST_SUITE("wal") {
     }
   }
 
+  TEST_CASE("the log's writer and the checkpointer are named threads, as top -H and perf show them") {
+    auto names = [] {
+      std::vector<std::string> out;
+      for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(t.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        out.push_back(name);
+      }
+      return out;
+    };
+    auto has = [](const std::vector<std::string>& v, const char* name) {
+      return std::find(v.begin(), v.end(), name) != v.end();
+    };
+    TempDir dir;
+    {
+      auto db = OpenDir(dir.str());
+      REQUIRE(db);
+      auto running = names();
+      CHECK(has(running, "parendb-wal"));
+      CHECK(has(running, "parendb-ckpt"));
+    }
+    // and joined when it closes (tests run one at a time: no other is open).
+    auto after = names();
+    CHECK_FALSE(has(after, "parendb-wal"));
+  }
+
   TEST_CASE("collections come back, dropped ones stay dropped") {
     TempDir dir;
     {

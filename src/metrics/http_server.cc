@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "base/thread_name.h"
 #include "metrics/prometheus.h"
 
 namespace parendb {
@@ -148,6 +149,7 @@ bool MetricsServer::Start(std::string* error) {
   }
   impl_->Accept();
   impl_->thread = std::thread([this] { impl_->io.run(); });
+  NameThread(impl_->thread, "parendb-metrics");
   return true;
 }
 

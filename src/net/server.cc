@@ -19,6 +19,7 @@
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include "base/thread_name.h"
 #include "engine/engine.h"
 #include "eval/evaluator.h"
 #include "net/serializer.h"
@@ -635,7 +636,7 @@ uint16_t Server::port() const { return impl_->port; }
 
 void Server::Run() {
   std::vector<std::thread> pool;
-  for (int i = 1; i < impl_->threads; ++i) pool.emplace_back([this] { impl_->io.run(); });
+  for (int i = 1; i < impl_->threads; ++i) NameThread(pool.emplace_back([this] { impl_->io.run(); }), "parendb-io");
   impl_->io.run();
   for (auto& t : pool) t.join();
 }

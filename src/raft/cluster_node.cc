@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/host_port.h"
+#include "base/thread_name.h"
 #include "doc/json.h"
 #include "raft/segment_allocation.h"
 #include "raft/segment_overlap.h"
@@ -263,6 +264,7 @@ Status ClusterNode::Start() {
 
   read_index_ = std::make_unique<ReadIndexClient>([this] { return log_->LeaderAddress(); }, o.password, o.read_timeout);
   thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  NameThread(thread_, "parendb-raft");
   Event("node " + std::to_string(o.node_id) + " started: Raft at " + self_address + ", clients at " + o.advertise);
   return Status::Ok();
 }

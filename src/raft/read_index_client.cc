@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "base/host_port.h"
+#include "base/thread_name.h"
 
 namespace parendb {
 
@@ -21,6 +22,7 @@ Status Unavailable(const std::string& what) { return Status(ErrorCode::kUnavaila
 ReadIndexClient::ReadIndexClient(std::function<std::string()> leader, std::string password, std::chrono::milliseconds timeout)
     : leader_(std::move(leader)), password_(std::move(password)), timeout_(timeout) {
   thread_ = std::thread([this] { Loop(); });
+  NameThread(thread_, "parendb-readidx");
 }
 
 ReadIndexClient::~ReadIndexClient() {

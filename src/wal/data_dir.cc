@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "base/thread_name.h"
 #include "doc/json.h"
 #include "wal/backup_source.h"
 #include "wal/checkpoint_encoder.h"
@@ -322,6 +323,7 @@ Status DataDir::Open(const DataDirOptions& options, std::unique_ptr<DataDir>* ou
     return Status::Ok();
   });
   d->checkpointer_ = std::thread([self] { self->CheckpointLoop(); });
+  NameThread(d->checkpointer_, "parendb-ckpt");
   r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   *out = std::move(d);
   return Status::Ok();

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "base/thread_name.h"
 #include "wal/log_format.h"
 
 namespace parendb {
@@ -54,6 +55,7 @@ Status WalLog::Open(const WalOptions& options, uint64_t next_lsn, std::unique_pt
   if (!st.ok()) return st;
   log->last_sync_ = std::chrono::steady_clock::now();
   log->writer_ = std::thread([p = log.get()] { p->WriterLoop(); });
+  NameThread(log->writer_, "parendb-wal");
   *out = std::move(log);
   return Status::Ok();
 }
