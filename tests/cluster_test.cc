@@ -394,6 +394,16 @@ int64_t Field(const Value& doc, const std::string& name) {
   return v != nullptr && v->is_int() ? v->as_int() : -1;
 }
 
+// Commits `count` documents {"k": 1…count} to log through node i, each
+// its own transaction, every one acknowledged.
+void CommitLogDocs(TestCluster& c, size_t i, int count) {
+  Conn l(c.port(i));
+  for (int k = 1; k <= count; ++k) {
+    auto r = l.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)\n", 4);
+    REQUIRE(r.back() == "(ok committed)");
+  }
+}
+
 void Setup(TestCluster& c, int accounts, int64_t balance) {
   REQUIRE(c.Leader() >= 0);
   c.WaitVoting();  // a new cluster's nodes vote for anyone once caught up: the tests' failures may start
@@ -881,11 +891,7 @@ TEST_SUITE("cluster") {
     Setup(c, 1, 0);
     int leader = c.Leader();
     REQUIRE(leader >= 0);
-    Conn l(c.port(static_cast<size_t>(leader)));
-    for (int k = 1; k <= 150; ++k) {
-      auto r = l.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)\n", 4);
-      REQUIRE(r.back() == "(ok committed)");
-    }
+    CommitLogDocs(c, static_cast<size_t>(leader), 150);
     size_t wiped = static_cast<size_t>((leader + 1) % 3);
     c.Kill(wiped, SIGKILL);
     std::filesystem::remove_all(c.dir(wiped));
@@ -940,11 +946,7 @@ TEST_SUITE("cluster") {
     // Down, not stopped: a stopped node would find the leader's messages in
     // its socket buffer when continued, and lag no more.
     c.Kill(laggard, SIGKILL);
-    Conn l(c.port(lead));
-    for (int k = 1; k <= 20; ++k) {
-      auto r = l.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)\n", 4);
-      REQUIRE(r.back() == "(ok committed)");
-    }
+    CommitLogDocs(c, lead, 20);
     c.Kill(lead, SIGKILL);
     c.Kill(wiped, SIGKILL);
     std::filesystem::remove_all(c.dir(wiped));
@@ -994,11 +996,7 @@ TEST_SUITE("cluster") {
       }
     }
     REQUIRE(last_closed > 1);
-    Conn l(c.port(lead));
-    for (int k = 1; k <= 20; ++k) {
-      auto r = l.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)\n", 4);
-      REQUIRE(r.back() == "(ok committed)");
-    }
+    CommitLogDocs(c, lead, 20);
     c.Kill(lead, SIGKILL);
     c.Kill(cut, SIGKILL);
     // Everything after last_closed is in open segments; two closed ones
@@ -1048,11 +1046,7 @@ TEST_SUITE("cluster") {
     int leader = c.Leader();
     REQUIRE(leader >= 0);
     size_t lead = static_cast<size_t>(leader), wiped = (lead + 1) % 3;
-    Conn l(c.port(lead));
-    for (int k = 1; k <= 100; ++k) {
-      auto r = l.Ask("(open t)(acquire t)(create d t (coll log)) {\"k\": " + std::to_string(k) + "}(commit t)\n", 4);
-      REQUIRE(r.back() == "(ok committed)");
-    }
+    CommitLogDocs(c, lead, 100);
     CHECK(ReadAll(c, wiped, "log").size() == 100);  // it has acknowledged everything
     c.Kill(wiped, SIGKILL);
     std::filesystem::remove_all(c.dir(wiped));
