@@ -31,31 +31,16 @@ scripts/build build RelWithDebInfo >/dev/null
 WORK=$(mktemp -d /tmp/parendb-cluster-bench-XXXXXX)
 source bench/lib/servers.sh
 source bench/lib/server_cpu.sh
+source bench/lib/cluster.sh
 
 SINGLE=18420
 # shellcheck disable=SC2086
 build/parendb serve --data "$WORK/single" --port $SINGLE --log-level warn $NODE_FLAGS &
 SINGLE_PID=$!
 PIDS+=("$SINGLE_PID")
-SPEC=1=127.0.0.1:18521,2=127.0.0.1:18522,3=127.0.0.1:18523
-CLUSTER_PIDS=()
-for i in 1 2 3; do
-  # shellcheck disable=SC2086
-  build/parendb serve --data "$WORK/n$i" --port 1843$i --node-id $i --cluster $SPEC --log-level warn $NODE_FLAGS &
-  CLUSTER_PIDS+=($!)
-  PIDS+=($!)
-done
-for p in $SINGLE 18431 18432 18433; do wait_port "$p"; done
-leader_port() {
-  for _ in $(seq 100); do
-    local l
-    l=$(build/parendb cluster status --connect 127.0.0.1:18431 2>/dev/null | grep -o '"leader":"[^"]*' | cut -d: -f3 || true)
-    [ -n "$l" ] && { echo "$l"; return; }
-    sleep 0.1
-  done
-  echo "no leader" >&2; exit 1
-}
-LEADER=$(leader_port)
+wait_port $SINGLE
+start_cluster 18430 18520
+LEADER=$(cluster_leader_port 18430)
 FOLLOWER=18431; [ "$LEADER" = 18431 ] && FOLLOWER=18432
 echo "single node :$SINGLE; cluster leader :$LEADER, follower :$FOLLOWER ($(nproc) cores shared by all, one disk)"
 

@@ -18,6 +18,7 @@ NODE_FLAGS=${NODE_FLAGS:-}
 scripts/build build RelWithDebInfo >/dev/null
 WORK=$(mktemp -d /tmp/parendb-threads-bench-XXXXXX)
 source bench/lib/servers.sh
+source bench/lib/cluster.sh
 TICK=$(getconf CLK_TCK)
 
 # Per thread name: ticks of user and system time, summed over its threads.
@@ -58,22 +59,8 @@ PIDS+=("$SINGLE_PID")
 wait_port 18460
 measure single 18460 "$SINGLE_PID"
 
-SPEC=1=127.0.0.1:18561,2=127.0.0.1:18562,3=127.0.0.1:18563
-NODE_PIDS=()
-for i in 1 2 3; do
-  # shellcheck disable=SC2086
-  build/parendb serve --data "$WORK/n$i" --port 1846$i --node-id $i --cluster $SPEC --log-level warn $NODE_FLAGS &
-  NODE_PIDS+=($!)
-  PIDS+=($!)
-done
-for p in 18461 18462 18463; do wait_port "$p"; done
-LEADER=
-for _ in $(seq 100); do
-  LEADER=$(build/parendb cluster status --connect 127.0.0.1:18461 2>/dev/null | grep -o '"leader":"[^"]*' | cut -d: -f3 || true)
-  [ -n "$LEADER" ] && break
-  sleep 0.1
-done
-[ -n "$LEADER" ] || { echo "no leader elected" >&2; exit 1; }
+start_cluster 18460 18560
+LEADER=$(cluster_leader_port 18460)
 L=$((LEADER - 18461))
 F=$(((L + 1) % 3))
-measure cluster "$LEADER" "${NODE_PIDS[$L]}" "${NODE_PIDS[$F]}"
+measure cluster "$LEADER" "${CLUSTER_PIDS[$L]}" "${CLUSTER_PIDS[$F]}"
