@@ -294,13 +294,16 @@ void Evaluator::UpdateAll(const char* doc, size_t len, size_t cap) {
   bool has_id;
   Status st = RenderJsonObject(doc, len, cap, engine_->options().reader.max_depth, &members, &given_id, &has_id);
   if (!st.ok()) return Fail(std::move(st), t);
+  // A given _id must be each document's own, of its kind (1.0 is not 1):
+  // an integer or a string, turned into an id once for every document.
+  DocId given;
+  const bool given_is_id = has_id && (given_id.is_int() || given_id.is_string()) && DocId::FromValue(given_id, &given);
   uint64_t n = 0;
   std::string id_json;
   for (size_t i = 0; i < s->docs.size(); ++i) {
     if (!Visible(t, s, i)) continue;
     const DocId& id = s->docs[i].id;
-    DocId same;
-    if (has_id && !(DocId::FromValue(given_id, &same) && same == id && given_id.kind() == id.ToValue().kind())) {
+    if (has_id && !(given_is_id && given == id)) {
       return Fail(Error(ErrorCode::kBadDocument, "updateall cannot change _id " + id.ToString()), t);
     }
     id_json.clear();
