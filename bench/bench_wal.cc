@@ -25,7 +25,7 @@
 
 #include <parendb/parendb.h>
 
-#include "wal/data_dir.h"
+#include "datadir/data_dir.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 
 #include <parendb/parendb.h>
 
-#include "wal/data_dir.h"
+#include "datadir/data_dir.h"
 #include "wal/mem_file_system.h"
 
 using namespace parendb;

@@ -15,15 +15,15 @@
 
 #include <parendb/parendb.h>
 
-#include "console/console.h"
+#include "api/engine_options.h"
 #include "backup/backup.h"
 #include "client/cluster_command.h"
+#include "console/console.h"
+#include "datadir/data_dir.h"
 #include "import_export/import_export.h"
 #include "metrics/http_server.h"
-#include "api/engine_options.h"
 #include "net/server.h"
 #include "raft/cluster_node.h"
-#include "wal/data_dir.h"
 
 namespace {
 

@@ -21,8 +21,8 @@
 #include <random>
 #include <thread>
 
+#include "datadir/data_dir.h"
 #include "test_util.h"
-#include "wal/data_dir.h"
 #include "wal/file.h"
 
 using namespace parendb;

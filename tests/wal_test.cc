@@ -11,8 +11,8 @@
 #include <mutex>
 #include <random>
 
+#include "datadir/data_dir.h"
 #include "test_util.h"
-#include "wal/data_dir.h"
 #include "wal/file.h"
 #include "wal/log_format.h"
 #include "wal/mem_file_system.h"

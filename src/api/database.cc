@@ -2,9 +2,9 @@
 #include <parendb/parendb.h>
 
 #include "api/engine_options.h"
+#include "datadir/data_dir.h"
 #include "engine/engine.h"
 #include "eval/evaluator.h"
-#include "wal/data_dir.h"
 
 namespace parendb {
 

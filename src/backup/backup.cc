@@ -23,9 +23,9 @@
 
 #include "base/base64.h"
 #include "client/progress.h"
+#include "datadir/data_dir.h"
 #include "doc/json.h"
 #include "doc/value.h"
-#include "wal/data_dir.h"
 #include "wal/file.h"
 #include "wal/log_writer.h"
 

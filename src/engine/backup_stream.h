@@ -1,6 +1,6 @@
 // A running online backup: the bytes of a data directory that would open
 // as the database did while the backup ran. A data directory's owner makes
-// them (wal/backup_source.h); sessions hand them out with (backup next).
+// them (datadir/backup_source.h); sessions hand them out with (backup next).
 #pragma once
 
 #include <cstdint>

@@ -11,10 +11,10 @@
 
 #include "base/host_port.h"
 #include "base/thread_name.h"
+#include "datadir/backup_source.h"
 #include "doc/json.h"
 #include "raft/segment_allocation.h"
 #include "raft/segment_overlap.h"
-#include "wal/backup_source.h"
 
 namespace parendb {
 

@@ -1,7 +1,7 @@
 // A server's membership in a replicated cluster (section 11): its data
 // directory, the Raft instance (libraft, libuv backend and TCP transport)
 // on a thread of its own, and the engine every commit of which goes
-// through Raft (ReplicatedLog). The counterpart of wal/data_dir.h for a
+// through Raft (ReplicatedLog). The counterpart of datadir/data_dir.h for a
 // standalone server: the engine sees a CommitLog either way.
 //
 //   DIR/LOCK   flock'ed by the one process that has it open
@@ -24,11 +24,11 @@
 
 #include "engine/cluster_role.h"
 #include "engine/engine.h"
+#include "raft/incoming.h"
 #include "raft/libraft.h"
 #include "raft/read_freshness.h"
 #include "raft/read_index_client.h"
 #include "raft/replicated_log.h"
-#include "raft/incoming.h"
 #include "raft/vote_guard.h"
 #include "wal/file.h"
 

@@ -3,9 +3,9 @@
 #include <cstring>
 #include <random>
 
+#include "datadir/checkpoint_encoder.h"
+#include "datadir/data_dir.h"
 #include "raft/entry.h"
-#include "wal/checkpoint_encoder.h"
-#include "wal/data_dir.h"
 #include "wal/log_format.h"
 
 namespace parendb {

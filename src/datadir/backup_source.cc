@@ -1,9 +1,9 @@
-#include "wal/backup_source.h"
+#include "datadir/backup_source.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "wal/checkpoint_encoder.h"
+#include "datadir/checkpoint_encoder.h"
 #include "wal/log_format.h"
 #include "wal/log_writer.h"
 

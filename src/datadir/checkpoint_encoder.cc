@@ -1,4 +1,4 @@
-#include "wal/checkpoint_encoder.h"
+#include "datadir/checkpoint_encoder.h"
 
 #include "doc/json.h"
 #include "wal/log_format.h"

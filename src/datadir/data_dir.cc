@@ -1,4 +1,4 @@
-#include "wal/data_dir.h"
+#include "datadir/data_dir.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "base/thread_name.h"
+#include "datadir/backup_source.h"
+#include "datadir/checkpoint_encoder.h"
 #include "doc/json.h"
-#include "wal/backup_source.h"
-#include "wal/checkpoint_encoder.h"
 #include "wal/log_format.h"
 
 namespace parendb {

@@ -24,8 +24,8 @@
 #include <string>
 #include <thread>
 
+#include "datadir/backup_source.h"
 #include "engine/engine.h"
-#include "wal/backup_source.h"
 #include "wal/file.h"
 #include "wal/log_writer.h"
 
