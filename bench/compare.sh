@@ -30,6 +30,8 @@
 # summary gives each cell's median throughput (with the latencies of that
 # run), so a burst of noise on this shared host hits every system alike
 # instead of whichever ran at that moment.
+# With Redis in the run, a last table sets each ParenDB configuration
+# against it, cell by cell, and says which of issue 16's goals it met.
 #
 # It installs PostgreSQL and Redis from Debian's packages when missing, starts
 # each on 127.0.0.1 with data under a temporary directory, and stops them.
@@ -216,4 +218,33 @@ printf '%-10s %-14s %5s %10s %9s %9s %10s %11s\n' server workload conns "txn/s" 
 sort -b -k2,2 -k3,3n -k1,1 -k4,4n "$RESULTS" | awk '
   function flush() { if (n > 0) print rows[int((n + 1) / 2)] }
   { key = $1 " " $2 " " $3; if (key != last) { flush(); last = key; n = 0 } rows[++n] = $0 }
-  END { flush() }'
+  END { flush() }' | tee "$WORK/medians.txt"
+
+# Issue 16's goals, cell by cell, for each ParenDB configuration against
+# Redis: throughput at least 1.2x Redis's on reads and 1.5x on transfers and
+# inserts, and server CPU per transaction at or below Redis's. Other
+# workloads get the ratios without a goal.
+if grep -q '^redis ' "$WORK/medians.txt"; then
+  echo
+  echo "== against Redis (issue 16's goals)"
+  awk '
+    $1 == "redis" { k = $2 " " $3; rtps[k] = $4; rcpu[k] = $8; order[++n] = k }
+    $1 == "parendb" || $1 == "parendb-t1" { k = $2 " " $3; tps[k, $1] = $4; cpu[k, $1] = $8 }
+    END {
+      split("parendb parendb-t1", configs, " ")
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        split(k, kw, " "); goal = kw[1] == "read" ? 1.2 : (kw[1] == "transfer" || kw[1] == "insert") ? 1.5 : 0
+        for (j = 1; j <= 2; j++) {
+          c = configs[j]
+          if (!((k, c) in tps) || rtps[k] == 0) continue
+          ratio = tps[k, c] / rtps[k]
+          line = sprintf("%-14s %5s  %-10s %8d / %8d = %5.3fx", kw[1], kw[2], c, tps[k, c], rtps[k], ratio)
+          if (goal > 0) line = line sprintf(" (goal %.1fx: %s)", goal, ratio >= goal ? "met" : "NOT met")
+          line = line sprintf("   CPU %5.1f / %5.1f us", cpu[k, c], rcpu[k])
+          if (goal > 0) line = line sprintf(" (goal at or below: %s)", cpu[k, c] <= rcpu[k] ? "met" : "NOT met")
+          print line
+        }
+      }
+    }' "$WORK/medians.txt"
+fi
