@@ -404,6 +404,19 @@ void CommitLogDocs(TestCluster& c, size_t i, int count) {
   }
 }
 
+// The old leader `lead` comes back and leads again (with the laggard's
+// vote); the node that held back catches up from it and votes again, and
+// every node then holds CommitLogDocs' `count` documents.
+void RejoinAndCheckLog(TestCluster& c, size_t lead, size_t count) {
+  c.Start(lead);
+  REQUIRE(c.Leader() >= 0);
+  c.WaitVoting();
+  for (size_t i = 0; i < 3; ++i) {
+    CAPTURE(i);
+    CHECK(ReadAll(c, i, "log").size() == count);
+  }
+}
+
 void Setup(TestCluster& c, int accounts, int64_t balance) {
   REQUIRE(c.Leader() >= 0);
   c.WaitVoting();  // a new cluster's nodes vote for anyone once caught up: the tests' failures may start
@@ -958,15 +971,8 @@ TEST_SUITE("cluster") {
     auto info = w.Ask("(cluster)\n", 1)[0];
     CHECK_MESSAGE(info.find("\"holding_votes\":true") != std::string::npos, info);
     CHECK_MESSAGE(info.find("\"votes_refused\":0") == std::string::npos, info);
-    // The old leader returns with its log: it leads again (the laggard's
-    // vote), the empty node catches up from it and votes again.
-    c.Start(lead);
-    REQUIRE(c.Leader() >= 0);
-    c.WaitVoting();
-    for (size_t i = 0; i < 3; ++i) {
-      CAPTURE(i);
-      CHECK(ReadAll(c, i, "log").size() == 20);
-    }
+    // The old leader returns with its log; the empty node catches up.
+    RejoinAndCheckLog(c, lead, 20);
   }
 
   TEST_CASE("a member whose log is cut at start neither votes nor stands until caught up: a laggard cannot win") {
@@ -1021,16 +1027,9 @@ TEST_SUITE("cluster") {
     c.Kill(cut, SIGKILL);
     c.Start(cut);
     CHECK(c.Leader(std::chrono::milliseconds(5 * kElectionTimeoutMs)) == -1);
-    // The old leader returns: it leads again (the laggard's vote), and the
-    // cut node catches up from it and votes again.
-    c.Start(lead);
-    REQUIRE(c.Leader() >= 0);
-    c.WaitVoting();
+    // The old leader returns; the cut node catches up, and its record goes.
+    RejoinAndCheckLog(c, lead, 20);
     CHECK_FALSE(std::filesystem::exists(raft / "votes-held"));
-    for (size_t i = 0; i < 3; ++i) {
-      CAPTURE(i);
-      CHECK(ReadAll(c, i, "log").size() == 20);
-    }
   }
 
   TEST_CASE("a member restarted with an empty directory catches up at once, not after --snapshot-timeout") {

@@ -188,7 +188,7 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done, cons
     return std::tie(a.first, a.end) < std::tie(b.first, b.end);
   });
   std::vector<Segment> kept;
-  std::vector<Segment> moved;
+  std::vector<std::string> moved;  // names of the segments set aside
   std::vector<PlannedTrim> trims;
   auto refuse = [&](const Segment& older, const Segment& newer, const std::string& why) {
     return Status(ErrorCode::kIo,
@@ -198,7 +198,7 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done, cons
                       "cannot be cut back (" + why + "); move " + raft_dir +
                       " aside and start this node again: it starts empty and catches up from the others");
   };
-  for (size_t i = 0; i < closed.size() && done->cut_from == 0; ++i) {
+  for (size_t i = 0; i < closed.size(); ++i) {
     Segment& s = closed[i];
     bool set_aside_s = false;
     // Of two overlapping segments the older (lower first index) holds the
@@ -213,9 +213,9 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done, cons
         // later segment and the open ones go aside.
         if (s.end > snapshot_index) {
           done->cut_from = s.first;
-          moved.push_back(std::move(kept.back()));
+          moved.push_back(kept.back().name);
           kept.pop_back();
-          for (size_t j = i; j < closed.size(); ++j) moved.push_back(std::move(closed[j]));
+          for (size_t j = i; j < closed.size(); ++j) moved.push_back(closed[j].name);
           break;
         }
         set_aside_s = true;
@@ -227,26 +227,24 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done, cons
         trims.push_back(std::move(trim));
         break;
       }
-      moved.push_back(std::move(kept.back()));
+      moved.push_back(kept.back().name);
       kept.pop_back();
     }
     if (done->cut_from != 0) break;
     if (set_aside_s) {
-      moved.push_back(std::move(s));
+      moved.push_back(s.name);
     } else {
       kept.push_back(std::move(s));
     }
   }
-  std::vector<std::string> names_moved;
-  for (const Segment& s : moved) names_moved.push_back(s.name);
   if (done->cut_from != 0) {
-    names_moved.insert(names_moved.end(), open.begin(), open.end());
+    moved.insert(moved.end(), open.begin(), open.end());
     // Entries past the snapshot are about to go: the node must hold back
     // its vote first, lest a crash in between let it vote without them.
     if (before_cut) st = before_cut();
     if (!st.ok()) return *done = Repair{}, st;
   }
-  for (const std::string& name : names_moved) {
+  for (const std::string& name : moved) {
     st = files->Rename(raft_dir + "/" + name, raft_dir + "/overlap-" + name);
     if (!st.ok()) return st;
     done->set_aside.push_back(name);
@@ -262,7 +260,7 @@ Status RepairOverlappingSegments(const std::string& raft_dir, Repair* done, cons
     if (!st.ok()) return st;
     done->trimmed.push_back(Repair::Trim{t.from.name, t.to.name, t.from.end - t.to.end});
   }
-  if (!names_moved.empty() || !trims.empty()) return files->SyncDir(raft_dir);
+  if (!moved.empty() || !trims.empty()) return files->SyncDir(raft_dir);
   return Status::Ok();
 }
 
